@@ -1,0 +1,264 @@
+//! The commands: turn parsed arguments into a pipeline run and an exit status.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+
+use crate::cli::{Cli, Command, ScanArgs, SynthArgs};
+use crate::filter::{ErrorCodes, Filter, Glob1};
+use crate::parse::ScanContext;
+use crate::report::write::{self, Format};
+use crate::report::{self, GroupDiagnosis, GroupKey};
+use crate::scan::{self, ScanOptions, ScanOutput};
+use crate::source::Input;
+use crate::source::layout::Scope;
+use crate::source::s3::S3Options;
+
+/// Exit statuses of the contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Clean = 0,
+    Fatal = 1,
+    Usage = 2,
+    Findings = 3,
+    Incomplete = 4,
+}
+
+/// A mistake in the command line, reported as one line with exit status 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+fn usage(msg: impl Into<String>) -> anyhow::Error {
+    UsageError(msg.into()).into()
+}
+
+pub fn run(cli: Cli) -> Result<Exit> {
+    match cli.command {
+        Command::Scan(args) => run_scan(&args),
+        Command::Synth(args) => run_synth(&args),
+    }
+}
+
+/// Parses `--since`/`--until`: RFC 3339, a date, or a duration ago (`24h`, `7d`).
+/// A bare date means its first instant for `--since` and its last for `--until`.
+pub fn parse_time(s: &str, now: DateTime<Utc>, end_of_day: bool) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        let start = d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
+        return Ok(if end_of_day { start + Duration::days(1) - Duration::milliseconds(1) } else { start });
+    }
+    if let Ok(d) = humantime::parse_duration(s) {
+        let d = Duration::from_std(d).map_err(|_| format!("'{s}' is too long ago"))?;
+        return now.checked_sub_signed(d).ok_or_else(|| format!("'{s}' is too long ago"));
+    }
+    Err(format!("'{s}' is not a time: use RFC 3339 (2026-11-21T09:00:00Z), a date (2026-11-21) or a duration ago (24h, 7d)"))
+}
+
+fn set(values: &[String]) -> Option<HashSet<String>> {
+    (!values.is_empty()).then(|| values.iter().map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect())
+}
+
+/// Builds the filter and the listing scope from the arguments.
+pub fn filter_and_scope(args: &ScanArgs, now: DateTime<Utc>) -> Result<(Filter, Scope)> {
+    let mut filter = Filter::default();
+    if !args.event_names.is_empty() {
+        filter.event_names = (!args.event_names.iter().any(|n| n == "*")).then(|| set(&args.event_names)).flatten();
+        filter.event_sources = None;
+    }
+    if !args.event_sources.is_empty() {
+        filter.event_sources = (!args.event_sources.iter().any(|n| n == "*")).then(|| set(&args.event_sources)).flatten();
+    }
+    if args.all_errors {
+        filter.error_codes = ErrorCodes::AnyError;
+    } else if args.error_codes.iter().any(|c| c == "*") {
+        filter.error_codes = ErrorCodes::Any;
+    } else if let Some(codes) = set(&args.error_codes) {
+        filter.error_codes = ErrorCodes::Set(codes);
+    }
+    let since = args.since.as_deref().map(|s| parse_time(s, now, false)).transpose().map_err(usage)?;
+    let until = args.until.as_deref().map(|s| parse_time(s, now, true)).transpose().map_err(usage)?;
+    if let (Some(s), Some(u)) = (since, until)
+        && s > u
+    {
+        return Err(usage(format!("--since ({s}) is after --until ({u})")));
+    }
+    filter.since_ms = since.map(|t| t.timestamp_millis());
+    filter.until_ms = until.map(|t| t.timestamp_millis());
+    filter.accounts = set(&args.accounts);
+    filter.regions = set(&args.regions);
+    if let Some(bad) = args.accounts.iter().find(|a| a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(usage(format!("--account '{bad}' is not a 12-digit AWS account id")));
+    }
+    let glob = |g: &Option<String>, flag: &str| {
+        g.as_deref().map(|p| Glob1::new(p).map_err(|e| usage(format!("{flag} '{p}': {e}")))).transpose()
+    };
+    filter.principal = glob(&args.principal, "--principal")?;
+    filter.bucket = glob(&args.bucket, "--bucket")?;
+    filter.prefix = glob(&args.prefix, "--prefix")?;
+
+    let scope = Scope {
+        accounts: filter.accounts.clone(),
+        regions: filter.regions.clone(),
+        from_day: since.map(|t| t.date_naive()),
+        // Folders are named by delivery day: records of day D may arrive on D+1.
+        to_day: until.map(|t| t.date_naive() + Duration::days(1)),
+    };
+    Ok((filter, scope))
+}
+
+/// The report format: explicit, else from the output file's extension, else by terminal.
+fn resolve_format(args: &ScanArgs) -> Result<Format> {
+    let by_ext = args.output.as_deref().and_then(|p| {
+        let name = p.file_name()?.to_str()?.to_ascii_lowercase();
+        [(".csv", Format::Csv), (".json", Format::Json), (".ndjson", Format::Ndjson), (".jsonl", Format::Ndjson), (".parquet", Format::Parquet), (".md", Format::Markdown)]
+            .into_iter()
+            .find(|(ext, _)| name.ends_with(ext))
+            .map(|(_, f)| f)
+    });
+    // Pipes get CSV (data for the next tool); a terminal or a file of unknown type gets the table.
+    let piped = args.output.is_none() && !std::io::stdout().is_terminal();
+    let format = args.format.or(by_ext).unwrap_or(if piped { Format::Csv } else { Format::Table });
+    if format.needs_file() && args.output.is_none() {
+        return Err(usage("--format parquet needs --output FILE"));
+    }
+    Ok(format)
+}
+
+fn terminal_width() -> usize {
+    if let Some(w) = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok()) {
+        return w;
+    }
+    terminal_size::terminal_size().map_or(120, |(w, _)| w.0 as usize)
+}
+
+/// Per-group diagnosis columns. The diagnosis stage fills them; without it they stay empty.
+fn diagnose(out: &ScanOutput) -> HashMap<GroupKey, GroupDiagnosis> {
+    crate::diagnose_groups(&out.targets, &out.companions)
+}
+
+fn run_scan(args: &ScanArgs) -> Result<Exit> {
+    let (filter, scope) = filter_and_scope(args, Utc::now())?;
+    let format = resolve_format(args)?;
+    if args.prefix_depth == 0 {
+        return Err(usage("--prefix-depth must be at least 1"));
+    }
+    let inputs = args.inputs.iter().map(|s| Input::parse(s)).collect::<Result<Vec<_>, _>>().map_err(usage)?;
+    if inputs.iter().filter(|i| **i == Input::Stdin).count() > 1 {
+        return Err(usage("'-' (stdin) can be given only once"));
+    }
+    let progress = !args.quiet && std::io::stderr().is_terminal();
+    let opts = ScanOptions {
+        inputs,
+        context: ScanContext::new(filter, args.prefix_depth, args.max_decompressed.max(1)),
+        scope,
+        threads: args.threads,
+        progress,
+        s3: S3Options {
+            profile: args.aws.profile.clone(),
+            region: args.aws.aws_region.clone(),
+            endpoint_url: args.aws.endpoint_url.clone(),
+            concurrency: args.aws.concurrency.max(1),
+        },
+    };
+    let out = scan::run(&opts)?;
+    let stats = &out.stats;
+
+    let nothing_read = stats.files_read == 0 && stats.files_skipped == 0 && stats.files_failed > 0;
+    if nothing_read {
+        if !args.quiet {
+            eprint!("{}", report::summary::failures(stats));
+        }
+        let first = &stats.failed[0];
+        anyhow::bail!(
+            "nothing could be scanned: {} input(s) failed, e.g. {}: {}",
+            stats.files_failed,
+            report::escape::display(&first.path),
+            report::escape::display(&first.error)
+        );
+    }
+
+    let diagnosis = diagnose(&out);
+    let groups = report::build(&out.targets, &diagnosis).context("cannot group the events")?;
+    emit(args, format, &groups, &out)?;
+    if !args.quiet {
+        eprint!("{}", report::summary::render(stats, groups.len()));
+    }
+    Ok(if stats.incomplete() {
+        Exit::Incomplete
+    } else if args.fail_on_findings && !groups.is_empty() {
+        Exit::Findings
+    } else {
+        Exit::Clean
+    })
+}
+
+fn create(path: &Path) -> Result<BufWriter<File>> {
+    let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    Ok(BufWriter::new(f))
+}
+
+fn emit(args: &ScanArgs, format: Format, groups: &[report::Group], out: &ScanOutput) -> Result<()> {
+    let width = terminal_width();
+    match &args.output {
+        Some(path) => {
+            let mut f = create(path)?;
+            write::write(format, groups, &out.stats, width, &mut f)?;
+            f.into_inner().map_err(|e| e.into_error()).with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut lock = stdout.lock();
+            write::write(format, groups, &out.stats, width, &mut lock)?;
+        }
+    }
+    if let Some(path) = &args.events_out {
+        let mut all = out.targets.clone();
+        all.extend(out.companions.iter().cloned());
+        let mut df = report::frame::events_frame(&all)?;
+        let mut f = create(path)?;
+        write::write_parquet(&mut df, &mut f)?;
+        f.flush().with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn run_synth(args: &SynthArgs) -> Result<Exit> {
+    let mut opts = crate::synth::SynthOptions::new(args.out.clone(), args.size);
+    opts.seed = args.seed;
+    opts.denied_ratio = args.denied_ratio;
+    if let Some(min) = args.min_file {
+        opts.min_file_bytes = min;
+    }
+    if let Some(max) = args.max_file {
+        opts.max_file_bytes = max;
+    }
+    if opts.min_file_bytes > opts.max_file_bytes {
+        return Err(usage("--min-file is larger than --max-file"));
+    }
+    let summary = crate::synth::generate(&opts).with_context(|| format!("cannot write the trail to {}", args.out.display()))?;
+    println!("{}", serde_json::to_string(&summary)?);
+    Ok(Exit::Clean)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times() {
+        let now = DateTime::parse_from_rfc3339("2026-11-23T12:00:00Z").unwrap().with_timezone(&Utc);
+        assert_eq!(parse_time("24h", now, false).unwrap().to_rfc3339(), "2026-11-22T12:00:00+00:00");
+        assert_eq!(parse_time("7d", now, false).unwrap().to_rfc3339(), "2026-11-16T12:00:00+00:00");
+        assert_eq!(parse_time("2026-11-21", now, false).unwrap().to_rfc3339(), "2026-11-21T00:00:00+00:00");
+        assert_eq!(parse_time("2026-11-21", now, true).unwrap().timestamp_millis() % 86_400_000, 86_399_999);
+        assert_eq!(parse_time("2026-11-21T09:00:00+02:00", now, false).unwrap().to_rfc3339(), "2026-11-21T07:00:00+00:00");
+        assert!(parse_time("yesterday-ish", now, false).is_err());
+    }
+}

@@ -1,0 +1,172 @@
+//! Command-line definitions (clap). Behaviour lives in `app.rs`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::report::write::Format;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "denytrail",
+    version,
+    about = "Find who is denied writes to S3, where, and most likely why, from CloudTrail logs.",
+    long_about = "Find who is denied writes to S3, where, and most likely why, from CloudTrail logs.\n\n\
+        denytrail reads CloudTrail log files (gzip or plain JSON: delivery files, JSON arrays or NDJSON), \
+        keeps the S3 writes that s3:PutObject authorizes and that failed with AccessDenied, groups them by \
+        principal, bucket and key prefix, and tags each group with its likely causes.",
+    after_help = "Examples:\n  \
+        denytrail scan testdata/trail\n  \
+        denytrail scan ./logs --since 24h --format csv --output denials.csv\n  \
+        denytrail scan ./AWSLogs --account 111122223333 --region us-east-1 --since 2026-11-20 --until 2026-11-21\n  \
+        denytrail scan ./export.ndjson --event-name GetObject --error-code AccessDenied\n\n\
+        Exit status: 0 clean · 1 fatal · 2 usage · 3 findings with --fail-on-findings · 4 some inputs failed"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan CloudTrail logs and print the grouped report of denied S3 writes.
+    #[command(after_help = SCAN_HELP)]
+    Scan(ScanArgs),
+    /// Write a synthetic CloudTrail trail (for benchmarks and large tests).
+    #[command(hide = true)]
+    Synth(SynthArgs),
+}
+
+const SCAN_HELP: &str = "Examples:
+  # Everything under a local copy of a trail bucket (digests are skipped):
+  denytrail scan ./trail-bucket
+
+  # Last night's deliveries of one account and region, as CSV for a mail:
+  denytrail scan ./AWSLogs --account 111122223333 --region eu-west-1 --since 24h --format csv -o denials.csv
+
+  # Forensics: every denied call of any service between two instants, events kept for DuckDB:
+  denytrail scan ./logs --event-name '*' --since 2026-11-21T09:00:00Z --until 2026-11-21T11:00:00Z \\
+      --events-out events.parquet
+
+  # Neighbouring failures of S3 writes (ExpiredToken, AccessControlListNotSupported, KMS.*):
+  denytrail scan ./logs --all-errors
+
+Inputs may be files, directories (walked recursively), '-' for stdin, or s3://bucket/prefix.
+Contents are recognised by their bytes: gzip or plain; {\"Records\":[...]}, a JSON array, or NDJSON.";
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Files, directories, '-' (stdin) or s3://bucket[/prefix].
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<String>,
+
+    /// Report format [default: table on a terminal, csv otherwise, or from --output's extension].
+    #[arg(long, short = 'f', value_enum)]
+    pub format: Option<Format>,
+    /// Write the report to FILE instead of stdout (required for parquet).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Also write the matched events themselves, one row each, as Parquet.
+    #[arg(long, value_name = "FILE.parquet")]
+    pub events_out: Option<PathBuf>,
+
+    /// Event name to match (repeatable; '*' for any). Default: the S3 writes s3:PutObject authorizes.
+    #[arg(long = "event-name", value_name = "NAME")]
+    pub event_names: Vec<String>,
+    /// Event source to match (repeatable), e.g. s3.amazonaws.com. Default with --event-name: any.
+    #[arg(long = "event-source", value_name = "SOURCE")]
+    pub event_sources: Vec<String>,
+    /// Error code to match (repeatable; '*' for any outcome, successes included). Default: AccessDenied.
+    #[arg(long = "error-code", value_name = "CODE", conflicts_with = "all_errors")]
+    pub error_codes: Vec<String>,
+    /// Match every record that has an errorCode.
+    #[arg(long)]
+    pub all_errors: bool,
+
+    /// Only this trail account (repeatable or comma separated); prunes AWSLogs/<account>/ folders.
+    #[arg(long = "account", value_name = "ID", value_delimiter = ',')]
+    pub accounts: Vec<String>,
+    /// Only this region (repeatable or comma separated); prunes CloudTrail/<region>/ folders.
+    #[arg(long = "region", value_name = "REGION", value_delimiter = ',')]
+    pub regions: Vec<String>,
+    /// Events at or after: RFC 3339, a date (2026-11-21), or a duration ago (24h, 7d).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Events at or before: RFC 3339, a date (its whole day), or a duration ago.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Only principals matching this glob, e.g. 'arn:aws:iam::*:role/ci-*'.
+    #[arg(long, value_name = "GLOB")]
+    pub principal: Option<String>,
+    /// Only buckets matching this glob.
+    #[arg(long, value_name = "GLOB")]
+    pub bucket: Option<String>,
+    /// Only key prefixes (at --prefix-depth) matching this glob, e.g. 'releases/*'.
+    #[arg(long, value_name = "GLOB")]
+    pub prefix: Option<String>,
+
+    /// Folder segments of the key that make the prefix: releases/v1/app.zip is releases/ at 1.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub prefix_depth: usize,
+    /// Largest decompressed size of one log file; bigger files fail (gzip-bomb guard).
+    #[arg(long, default_value = "4GiB", value_name = "SIZE", value_parser = parse_size)]
+    pub max_decompressed: u64,
+    /// Worker threads (0 = one per core).
+    #[arg(long, short = 'j', default_value_t = 0, value_name = "N")]
+    pub threads: usize,
+    /// Exit with status 3 when any denial is found (4 still wins when an input failed).
+    #[arg(long)]
+    pub fail_on_findings: bool,
+    /// No progress bar and no summary on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+/// How to reach AWS for s3:// inputs.
+#[derive(Debug, Args, Clone, Default)]
+pub struct AwsArgs {
+    /// AWS profile from the shared config files.
+    #[arg(long, env = "AWS_PROFILE", hide_env_values = true, help_heading = "AWS")]
+    pub profile: Option<String>,
+    /// Region of the AWS clients (the bucket's own region is found automatically).
+    #[arg(long, env = "AWS_REGION", hide_env_values = true, help_heading = "AWS")]
+    pub aws_region: Option<String>,
+    /// A custom S3-compatible endpoint (path-style addressing is used with it).
+    #[arg(long, env = "AWS_ENDPOINT_URL", hide_env_values = true, help_heading = "AWS")]
+    pub endpoint_url: Option<String>,
+    /// S3 GET requests in flight at once.
+    #[arg(long, default_value_t = 64, help_heading = "AWS")]
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// Output folder (the trail root).
+    #[arg(long, short = 'o')]
+    pub out: PathBuf,
+    /// Total decompressed size to write, e.g. 1GiB.
+    #[arg(long, default_value = "64MiB", value_parser = parse_size)]
+    pub size: u64,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Share of records that are denied S3 writes.
+    #[arg(long, default_value_t = 0.01)]
+    pub denied_ratio: f64,
+    /// Smallest decompressed file size.
+    #[arg(long, value_parser = parse_size)]
+    pub min_file: Option<u64>,
+    /// Largest decompressed file size.
+    #[arg(long, value_parser = parse_size)]
+    pub max_file: Option<u64>,
+}
+
+/// Parses `4GiB`, `500MB`, `1048576`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    s.trim()
+        .parse::<bytesize::ByteSize>()
+        .map(|b| b.as_u64())
+        .map_err(|e| format!("'{s}' is not a size like 4GiB or 500MB ({e})"))
+}

@@ -1,0 +1,199 @@
+//! The compact, owned event: what survives of a CloudTrail record once it matched a filter.
+//!
+//! Only matching records are turned into an `Event` (the parser borrows everything else), so this
+//! struct can afford to own its strings. Every field is optional text because CloudTrail omits
+//! what was not sent, and because logs are untrusted input: an odd type becomes `None`, never an error.
+
+use serde::{Deserialize, Serialize};
+
+/// Why an event was kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventRole {
+    /// Matches the user's filter: a denied S3 write by default. These are grouped and reported.
+    Target,
+    /// Kept only to explain targets: KMS and VPC-endpoint denials, `AssumeRole*`, policy changes.
+    Companion,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub event_id: String,
+    pub shared_event_id: Option<String>,
+    pub request_id: Option<String>,
+    /// `eventTime` in milliseconds since the Unix epoch (UTC); `None` when absent or unparsable.
+    pub event_time_ms: Option<i64>,
+    pub event_source: String,
+    pub event_name: String,
+    pub event_category: Option<String>,
+    pub event_type: Option<String>,
+    pub aws_region: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// `recipientAccountId`: whose trail received this copy.
+    pub recipient_account: Option<String>,
+
+    // --- who (userIdentity) ---
+    /// Grouping key, see [`crate::event::principal_of`].
+    pub principal: String,
+    /// `userIdentity.type`, or `Unknown`.
+    pub principal_type: String,
+    pub identity_arn: Option<String>,
+    /// `userIdentity.accountId`: the caller's account (or `ANONYMOUS_PRINCIPAL`).
+    pub account: Option<String>,
+    pub principal_id: Option<String>,
+    pub access_key_id: Option<String>,
+    pub invoked_by: Option<String>,
+    pub session_issuer_arn: Option<String>,
+    pub session_issuer_type: Option<String>,
+    /// Session name: the last segment of an assumed-role ARN, or the `principalId` suffix.
+    pub session_name: Option<String>,
+    /// `sessionContext.attributes.mfaAuthenticated`.
+    pub mfa_authenticated: Option<bool>,
+    /// `userIdentity.onBehalfOf.userId` (Identity Center users).
+    pub on_behalf_of_user_id: Option<String>,
+
+    // --- where ---
+    pub bucket: Option<String>,
+    pub key: Option<String>,
+    /// The key's folder prefix at the scan's `--prefix-depth` ("" at the bucket root).
+    pub prefix: String,
+    /// Bucket owner account, from the `AWS::S3::Bucket` resource.
+    pub bucket_owner: Option<String>,
+    pub access_point_arn: Option<String>,
+    pub host: Option<String>,
+
+    // --- request facts (requestParameters / additionalEventData / tlsDetails) ---
+    pub acl: Option<String>,
+    /// `x-amz-grant-*` headers that were sent, as `header=value` joined by `; `.
+    pub grants: Option<String>,
+    pub sse: Option<String>,
+    pub sse_kms_key_id: Option<String>,
+    pub sse_customer_algorithm: Option<String>,
+    /// `x-amz-object-lock-*` headers that were sent, comma separated.
+    pub object_lock: Option<String>,
+    pub expected_bucket_owner: Option<String>,
+    pub request_payer: Option<String>,
+    pub signature_version: Option<String>,
+    /// `AuthHeader`, or `QueryString` for a presigned URL.
+    pub auth_method: Option<String>,
+    /// `additionalEventData.CipherSuite`.
+    pub cipher_suite: Option<String>,
+    pub tls_version: Option<String>,
+    pub tls_cipher_suite: Option<String>,
+    pub vpc_endpoint_id: Option<String>,
+    pub vpc_endpoint_account: Option<String>,
+
+    // --- companion facts ---
+    /// `resources[type=AWS::KMS::Key].ARN`, or the `keyId` request parameter of a KMS call.
+    pub kms_key_arn: Option<String>,
+    /// `requestParameters.encryptionContext."aws:s3:arn"` of a KMS call made for S3.
+    pub kms_s3_arn: Option<String>,
+    /// `responseElements.credentials.accessKeyId` of an `AssumeRole*`/`GetFederationToken` call.
+    pub issued_access_key_id: Option<String>,
+    /// The role an `AssumeRole*` call asked for (`requestParameters.roleArn`).
+    pub assumed_role_arn: Option<String>,
+    /// An inline session policy or managed session policies were passed (`policy` / `policyArns`).
+    pub session_policy: Option<String>,
+    /// For policy-change events: the resource changed (bucket, policy ARN, role, key id...).
+    pub changed_resource: Option<String>,
+
+    /// The log object (file path or s3:// URL) the record came from.
+    pub source_object: String,
+    pub role: Option<EventRole>,
+}
+
+impl Event {
+    pub fn is_target(&self) -> bool {
+        self.role == Some(EventRole::Target)
+    }
+
+    /// The role ARN behind an assumed-role session, or the identity ARN itself.
+    pub fn principal_arn(&self) -> Option<&str> {
+        self.session_issuer_arn.as_deref().or(self.identity_arn.as_deref())
+    }
+
+    /// The object ARN this event addressed, when bucket and key are known.
+    pub fn object_arn(&self) -> Option<String> {
+        match (&self.bucket, &self.key) {
+            (Some(b), Some(k)) => Some(format!("arn:aws:s3:::{b}/{k}")),
+            (Some(b), None) => Some(format!("arn:aws:s3:::{b}")),
+            _ => None,
+        }
+    }
+
+    /// True when the caller used temporary credentials (an `ASIA` key or a session identity).
+    pub fn temporary_credentials(&self) -> bool {
+        self.access_key_id.as_deref().is_some_and(|k| k.starts_with("ASIA"))
+            || matches!(self.principal_type.as_str(), "AssumedRole" | "FederatedUser")
+    }
+
+    /// True when an AWS service made the call on the caller's behalf.
+    pub fn service_caller(&self) -> bool {
+        self.principal_type == "AWSService" || self.invoked_by.is_some()
+    }
+
+    /// True for `ANONYMOUS_PRINCIPAL` callers (no credentials were sent).
+    pub fn anonymous(&self) -> bool {
+        self.account.as_deref() == Some(ANONYMOUS)
+    }
+}
+
+pub const ANONYMOUS: &str = "ANONYMOUS_PRINCIPAL";
+
+/// The folder prefix of `key` at `depth` segments: `releases/v1/app.zip` → `releases/` (1),
+/// `releases/v1/` (2). A key with fewer folders keeps the folders it has; a root key gives "".
+pub fn prefix_of(key: &str, depth: usize) -> &str {
+    let mut end = 0;
+    for (seen, (i, _)) in key.match_indices('/').enumerate() {
+        if seen == depth {
+            break;
+        }
+        end = i + 1;
+    }
+    &key[..end]
+}
+
+/// Rewrites `arn:aws:sts::A:assumed-role/R/S` as `arn:aws:iam::A:role/R` (keeping the partition).
+pub fn role_arn_from_session_arn(arn: &str) -> Option<String> {
+    let (head, rest) = arn.split_once(":assumed-role/")?;
+    let (partition_and_account, role) = (head, rest.rsplit_once('/').map_or(rest, |(r, _)| r));
+    let mut parts = partition_and_account.splitn(5, ':');
+    let (arn_lit, partition, _sts, _region, account) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    if arn_lit != "arn" || role.is_empty() {
+        return None;
+    }
+    Some(format!("arn:{partition}:iam::{account}:role/{role}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_depths() {
+        assert_eq!(prefix_of("releases/v1/app.zip", 1), "releases/");
+        assert_eq!(prefix_of("releases/v1/app.zip", 2), "releases/v1/");
+        assert_eq!(prefix_of("releases/v1/app.zip", 3), "releases/v1/");
+        assert_eq!(prefix_of("releases/app.zip", 2), "releases/");
+        assert_eq!(prefix_of("app.zip", 1), "");
+        assert_eq!(prefix_of("a//b", 2), "a//");
+        assert_eq!(prefix_of("x/y", 0), "");
+    }
+
+    #[test]
+    fn session_arn_to_role_arn() {
+        assert_eq!(
+            role_arn_from_session_arn("arn:aws:sts::111122223333:assumed-role/ci-deploy/build-42").as_deref(),
+            Some("arn:aws:iam::111122223333:role/ci-deploy")
+        );
+        assert_eq!(
+            role_arn_from_session_arn("arn:aws-cn:sts::111122223333:assumed-role/r/s").as_deref(),
+            Some("arn:aws-cn:iam::111122223333:role/r")
+        );
+        assert_eq!(role_arn_from_session_arn("arn:aws:iam::1:user/u"), None);
+    }
+}

@@ -1,0 +1,227 @@
+//! From a parsed CloudTrail record (a simd-json DOM) to the filter's facts and an owned [`Event`].
+//!
+//! Logs are untrusted: a field of an unexpected type reads as absent, never as an error.
+
+use simd_json::BorrowedValue as Value;
+use simd_json::prelude::*;
+
+use crate::event::{ANONYMOUS, Event, EventRole, prefix_of, role_arn_from_session_arn};
+use crate::filter::Facts;
+
+/// A string field, or `None` when absent, null, empty or not text. Numbers and booleans read as
+/// their JSON text; arrays of scalars are joined with `,` (some header values are logged as lists).
+fn text(v: Option<&Value>) -> Option<String> {
+    let v = v?;
+    let s = match v {
+        Value::String(s) => s.to_string(),
+        Value::Static(n) if !v.is_null() => n.to_string(),
+        Value::Array(items) => {
+            let parts: Vec<String> = items.iter().filter_map(|i| text(Some(i))).collect();
+            parts.join(",")
+        }
+        _ => return None,
+    };
+    (!s.is_empty()).then_some(s)
+}
+
+fn str_of<'v>(v: Option<&'v Value<'v>>) -> Option<&'v str> {
+    v?.as_str().filter(|s| !s.is_empty())
+}
+
+fn get<'v>(v: &'v Value<'v>, key: &str) -> Option<&'v Value<'v>> {
+    v.as_object()?.get(key)
+}
+
+fn path<'v>(v: &'v Value<'v>, keys: &[&str]) -> Option<&'v Value<'v>> {
+    keys.iter().try_fold(v, |v, k| get(v, k))
+}
+
+/// Parses a CloudTrail `eventTime` (RFC 3339) to ms since the epoch.
+pub fn parse_time_ms(s: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.timestamp_millis())
+}
+
+/// The filter's view of a record.
+pub fn facts<'v>(rec: &'v Value<'v>) -> Facts<'v> {
+    Facts {
+        event_source: str_of(get(rec, "eventSource")).unwrap_or(""),
+        event_name: str_of(get(rec, "eventName")).unwrap_or(""),
+        error_code: str_of(get(rec, "errorCode")),
+        event_time_ms: str_of(get(rec, "eventTime")).and_then(parse_time_ms),
+        recipient_account: str_of(get(rec, "recipientAccountId")),
+        region: str_of(get(rec, "awsRegion")),
+    }
+}
+
+/// The grouping key for a caller, per the contract, and `userIdentity.type`.
+pub fn principal_of(uid: Option<&Value>) -> (String, String) {
+    let Some(uid) = uid else { return ("unknown".into(), "Unknown".into()) };
+    let kind = str_of(get(uid, "type")).unwrap_or("Unknown").to_string();
+    let arn = str_of(get(uid, "arn"));
+    let account = str_of(get(uid, "accountId"));
+    let principal_id = str_of(get(uid, "principalId"));
+    if account == Some(ANONYMOUS) {
+        return (ANONYMOUS.into(), kind);
+    }
+    let chosen = match kind.as_str() {
+        "AssumedRole" => str_of(path(uid, &["sessionContext", "sessionIssuer", "arn"]))
+            .map(str::to_string)
+            .or_else(|| arn.and_then(role_arn_from_session_arn)),
+        "IAMUser" | "Root" | "FederatedUser" => arn.map(str::to_string),
+        "AWSService" => str_of(get(uid, "invokedBy")).map(str::to_string),
+        "IdentityCenterUser" => str_of(path(uid, &["onBehalfOf", "userId"]))
+            .or(str_of(get(uid, "userId")))
+            .map(str::to_string),
+        // The bucket owner's copy of a cross-account call names the role by its unique id
+        // (`AROA…:session`): keep the id without the session so sessions share a group.
+        "AWSAccount" => principal_id.map(|p| p.split(':').next().unwrap_or(p).to_string()).filter(|p| !p.is_empty()),
+        _ => None,
+    };
+    let principal = chosen
+        .or(arn.map(str::to_string))
+        .or(principal_id.map(str::to_string))
+        .or(str_of(get(uid, "userName")).map(str::to_string))
+        .or(account.map(str::to_string))
+        .or(str_of(get(uid, "invokedBy")).map(str::to_string))
+        .unwrap_or_else(|| format!("unknown {kind}"));
+    (principal, kind)
+}
+
+/// The ARN and owner account of the first resource of a given type.
+fn resource<'v>(rec: &'v Value<'v>, kind: &str) -> Option<(Option<&'v str>, Option<&'v str>)> {
+    get(rec, "resources")?.as_array()?.iter().find_map(|r| {
+        (str_of(get(r, "type")) == Some(kind)).then(|| (str_of(get(r, "ARN")), str_of(get(r, "accountId"))))
+    })
+}
+
+/// Builds the owned event. `prefix_depth` sets the prefix key; `source_object` names the log object.
+pub fn event(rec: &Value, role: EventRole, prefix_depth: usize, source_object: &str) -> Event {
+    let f = facts(rec);
+    let uid = get(rec, "userIdentity");
+    let (principal, principal_type) = principal_of(uid);
+    let rp = get(rec, "requestParameters");
+    let param = |k: &str| rp.and_then(|rp| text(get(rp, k)));
+    let extra = |k: &str| text(get(rec, "additionalEventData").and_then(|a| get(a, k)));
+    let id = |k: &str| uid.and_then(|u| text(get(u, k)));
+
+    let object = resource(rec, "AWS::S3::Object").and_then(|(arn, _)| arn);
+    let (bucket_arn, bucket_owner) = resource(rec, "AWS::S3::Bucket").unwrap_or_default();
+    let bucket = param("bucketName")
+        .or_else(|| object.and_then(split_s3_arn).map(|(b, _)| b.to_string()))
+        .or_else(|| bucket_arn.and_then(split_s3_arn).map(|(b, _)| b.to_string()));
+    let key = param("key").or_else(|| object.and_then(split_s3_arn).and_then(|(_, k)| k.map(str::to_string)));
+    let prefix = key.as_deref().map_or("", |k| prefix_of(k, prefix_depth)).to_string();
+
+    let identity_arn = id("arn");
+    let session_name = identity_arn
+        .as_deref()
+        .filter(|a| a.contains(":assumed-role/"))
+        .and_then(|a| a.rsplit('/').next())
+        .map(str::to_string)
+        .or_else(|| id("principalId").and_then(|p| p.split_once(':').map(|(_, s)| s.to_string())))
+        .filter(|s| !s.is_empty());
+    let session_policy = param("policy").map(|p| truncate(p, 2048)).or_else(|| {
+        let arns: Vec<&str> = get(rp?, "policyArns")?.as_array()?.iter().filter_map(|p| str_of(get(p, "arn"))).collect();
+        (!arns.is_empty()).then(|| format!("policyArns: {}", arns.join(", ")))
+    });
+
+    let grants = rp.and_then(|rp| rp.as_object()).map(|o| {
+        let mut g: Vec<String> = o
+            .iter()
+            .filter(|(k, _)| k.starts_with("x-amz-grant-"))
+            .filter_map(|(k, v)| text(Some(v)).map(|v| format!("{k}={v}")))
+            .collect();
+        g.sort();
+        g.join("; ")
+    });
+    let object_lock = rp.and_then(|rp| rp.as_object()).map(|o| {
+        let mut l: Vec<&str> = o.keys().filter(|k| k.starts_with("x-amz-object-lock-")).map(|k| k.as_ref()).collect();
+        l.sort_unstable();
+        l.join(",")
+    });
+
+    let kms_key_arn = resource(rec, "AWS::KMS::Key").and_then(|(arn, _)| arn.map(str::to_string)).or_else(|| {
+        (f.event_source == "kms.amazonaws.com").then(|| param("keyId")).flatten()
+    });
+    let changed_resource = ["bucketName", "policyArn", "roleName", "userName", "groupName", "keyId", "policyId", "targetId", "accountId"]
+        .iter()
+        .find_map(|k| param(k));
+
+    Event {
+        event_id: text(get(rec, "eventID")).unwrap_or_default(),
+        shared_event_id: text(get(rec, "sharedEventID")),
+        request_id: text(get(rec, "requestID")),
+        event_time_ms: f.event_time_ms,
+        event_source: f.event_source.to_string(),
+        event_name: f.event_name.to_string(),
+        event_category: text(get(rec, "eventCategory")),
+        event_type: text(get(rec, "eventType")),
+        aws_region: f.region.map(str::to_string),
+        error_code: f.error_code.map(str::to_string),
+        error_message: text(get(rec, "errorMessage")),
+        source_ip: text(get(rec, "sourceIPAddress")),
+        user_agent: text(get(rec, "userAgent")),
+        recipient_account: f.recipient_account.map(str::to_string),
+        principal,
+        principal_type,
+        identity_arn,
+        account: id("accountId"),
+        principal_id: id("principalId"),
+        access_key_id: id("accessKeyId"),
+        invoked_by: id("invokedBy"),
+        session_issuer_arn: uid.and_then(|u| text(path(u, &["sessionContext", "sessionIssuer", "arn"]))),
+        session_issuer_type: uid.and_then(|u| text(path(u, &["sessionContext", "sessionIssuer", "type"]))),
+        session_name,
+        mfa_authenticated: uid
+            .and_then(|u| str_of(path(u, &["sessionContext", "attributes", "mfaAuthenticated"])))
+            .and_then(|m| m.parse().ok()),
+        on_behalf_of_user_id: uid.and_then(|u| text(path(u, &["onBehalfOf", "userId"]))),
+        bucket,
+        key,
+        prefix,
+        bucket_owner: bucket_owner.map(str::to_string),
+        access_point_arn: resource(rec, "AWS::S3::AccessPoint").and_then(|(arn, _)| arn.map(str::to_string)),
+        host: param("Host"),
+        acl: param("x-amz-acl"),
+        grants: grants.filter(|g| !g.is_empty()),
+        sse: param("x-amz-server-side-encryption"),
+        sse_kms_key_id: param("x-amz-server-side-encryption-aws-kms-key-id"),
+        sse_customer_algorithm: param("x-amz-server-side-encryption-customer-algorithm"),
+        object_lock: object_lock.filter(|l| !l.is_empty()),
+        expected_bucket_owner: param("x-amz-expected-bucket-owner"),
+        request_payer: param("x-amz-request-payer"),
+        signature_version: extra("SignatureVersion"),
+        auth_method: extra("AuthenticationMethod"),
+        cipher_suite: extra("CipherSuite"),
+        tls_version: text(path(rec, &["tlsDetails", "tlsVersion"])),
+        tls_cipher_suite: text(path(rec, &["tlsDetails", "cipherSuite"])),
+        vpc_endpoint_id: text(get(rec, "vpcEndpointId")),
+        vpc_endpoint_account: text(get(rec, "vpcEndpointAccountId")),
+        kms_key_arn,
+        kms_s3_arn: rp.and_then(|rp| text(path(rp, &["encryptionContext", "aws:s3:arn"]))),
+        issued_access_key_id: text(path(rec, &["responseElements", "credentials", "accessKeyId"])),
+        assumed_role_arn: param("roleArn"),
+        session_policy,
+        changed_resource,
+        source_object: source_object.to_string(),
+        role: Some(role),
+    }
+}
+
+/// `arn:aws:s3:::bucket/key` → (`bucket`, `Some(key)`).
+fn split_s3_arn(arn: &str) -> Option<(&str, Option<&str>)> {
+    let rest = arn.strip_prefix("arn:aws:s3:::")?;
+    Some(rest.split_once('/').map_or((rest, None), |(b, k)| (b, Some(k))))
+}
+
+fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push('…');
+    }
+    s
+}

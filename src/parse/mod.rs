@@ -1,0 +1,190 @@
+//! Decode → split → prefilter → parse → filter, for one log object at a time.
+//!
+//! A [`Worker`] lives on one rayon thread and keeps its buffers between objects, so the hot path
+//! allocates nothing per record: records are byte ranges of the chunk buffer, the prefilter is a
+//! multi-needle search over those bytes, and only candidates are copied and parsed by simd-json.
+
+pub mod extract;
+pub mod split;
+
+use std::io::BufRead;
+
+use aho_corasick::AhoCorasick;
+
+use crate::decode::{CHUNK, Counted, DecodeError, Decoder, Encoding};
+use crate::event::{Event, EventRole};
+use crate::filter::{Filter, companion_kind};
+use crate::stats::{Counts, SkipReason};
+use split::{Shape, Splitter, Step};
+
+/// A single record larger than this is treated as a broken file rather than buffered further.
+pub const MAX_RECORD: usize = 64 << 20;
+
+/// What the scan needs to know to process any object; shared read-only by all workers.
+#[derive(Debug)]
+pub struct ScanContext {
+    pub filter: Filter,
+    prefilter: Option<AhoCorasick>,
+    pub prefix_depth: usize,
+    pub max_decompressed: u64,
+}
+
+impl ScanContext {
+    pub fn new(filter: Filter, prefix_depth: usize, max_decompressed: u64) -> Self {
+        let prefilter = filter.needles().map(|n| AhoCorasick::new(n).expect("needles are plain strings"));
+        ScanContext { filter, prefilter, prefix_depth, max_decompressed }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Read,
+    Skipped(SkipReason),
+    Failed(String),
+}
+
+/// Everything one object contributed to the scan.
+#[derive(Debug)]
+pub struct ObjectReport {
+    pub name: String,
+    pub outcome: Outcome,
+    pub counts: Counts,
+    pub shape: Shape,
+    pub events: Vec<Event>,
+}
+
+/// Per-thread state: reusable buffers.
+#[derive(Default)]
+pub struct Worker {
+    buf: Vec<u8>,
+    scratch: Vec<u8>,
+}
+
+/// File names that announce a log file even when their content says otherwise (they fail
+/// instead of being skipped).
+pub fn has_log_extension(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    [".json", ".json.gz", ".jsonl", ".ndjson", ".gz"].iter().any(|e| n.ends_with(e))
+}
+
+impl Worker {
+    pub fn new() -> Self {
+        Worker { buf: Vec::with_capacity(CHUNK * 2), scratch: Vec::new() }
+    }
+
+    /// Processes one object. `walked` is true when it was found by a directory walk rather than
+    /// named by the user, which makes unrecognisable content a skip instead of a failure.
+    pub fn process<R: BufRead>(&mut self, ctx: &ScanContext, name: &str, walked: bool, raw: R) -> ObjectReport {
+        let mut report =
+            ObjectReport { name: name.to_string(), outcome: Outcome::Read, counts: Counts::default(), shape: Shape::default(), events: Vec::new() };
+        let result = self.run(ctx, name, walked, raw, &mut report);
+        if let Err(outcome) = result {
+            report.outcome = outcome;
+        }
+        report
+    }
+
+    fn run<R: BufRead>(&mut self, ctx: &ScanContext, name: &str, walked: bool, raw: R, report: &mut ObjectReport) -> Result<(), Outcome> {
+        let fail = |e: DecodeError| Outcome::Failed(e.to_string());
+        let (mut decoder, encoding) = Decoder::new(Counted::new(raw), ctx.max_decompressed).map_err(fail)?;
+        let mut splitter = Splitter::new();
+        let mut first_record = true;
+        let mut eof = false;
+        self.buf.clear();
+        let result = loop {
+            let step = match splitter.next(&self.buf, eof) {
+                Ok(step) => step,
+                Err(e) => {
+                    let before_any = first_record && splitter.shape() == Shape::default();
+                    if before_any && walked && encoding == Encoding::Plain && !has_log_extension(name) {
+                        break Err(Outcome::Skipped(SkipReason::NotALogFile));
+                    }
+                    let what = if e.message.starts_with("truncated") { "" } else { "invalid JSON: " };
+                    break Err(Outcome::Failed(format!("{what}{e}{}", after(report.counts.records_read))));
+                }
+            };
+            match step {
+                Step::Done => break Ok(()),
+                Step::NeedMore { keep_from } => {
+                    self.buf.drain(..keep_from);
+                    splitter.consumed(keep_from);
+                    if self.buf.len() > MAX_RECORD {
+                        break Err(Outcome::Failed(format!("a record is larger than {MAX_RECORD} bytes")));
+                    }
+                    match decoder.fill(&mut self.buf, CHUNK) {
+                        Ok(0) => eof = true,
+                        Ok(_) => {}
+                        Err(e) => break Err(Outcome::Failed(format!("{e}{}", after(report.counts.records_read)))),
+                    }
+                }
+                Step::NotObject(_) => {
+                    report.counts.records_read += 1;
+                    report.counts.records_invalid += 1;
+                }
+                Step::Record(range) => {
+                    let record = &self.buf[range];
+                    if first_record {
+                        first_record = false;
+                        if !looks_like_cloudtrail(record) {
+                            break Err(Outcome::Skipped(SkipReason::NotCloudTrail));
+                        }
+                    }
+                    report.counts.records_read += 1;
+                    if ctx.prefilter.as_ref().is_none_or(|p| p.is_match(record)) {
+                        self.scratch.clear();
+                        self.scratch.extend_from_slice(record);
+                        parse_candidate(ctx, name, &mut self.scratch, report);
+                    }
+                }
+            }
+        };
+        report.counts.bytes_compressed = decoder.raw().count;
+        report.counts.bytes_decompressed = decoder.decompressed();
+        report.shape = splitter.shape();
+        if result.is_ok() && first_record && report.counts.records_read == 0 && splitter.shape().wrappers == 0 && splitter.shape().arrays == 0 {
+            // Nothing but whitespace: an empty file holds no CloudTrail records.
+            return Err(Outcome::Skipped(SkipReason::NotCloudTrail));
+        }
+        result
+    }
+}
+
+fn after(records: u64) -> String {
+    if records > 0 { format!(" (after {records} records)") } else { String::new() }
+}
+
+/// A record is CloudTrail when it has one of the keys every CloudTrail event carries.
+fn looks_like_cloudtrail(record: &[u8]) -> bool {
+    split::top_level_keys(record)
+        .iter()
+        .any(|k| matches!(*k, b"eventVersion" | b"eventName" | b"eventSource" | b"eventTime"))
+}
+
+fn parse_candidate(ctx: &ScanContext, name: &str, scratch: &mut [u8], report: &mut ObjectReport) {
+    report.counts.records_parsed += 1;
+    let Ok(value) = simd_json::to_borrowed_value(scratch) else {
+        report.counts.records_invalid += 1;
+        return;
+    };
+    let facts = extract::facts(&value);
+    let target = ctx.filter.matches(&facts);
+    let companion = companion_kind(&facts).is_some();
+    if target {
+        let event = extract::event(&value, EventRole::Target, ctx.prefix_depth, name);
+        if ctx.filter.matches_event_globs(&event.principal, event.bucket.as_deref(), &event.prefix) {
+            if companion {
+                let mut copy = event.clone();
+                copy.role = Some(EventRole::Companion);
+                report.events.push(copy);
+                report.counts.records_companion += 1;
+            }
+            report.counts.records_matched += 1;
+            report.events.push(event);
+            return;
+        }
+    }
+    if companion {
+        report.counts.records_companion += 1;
+        report.events.push(extract::event(&value, EventRole::Companion, ctx.prefix_depth, name));
+    }
+}

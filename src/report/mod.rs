@@ -1,0 +1,204 @@
+//! The report: matched events as a polars DataFrame, grouped by principal × bucket × prefix.
+//!
+//! polars only runs here, at the end, on the small matched set. The events frame is also what
+//! `--events-out` writes, so ad-hoc work in polars/DuckDB/Athena sees exactly what was grouped.
+
+pub mod escape;
+pub mod frame;
+pub mod summary;
+pub mod table;
+pub mod write;
+
+use std::collections::HashMap;
+
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::event::Event;
+
+/// One report row. The field names are the report's column names.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Group {
+    pub principal: String,
+    pub principal_type: String,
+    pub account: String,
+    pub bucket: String,
+    pub bucket_owner: String,
+    pub prefix: String,
+    pub denied: u64,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub keys: u64,
+    pub sessions: u64,
+    pub source_ips: u64,
+    pub operations: String,
+    pub causes: String,
+    pub confidence: String,
+    pub evidence: String,
+    pub next_steps: String,
+    pub sample_event_id: String,
+    pub sample_key: String,
+}
+
+/// The column names, in report order.
+pub const COLUMNS: [&str; 19] = [
+    "principal",
+    "principal_type",
+    "account",
+    "bucket",
+    "bucket_owner",
+    "prefix",
+    "denied",
+    "first_seen",
+    "last_seen",
+    "keys",
+    "sessions",
+    "source_ips",
+    "operations",
+    "causes",
+    "confidence",
+    "evidence",
+    "next_steps",
+    "sample_event_id",
+    "sample_key",
+];
+
+/// The diagnosis columns of one group, filled by the diagnose stage.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GroupDiagnosis {
+    pub causes: String,
+    pub confidence: String,
+    pub evidence: String,
+    pub next_steps: String,
+}
+
+/// The key a group is known by.
+pub type GroupKey = (String, String, String);
+
+pub fn group_key(e: &Event) -> GroupKey {
+    (e.principal.clone(), e.bucket.clone().unwrap_or_default(), e.prefix.clone())
+}
+
+/// Groups the target events with polars: one row per principal × bucket × prefix, most denials
+/// first (ties by principal, bucket, prefix, so the order is stable).
+pub fn group_frame(events: &DataFrame) -> PolarsResult<DataFrame> {
+    let distinct = |c: &str| col(c).drop_nulls().n_unique().cast(DataType::UInt64);
+    events
+        .clone()
+        .lazy()
+        .group_by([col("principal"), col("bucket"), col("prefix")])
+        .agg([
+            col("principal_type").first().alias("principal_type"),
+            col("account").drop_nulls().first().alias("account"),
+            col("bucket_owner").drop_nulls().first().alias("bucket_owner"),
+            len().cast(DataType::UInt64).alias("denied"),
+            col("event_time").min().alias("first_seen"),
+            col("event_time").max().alias("last_seen"),
+            distinct("key").alias("keys"),
+            distinct("session_name").alias("sessions"),
+            distinct("source_ip").alias("source_ips"),
+            col("event_name").unique().sort(SortOptions::default()).str().join(",", true).alias("operations"),
+            col("event_id").first().alias("sample_event_id"),
+            col("key").drop_nulls().first().alias("sample_key"),
+        ])
+        .sort(
+            ["denied", "principal", "bucket", "prefix"],
+            SortMultipleOptions::default().with_order_descending_multi([true, false, false, false]).with_maintain_order(true),
+        )
+        .collect()
+}
+
+/// Formats ms since the epoch as RFC 3339 UTC (`2026-11-21T09:14:03Z`).
+pub fn rfc3339_ms(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+        .unwrap_or_default()
+}
+
+/// Turns the grouped frame into rows, attaching each group's diagnosis.
+pub fn groups_from_frame(grouped: &DataFrame, diagnosis: &HashMap<GroupKey, GroupDiagnosis>) -> PolarsResult<Vec<Group>> {
+    let s = |name: &str| -> PolarsResult<Vec<String>> {
+        let c = grouped.column(name)?.str()?;
+        Ok(c.iter().map(|v| v.unwrap_or("").to_string()).collect())
+    };
+    let u = |name: &str| -> PolarsResult<Vec<u64>> {
+        let c = grouped.column(name)?.u64()?;
+        Ok(c.iter().map(|v| v.unwrap_or(0)).collect())
+    };
+    let t = |name: &str| -> PolarsResult<Vec<String>> {
+        let c = grouped.column(name)?.cast(&DataType::Int64)?;
+        Ok(c.i64()?.iter().map(|v| v.map(rfc3339_ms).unwrap_or_default()).collect())
+    };
+    let (principal, principal_type, account, bucket, owner, prefix) =
+        (s("principal")?, s("principal_type")?, s("account")?, s("bucket")?, s("bucket_owner")?, s("prefix")?);
+    let (denied, keys, sessions, ips) = (u("denied")?, u("keys")?, u("sessions")?, u("source_ips")?);
+    let (first, last, ops, sample_id, sample_key) =
+        (t("first_seen")?, t("last_seen")?, s("operations")?, s("sample_event_id")?, s("sample_key")?);
+    let empty = GroupDiagnosis::default();
+    Ok((0..grouped.height())
+        .map(|i| {
+            let key = (principal[i].clone(), bucket[i].clone(), prefix[i].clone());
+            let d = diagnosis.get(&key).unwrap_or(&empty);
+            Group {
+                principal: principal[i].clone(),
+                principal_type: principal_type[i].clone(),
+                account: account[i].clone(),
+                bucket: bucket[i].clone(),
+                bucket_owner: owner[i].clone(),
+                prefix: prefix[i].clone(),
+                denied: denied[i],
+                first_seen: first[i].clone(),
+                last_seen: last[i].clone(),
+                keys: keys[i],
+                sessions: sessions[i],
+                source_ips: ips[i],
+                operations: ops[i].clone(),
+                causes: d.causes.clone(),
+                confidence: d.confidence.clone(),
+                evidence: d.evidence.clone(),
+                next_steps: d.next_steps.clone(),
+                sample_event_id: sample_id[i].clone(),
+                sample_key: sample_key[i].clone(),
+            }
+        })
+        .collect())
+}
+
+/// The report as a frame with the contract's columns (for Parquet).
+pub fn groups_to_frame(groups: &[Group]) -> PolarsResult<DataFrame> {
+    let s = |f: fn(&Group) -> &str, name: &str| Column::new(name.into(), groups.iter().map(f).collect::<Vec<_>>());
+    let u = |f: fn(&Group) -> u64, name: &str| Column::new(name.into(), groups.iter().map(f).collect::<Vec<_>>());
+    DataFrame::new(
+        groups.len(),
+        vec![
+            s(|g| &g.principal, "principal"),
+            s(|g| &g.principal_type, "principal_type"),
+            s(|g| &g.account, "account"),
+            s(|g| &g.bucket, "bucket"),
+            s(|g| &g.bucket_owner, "bucket_owner"),
+            s(|g| &g.prefix, "prefix"),
+            u(|g| g.denied, "denied"),
+            s(|g| &g.first_seen, "first_seen"),
+            s(|g| &g.last_seen, "last_seen"),
+            u(|g| g.keys, "keys"),
+            u(|g| g.sessions, "sessions"),
+            u(|g| g.source_ips, "source_ips"),
+            s(|g| &g.operations, "operations"),
+            s(|g| &g.causes, "causes"),
+            s(|g| &g.confidence, "confidence"),
+            s(|g| &g.evidence, "evidence"),
+            s(|g| &g.next_steps, "next_steps"),
+            s(|g| &g.sample_event_id, "sample_event_id"),
+            s(|g| &g.sample_key, "sample_key"),
+        ],
+    )
+}
+
+/// Groups target events into report rows, with the given per-group diagnosis.
+pub fn build(targets: &[Event], diagnosis: &HashMap<GroupKey, GroupDiagnosis>) -> PolarsResult<Vec<Group>> {
+    if targets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let events = frame::events_frame(targets)?;
+    groups_from_frame(&group_frame(&events)?, diagnosis)
+}

@@ -1,0 +1,248 @@
+//! Runs the pipeline: list the sources, process objects on a rayon pool, collect on one thread.
+//!
+//! Workers send one small [`ObjectReport`] per object through a bounded channel; the collector
+//! merges the accounting, keeps the few matched events and drives the progress bar. Nothing the
+//! size of the input is ever held, so memory stays flat however large the trail is.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::sync::mpsc::sync_channel;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use rayon::prelude::*;
+
+use crate::event::{Event, EventRole};
+use crate::parse::{ObjectReport, Outcome, ScanContext, Worker};
+use crate::progress::Progress;
+use crate::source::layout::Scope;
+use crate::source::{Input, Listing, Location, LogObject, local};
+use crate::stats::Stats;
+
+pub struct ScanOptions {
+    pub inputs: Vec<Input>,
+    pub context: ScanContext,
+    pub scope: Scope,
+    /// Worker threads; 0 = one per core.
+    pub threads: usize,
+    pub progress: bool,
+    pub s3: crate::source::s3::S3Options,
+}
+
+/// What a scan produced: the accounting, the target events (deduplicated) and the companions.
+#[derive(Debug, Default)]
+pub struct ScanOutput {
+    pub stats: Stats,
+    pub targets: Vec<Event>,
+    pub companions: Vec<Event>,
+}
+
+pub fn run(opts: &ScanOptions) -> Result<ScanOutput> {
+    let started = Instant::now();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads)
+        .thread_name(|i| format!("denytrail-worker-{i}"))
+        .build()
+        .context("cannot start the worker threads")?;
+    let mut collector = Collector::default();
+
+    let mut listing = Listing::default();
+    let mut s3_inputs = Vec::new();
+    for input in &opts.inputs {
+        match input {
+            Input::Path(p) => local::list(p, &opts.scope, &mut listing),
+            Input::Stdin => listing.objects.push(LogObject {
+                name: "-".into(),
+                location: Location::Stdin,
+                walked: false,
+                size: 0,
+            }),
+            Input::S3 { bucket, prefix } => s3_inputs.push((bucket.clone(), prefix.clone())),
+        }
+    }
+    for (name, reason) in listing.skipped.drain(..) {
+        let _ = name;
+        collector.stats.skip(reason);
+    }
+    for (name, error) in listing.failed.drain(..) {
+        collector.stats.fail(name, error);
+    }
+
+    let total: u64 = listing.objects.iter().map(|o| o.size).sum();
+    let progress = Progress::new(opts.progress, listing.objects.len() as u64, total);
+    let ctx = &opts.context;
+    let (tx, rx) = sync_channel::<ObjectReport>(1024);
+    std::thread::scope(|s| -> Result<()> {
+        let objects = &listing.objects;
+        let pool = &pool;
+        let tx_local = tx.clone();
+        s.spawn(move || {
+            pool.install(|| {
+                objects.par_iter().for_each_init(Worker::new, |worker, obj| {
+                    let _ = tx_local.send(process_local(worker, ctx, obj));
+                })
+            })
+        });
+        let s3_tx = tx.clone();
+        let s3_handle = (!s3_inputs.is_empty()).then(|| {
+            let progress = progress.clone();
+            s.spawn(move || crate::source::s3::scan(&s3_inputs, &opts.s3, &opts.scope, ctx, pool, s3_tx, progress))
+        });
+        drop(tx);
+        for report in rx {
+            progress.object_done(report.counts.bytes_compressed, report.counts.records_matched);
+            collector.merge(report);
+        }
+        if let Some(h) = s3_handle {
+            let listed = h.join().map_err(|_| anyhow::anyhow!("the S3 reader panicked"))??;
+            for (name, reason) in listed.skipped {
+                let _ = name;
+                collector.stats.skip(reason);
+            }
+            for (name, error) in listed.failed {
+                collector.stats.fail(name, error);
+            }
+        }
+        Ok(())
+    })?;
+    progress.finish();
+
+    let mut out = collector.finish();
+    out.stats.elapsed_seconds = started.elapsed().as_secs_f64();
+    Ok(out)
+}
+
+/// Opens and processes one local object (file or stdin).
+fn process_local(worker: &mut Worker, ctx: &ScanContext, obj: &LogObject) -> ObjectReport {
+    match &obj.location {
+        Location::File(path) => match File::open(path) {
+            Ok(f) => worker.process(ctx, &obj.name, obj.walked, BufReader::with_capacity(256 << 10, f)),
+            Err(e) => ObjectReport::failed(&obj.name, format!("cannot open: {e}")),
+        },
+        Location::Stdin => worker.process(ctx, &obj.name, false, std::io::stdin().lock()),
+        Location::S3 { .. } => ObjectReport::failed(&obj.name, "internal: S3 object routed to the local reader".into()),
+    }
+}
+
+#[derive(Default)]
+struct Collector {
+    stats: Stats,
+    targets: Vec<Event>,
+    companions: Vec<Event>,
+}
+
+impl Collector {
+    fn merge(&mut self, report: ObjectReport) {
+        self.stats.counts.add(&report.counts);
+        match report.outcome {
+            Outcome::Read => {
+                self.stats.files_seen += 1;
+                self.stats.files_read += 1;
+                *self.stats.formats.entry(report.shape.name()).or_default() += 1;
+            }
+            Outcome::Skipped(reason) => self.stats.skip(reason),
+            Outcome::Failed(error) => self.stats.fail(report.name, error),
+        }
+        for e in report.events {
+            match e.role {
+                Some(EventRole::Companion) => self.companions.push(e),
+                _ => self.targets.push(e),
+            }
+        }
+    }
+
+    fn finish(mut self) -> ScanOutput {
+        let (targets, dropped) = dedupe(std::mem::take(&mut self.targets));
+        let (companions, _) = dedupe(std::mem::take(&mut self.companions));
+        self.stats.events_unique = targets.len() as u64;
+        self.stats.duplicates_dropped = dropped;
+        self.stats.failed.sort_by(|a, b| a.path.cmp(&b.path));
+        ScanOutput { stats: self.stats, targets, companions }
+    }
+}
+
+/// How well a copy names its caller: the caller's own copy (with an ARN) beats the bucket
+/// owner's `AWSAccount` copy.
+fn naming_rank(e: &Event) -> u8 {
+    u8::from(e.identity_arn.is_some()) * 2 + u8::from(e.principal_type != "AWSAccount")
+}
+
+/// Drops repeats of an `eventID` and merges the copies of one cross-account request (same
+/// `sharedEventID`) into the copy that names the caller best, keeping the owner account the other
+/// copy knows. Deterministic whatever order the workers delivered events in.
+pub fn dedupe(mut events: Vec<Event>) -> (Vec<Event>, u64) {
+    let before = events.len();
+    events.sort_by(|a, b| a.event_id.cmp(&b.event_id).then_with(|| a.source_object.cmp(&b.source_object)));
+    events.dedup_by(|later, kept| !kept.event_id.is_empty() && later.event_id == kept.event_id);
+
+    let mut by_shared: std::collections::HashMap<String, Vec<Event>> = std::collections::HashMap::new();
+    let mut out = Vec::with_capacity(events.len());
+    for e in events {
+        match e.shared_event_id.clone() {
+            Some(id) => by_shared.entry(id).or_default().push(e),
+            None => out.push(e),
+        }
+    }
+    for (_, mut copies) in by_shared {
+        copies.sort_by(|a, b| naming_rank(b).cmp(&naming_rank(a)).then_with(|| a.event_id.cmp(&b.event_id)));
+        let owner = copies.iter().find_map(|c| c.bucket_owner.clone().or_else(|| {
+            (c.principal_type == "AWSAccount").then(|| c.recipient_account.clone()).flatten()
+        }));
+        let mut best = copies.swap_remove(0);
+        if best.bucket_owner.is_none() {
+            best.bucket_owner = owner;
+        }
+        out.push(best);
+    }
+    out.sort_by(|a, b| a.event_time_ms.cmp(&b.event_time_ms).then_with(|| a.event_id.cmp(&b.event_id)));
+    let dropped = (before - out.len()) as u64;
+    (out, dropped)
+}
+
+impl ObjectReport {
+    pub fn failed(name: &str, error: String) -> Self {
+        ObjectReport {
+            name: name.to_string(),
+            outcome: Outcome::Failed(error),
+            counts: Default::default(),
+            shape: Default::default(),
+            events: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(id: &str, shared: Option<&str>, arn: Option<&str>, kind: &str, owner: Option<&str>) -> Event {
+        Event {
+            event_id: id.into(),
+            shared_event_id: shared.map(Into::into),
+            identity_arn: arn.map(Into::into),
+            principal_type: kind.into(),
+            bucket_owner: owner.map(Into::into),
+            recipient_account: Some(if kind == "AWSAccount" { "444455556666" } else { "777788889999" }.into()),
+            ..Event::default()
+        }
+    }
+
+    #[test]
+    fn dedupe_by_event_id_and_shared_event_id() {
+        let caller = ev("b", Some("s1"), Some("arn:aws:sts::777788889999:assumed-role/r/s"), "AssumedRole", None);
+        let owner = ev("a", Some("s1"), None, "AWSAccount", Some("444455556666"));
+        let events = vec![owner.clone(), ev("x", None, None, "IAMUser", None), caller.clone(), ev("x", None, None, "IAMUser", None)];
+        let (out, dropped) = dedupe(events);
+        assert_eq!(dropped, 2);
+        assert_eq!(out.len(), 2);
+        let merged = out.iter().find(|e| e.shared_event_id.is_some()).unwrap();
+        assert_eq!(merged.event_id, "b", "the caller's copy names the caller best");
+        assert_eq!(merged.bucket_owner.as_deref(), Some("444455556666"), "owner learned from the other copy");
+    }
+
+    #[test]
+    fn events_without_ids_are_all_kept() {
+        let (out, dropped) = dedupe(vec![ev("", None, None, "IAMUser", None), ev("", None, None, "IAMUser", None)]);
+        assert_eq!((out.len(), dropped), (2, 0));
+    }
+}

@@ -1,0 +1,115 @@
+//! Local files and directories (walked recursively, pruned by the CloudTrail layout).
+
+use std::path::Path;
+
+use walkdir::WalkDir;
+
+use super::layout::{self, Scope};
+use super::{Listing, Location, LogObject};
+use crate::stats::SkipReason;
+
+fn segments(path: &Path) -> Vec<&str> {
+    path.components().filter_map(|c| c.as_os_str().to_str()).collect()
+}
+
+/// Adds the files under `root` (a file or a directory) to `listing`.
+pub fn list(root: &Path, scope: &Scope, listing: &mut Listing) {
+    let name = |p: &Path| p.display().to_string();
+    let meta = match std::fs::metadata(root) {
+        Ok(m) => m,
+        Err(e) => {
+            listing.failed.push((name(root), format!("cannot open: {e}")));
+            return;
+        }
+    };
+    if meta.is_file() {
+        // A file named by the user is read even outside the layout scope: they asked for it.
+        match layout::skip_by_name(&segments(root)) {
+            Some(reason) => listing.skipped.push((name(root), reason)),
+            None => listing.objects.push(LogObject {
+                name: name(root),
+                location: Location::File(root.to_path_buf()),
+                walked: false,
+                size: meta.len(),
+            }),
+        }
+        return;
+    }
+    let walk = WalkDir::new(root).sort_by_file_name().into_iter().filter_entry(|e| {
+        // Prune whole folders outside --account/--region/--since/--until; they are not listed
+        // one by one (a bucket copy may hold millions of files).
+        scope.is_unbounded()
+            || !e.file_type().is_dir()
+            || layout::parse(&segments(e.path())).is_none_or(|l| l.kind.is_some_and(|k| k != "CloudTrail") || scope.admits(&l))
+    });
+    for entry in walk {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                let path = e.path().map_or_else(|| name(root), name);
+                listing.failed.push((path, format!("cannot read: {}", e.io_error().map_or(e.to_string(), |io| io.to_string()))));
+                continue;
+            }
+        };
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let path = entry.path();
+        let segs = segments(path);
+        if let Some(reason) = layout::skip_by_name(&segs) {
+            listing.skipped.push((name(path), reason));
+            continue;
+        }
+        if !scope.is_unbounded() && layout::parse(&segs).is_some_and(|l| l.day.is_some() && !scope.admits(&l)) {
+            listing.skipped.push((name(path), SkipReason::OutOfScope));
+            continue;
+        }
+        let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+        listing.objects.push(LogObject { name: name(path), location: Location::File(path.to_path_buf()), walked: true, size });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+    use std::collections::HashSet;
+
+    #[test]
+    fn walk_skips_digests_and_prunes_scope() {
+        let dir = tempfile::tempdir().unwrap();
+        let put = |p: &str| {
+            let path = dir.path().join(p);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, b"{}").unwrap();
+        };
+        put("AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/20/a.json.gz");
+        put("AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/22/b.json.gz");
+        put("AWSLogs/111122223333/CloudTrail/eu-west-1/2026/11/20/c.json.gz");
+        put("AWSLogs/444455556666/CloudTrail/us-east-1/2026/11/20/d.json.gz");
+        put("AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/11/20/e.json.gz");
+        put("README.txt");
+
+        let mut all = Listing::default();
+        list(dir.path(), &Scope::default(), &mut all);
+        assert_eq!(all.objects.len(), 5);
+        assert_eq!(all.skipped.len(), 1);
+        assert_eq!(all.skipped[0].1, SkipReason::Digest);
+
+        let scope = Scope {
+            accounts: Some(HashSet::from(["111122223333".into()])),
+            regions: Some(HashSet::from(["us-east-1".into()])),
+            from_day: NaiveDate::from_ymd_opt(2026, 11, 21),
+            to_day: None,
+        };
+        let mut some = Listing::default();
+        list(dir.path(), &scope, &mut some);
+        let names: Vec<_> = some.objects.iter().map(|o| o.name.rsplit('/').next().unwrap().to_string()).collect();
+        assert_eq!(names, ["b.json.gz", "README.txt"]);
+
+        let mut missing = Listing::default();
+        list(&dir.path().join("nope"), &Scope::default(), &mut missing);
+        assert_eq!(missing.failed.len(), 1);
+        assert!(missing.failed[0].1.starts_with("cannot open"));
+    }
+}

@@ -1,0 +1,81 @@
+//! Where log bytes come from: local files and directories, stdin, and S3.
+//!
+//! A source only lists and opens [`LogObject`]s; what is inside them is the parser's business.
+//! Objects that are never read (digests, insights, out of scope) are accounted for here.
+
+pub mod layout;
+pub mod local;
+pub mod s3;
+
+use std::path::PathBuf;
+
+use crate::stats::SkipReason;
+
+/// Where one log object's bytes live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    File(PathBuf),
+    Stdin,
+    S3 { bucket: String, key: String },
+}
+
+/// One log file to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogObject {
+    /// How the summary names it: a path, `-`, or `s3://bucket/key`.
+    pub name: String,
+    pub location: Location,
+    /// Found by a directory walk rather than named by the user.
+    pub walked: bool,
+    /// Size in bytes, when the listing knows it (for progress).
+    pub size: u64,
+}
+
+/// The result of listing inputs: objects to read, plus objects accounted for without reading.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub objects: Vec<LogObject>,
+    pub skipped: Vec<(String, SkipReason)>,
+    pub failed: Vec<(String, String)>,
+}
+
+/// A positional input, as the user wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    Path(PathBuf),
+    Stdin,
+    S3 { bucket: String, prefix: String },
+}
+
+impl Input {
+    pub fn parse(s: &str) -> Result<Input, String> {
+        if s == "-" {
+            return Ok(Input::Stdin);
+        }
+        if let Some(rest) = s.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(format!("'{s}' names no bucket: expected s3://bucket[/prefix]"));
+            }
+            return Ok(Input::S3 { bucket: bucket.to_string(), prefix: prefix.to_string() });
+        }
+        if s.is_empty() {
+            return Err("an input path is empty".to_string());
+        }
+        Ok(Input::Path(PathBuf::from(s)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs() {
+        assert_eq!(Input::parse("-"), Ok(Input::Stdin));
+        assert_eq!(Input::parse("s3://b"), Ok(Input::S3 { bucket: "b".into(), prefix: "".into() }));
+        assert_eq!(Input::parse("s3://b/AWSLogs/1/"), Ok(Input::S3 { bucket: "b".into(), prefix: "AWSLogs/1/".into() }));
+        assert!(Input::parse("s3:///x").is_err());
+        assert_eq!(Input::parse("logs"), Ok(Input::Path("logs".into())));
+    }
+}

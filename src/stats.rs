@@ -1,0 +1,114 @@
+//! The accounting of a scan: every log object and every record ends up in exactly one bucket.
+//!
+//! Per-object outcomes are produced on worker threads and merged on one collector thread, so
+//! nothing here is shared or locked.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// Why a log object was not read. The summary groups skipped objects by these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SkipReason {
+    /// Under `CloudTrail-Digest/` or named `*_CloudTrail-Digest_*`.
+    Digest,
+    /// Under `CloudTrail-Insight/`.
+    Insight,
+    /// Found in a directory walk, neither gzip nor JSON, without a log-file extension.
+    NotALogFile,
+    /// JSON, but none of its records looks like a CloudTrail event.
+    NotCloudTrail,
+    /// Outside `--account`/`--region`/`--since`/`--until` by its CloudTrail key layout.
+    OutOfScope,
+}
+
+impl SkipReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::Digest => "digest file",
+            SkipReason::Insight => "insight file",
+            SkipReason::NotALogFile => "not a log file",
+            SkipReason::NotCloudTrail => "no CloudTrail records",
+            SkipReason::OutOfScope => "outside --account/--region/--since/--until",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FailedObject {
+    pub path: String,
+    pub error: String,
+}
+
+/// Counters for one object, or summed over a scan.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub bytes_compressed: u64,
+    pub bytes_decompressed: u64,
+    pub records_read: u64,
+    /// Records that passed the byte prefilter and were parsed.
+    pub records_parsed: u64,
+    /// Records that matched the target filter, before duplicates are dropped.
+    pub records_matched: u64,
+    /// Companion records kept for the diagnosis (KMS/VPC-endpoint denials, sessions, policy changes).
+    pub records_companion: u64,
+    /// Candidate records that were not valid JSON, and array elements that were not objects.
+    pub records_invalid: u64,
+}
+
+impl Counts {
+    pub fn add(&mut self, o: &Counts) {
+        self.bytes_compressed += o.bytes_compressed;
+        self.bytes_decompressed += o.bytes_decompressed;
+        self.records_read += o.records_read;
+        self.records_parsed += o.records_parsed;
+        self.records_matched += o.records_matched;
+        self.records_companion += o.records_companion;
+        self.records_invalid += o.records_invalid;
+    }
+}
+
+/// The whole scan, as reported in `stats`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Stats {
+    pub files_seen: u64,
+    pub files_read: u64,
+    pub files_skipped: u64,
+    pub skipped_by_reason: BTreeMap<&'static str, u64>,
+    pub files_failed: u64,
+    pub failed: Vec<FailedObject>,
+    #[serde(flatten)]
+    pub counts: Counts,
+    /// Unique target events (after duplicates are dropped): the `denied` total of the report.
+    pub events_unique: u64,
+    /// Repeats of an `eventID`, and second copies of a cross-account request (`sharedEventID`).
+    pub duplicates_dropped: u64,
+    /// Record formats seen, by shape (`records`, `array`, `ndjson`, `single`).
+    pub formats: BTreeMap<&'static str, u64>,
+    pub elapsed_seconds: f64,
+}
+
+impl Stats {
+    pub fn skip(&mut self, reason: SkipReason) {
+        self.files_seen += 1;
+        self.files_skipped += 1;
+        *self.skipped_by_reason.entry(reason.as_str()).or_default() += 1;
+    }
+
+    pub fn fail(&mut self, path: String, error: String) {
+        self.files_seen += 1;
+        self.files_failed += 1;
+        self.failed.push(FailedObject { path, error });
+    }
+
+    /// True when some input failed: the report is then incomplete (exit status 4).
+    pub fn incomplete(&self) -> bool {
+        self.files_failed > 0
+    }
+
+    /// Decompressed megabytes per second over the scan.
+    pub fn mb_per_s(&self) -> f64 {
+        if self.elapsed_seconds > 0.0 { self.counts.bytes_decompressed as f64 / 1e6 / self.elapsed_seconds } else { 0.0 }
+    }
+}
