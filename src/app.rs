@@ -149,23 +149,33 @@ fn run_scan(args: &ScanArgs) -> Result<Exit> {
     if args.prefix_depth == 0 {
         return Err(usage("--prefix-depth must be at least 1"));
     }
-    let inputs = args.inputs.iter().map(|s| Input::parse(s)).collect::<Result<Vec<_>, _>>().map_err(usage)?;
+    let mut inputs = args.inputs.iter().map(|s| Input::parse(s)).collect::<Result<Vec<_>, _>>().map_err(usage)?;
     if inputs.iter().filter(|i| **i == Input::Stdin).count() > 1 {
         return Err(usage("'-' (stdin) can be given only once"));
     }
     let progress = !args.quiet && std::io::stderr().is_terminal();
+    let s3 = S3Options {
+        profile: args.aws.profile.clone(),
+        region: args.aws.aws_region.clone(),
+        endpoint_url: args.aws.endpoint_url.clone(),
+        concurrency: args.aws.concurrency.max(1),
+    };
+    if let Some(trail) = &args.aws.trail {
+        let found = crate::source::trail::resolve(trail, &s3)?;
+        if !args.quiet {
+            for warning in &found.warnings {
+                eprintln!("denytrail: warning: {}", report::escape::display(warning));
+            }
+        }
+        inputs.extend(found.inputs);
+    }
     let opts = ScanOptions {
         inputs,
         context: ScanContext::new(filter, args.prefix_depth, args.max_decompressed.max(1)),
         scope,
         threads: args.threads,
         progress,
-        s3: S3Options {
-            profile: args.aws.profile.clone(),
-            region: args.aws.aws_region.clone(),
-            endpoint_url: args.aws.endpoint_url.clone(),
-            concurrency: args.aws.concurrency.max(1),
-        },
+        s3,
     };
     let out = scan::run(&opts)?;
     let stats = &out.stats;

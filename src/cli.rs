@@ -57,7 +57,7 @@ Contents are recognised by their bytes: gzip or plain; {\"Records\":[...]}, a JS
 #[derive(Debug, Args)]
 pub struct ScanArgs {
     /// Files, directories, '-' (stdin) or s3://bucket[/prefix].
-    #[arg(required = true, value_name = "INPUT")]
+    #[arg(required_unless_present = "trail", value_name = "INPUT")]
     pub inputs: Vec<String>,
 
     /// Report format [default: table on a terminal, csv otherwise, or from --output's extension].
@@ -140,6 +140,10 @@ pub struct AwsArgs {
     /// S3 GET requests in flight at once.
     #[arg(long, default_value_t = 64, help_heading = "AWS")]
     pub concurrency: usize,
+    /// Scan this trail's logs (name or ARN): its bucket and prefix come from DescribeTrails, and
+    /// its event selectors are checked for S3 write data events first.
+    #[arg(long, value_name = "NAME|ARN", help_heading = "AWS")]
+    pub trail: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@
 pub mod layout;
 pub mod local;
 pub mod s3;
+pub mod trail;
 
 use std::path::PathBuf;
 
