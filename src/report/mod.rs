@@ -80,7 +80,8 @@ pub fn group_key(e: &Event) -> GroupKey {
 }
 
 /// Groups the target events with polars: one row per principal × bucket × prefix, most denials
-/// first (ties by principal, bucket, prefix, so the order is stable).
+/// first (ties by principal, bucket, prefix, so the order is stable). `sessions` counts distinct
+/// `principalId`s: `AROA…:session` for a role session, one per long-term identity otherwise.
 pub fn group_frame(events: &DataFrame) -> PolarsResult<DataFrame> {
     let distinct = |c: &str| col(c).drop_nulls().n_unique().cast(DataType::UInt64);
     events
@@ -95,7 +96,7 @@ pub fn group_frame(events: &DataFrame) -> PolarsResult<DataFrame> {
             col("event_time").min().alias("first_seen"),
             col("event_time").max().alias("last_seen"),
             distinct("key").alias("keys"),
-            distinct("session_name").alias("sessions"),
+            distinct("principal_id").alias("sessions"),
             distinct("source_ip").alias("source_ips"),
             col("event_name").unique().sort(SortOptions::default()).str().join(",", true).alias("operations"),
             col("event_id").first().alias("sample_event_id"),

@@ -1,0 +1,438 @@
+//! End-to-end tests of the `denytrail` binary: the bundled testdata/ trail, the real CloudTrail
+//! data in ../shared/realdata, every output format, exit statuses and hostile input.
+//!
+//! Expected figures for testdata/ come from testdata/EXPECTED.md (computed by the script that
+//! wrote the fixture); those for realdata/ from its README.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{Value, json};
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_denytrail"));
+    c.env_remove("AWS_ENDPOINT_URL").env_remove("COLUMNS");
+    c
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn trail() -> String {
+    root().join("testdata/trail").display().to_string()
+}
+
+fn realdata(folder: &str) -> String {
+    let p = root().join("../shared/realdata").join(folder);
+    assert!(p.is_dir(), "{} is missing: the real-data tests need ../shared/realdata beside the checkout", p.display());
+    p.display().to_string()
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("run denytrail")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs a scan with `--format json -q` and returns (exit code, parsed report).
+fn scan_json(args: &[&str]) -> (i32, Value) {
+    let mut all = vec!["scan", "--format", "json", "-q"];
+    all.extend_from_slice(args);
+    let o = run(&all);
+    let v: Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): stdout={} stderr={}", String::from_utf8_lossy(&o.stdout), stderr(&o)));
+    (o.status.code().unwrap(), v)
+}
+
+fn group<'a>(report: &'a Value, principal_suffix: &str, prefix: &str) -> &'a Value {
+    report["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["principal"].as_str().unwrap().ends_with(principal_suffix) && g["prefix"] == prefix)
+        .unwrap_or_else(|| panic!("no group {principal_suffix} {prefix} in {:#}", report["groups"]))
+}
+
+// ---------------------------------------------------------------- testdata/
+
+#[test]
+fn testdata_accounts_for_every_file_and_record() {
+    let (code, r) = scan_json(&[&trail()]);
+    assert_eq!(code, 4, "a truncated file makes the report incomplete");
+    let s = &r["stats"];
+    assert_eq!(s["files_seen"], 19);
+    assert_eq!(s["files_read"], 16);
+    assert_eq!(s["files_skipped"], 2);
+    assert_eq!(s["skipped_by_reason"], json!({"digest file": 1, "not a log file": 1}));
+    assert_eq!(s["files_failed"], 1);
+    let failed = &s["failed"][0];
+    assert!(failed["path"].as_str().unwrap().ends_with("111122223333_CloudTrail_us-east-1_20261122T0810Z_CIY4iSGhRmgnCtt5.json.gz"));
+    assert!(failed["error"].as_str().unwrap().starts_with("truncated gzip"));
+    assert_eq!(s["records_read"], 139);
+    assert_eq!(s["records_matched"], 47);
+    assert_eq!(s["duplicates_dropped"], 5);
+    assert_eq!(s["events_unique"], 42);
+    // 269,199 bytes in the 16 readable files, plus what was decoded of the README and of the
+    // truncated file before its cut.
+    let decompressed = s["bytes_decompressed"].as_u64().unwrap();
+    assert!((269_199..269_199 + 16_000).contains(&decompressed), "{decompressed}");
+    assert_eq!(s["formats"], json!({"records": 16}));
+}
+
+#[test]
+fn testdata_groups_match_expected() {
+    let (_, r) = scan_json(&[&trail()]);
+    let groups = r["groups"].as_array().unwrap();
+    let rows: Vec<(String, String, String, String, String, u64, u64, u64, String)> = groups
+        .iter()
+        .map(|g| {
+            let s = |k: &str| g[k].as_str().unwrap().to_string();
+            let n = |k: &str| g[k].as_u64().unwrap();
+            (s("principal"), s("account"), s("bucket"), s("bucket_owner"), s("prefix"), n("denied"), n("keys"), n("sessions"), s("operations"))
+        })
+        .collect();
+    let row = |p: &str, a: &str, b: &str, o: &str, pre: &str, d, k, se, ops: &str| {
+        (p.to_string(), a.to_string(), b.to_string(), o.to_string(), pre.to_string(), d, k, se, ops.to_string())
+    };
+    assert_eq!(
+        rows,
+        vec![
+            row("arn:aws:iam::111122223333:role/ci-deploy", "111122223333", "acme-artifacts", "111122223333", "builds/", 24, 22, 12, "CreateMultipartUpload,PutObject,UploadPart"),
+            row("arn:aws:iam::444455556666:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_DataEngineer_0123456789abcdef", "444455556666", "acme-data-lake", "444455556666", "raw/", 6, 6, 1, "PutObject"),
+            row("arn:aws:iam::111122223333:user/alice", "111122223333", "acme-artifacts", "111122223333", "releases/", 5, 5, 1, "PutObject"),
+            row("arn:aws:iam::777788889999:role/partner-sync", "777788889999", "acme-data-lake", "444455556666", "partner/", 4, 4, 1, "PutObject"),
+            row("ANONYMOUS_PRINCIPAL", "ANONYMOUS_PRINCIPAL", "acme-data-lake", "444455556666", "incoming/", 3, 3, 0, "PutObject"),
+        ]
+    );
+    let ci = &groups[0];
+    assert_eq!(ci["principal_type"], "AssumedRole");
+    assert_eq!(ci["first_seen"], "2026-11-21T09:00:05Z");
+    assert_eq!(ci["last_seen"], "2026-11-21T10:55:15Z");
+    for column in ["causes", "confidence", "evidence", "next_steps", "sample_event_id", "sample_key", "source_ips"] {
+        assert!(ci.get(column).is_some(), "column {column} missing");
+    }
+}
+
+#[test]
+fn prefix_depth_splits_folders() {
+    let (_, r) = scan_json(&["--prefix-depth", "2", &trail()]);
+    assert_eq!(group(&r, ":user/alice", "releases/v1/")["denied"], 3);
+    assert_eq!(group(&r, ":user/alice", "releases/v2/")["denied"], 2);
+}
+
+#[test]
+fn error_code_and_event_name_overrides() {
+    let (_, all_errors) = scan_json(&["--all-errors", &trail()]);
+    assert_eq!(all_errors["stats"]["events_unique"], 45);
+    let ci = group(&all_errors, ":role/ci-deploy", "builds/");
+    assert_eq!((ci["denied"].as_u64(), ci["sessions"].as_u64()), (Some(25), Some(13)));
+
+    let (_, any_event) = scan_json(&["--event-name", "*", &trail()]);
+    assert_eq!(any_event["stats"]["events_unique"], 52);
+
+    let (_, reads) = scan_json(&["--event-name", "GetObject", "--event-source", "s3.amazonaws.com", &trail()]);
+    assert_eq!(reads["stats"]["events_unique"], 3, "the three GetObject denials of the noise");
+
+    let (_, acl) = scan_json(&["--error-code", "AccessControlListNotSupported", &trail()]);
+    assert_eq!(acl["stats"]["events_unique"], 1);
+}
+
+#[test]
+fn account_region_and_time_prune_before_reading() {
+    let (_, all) = scan_json(&[&trail()]);
+    let (_, partner) = scan_json(&["--account", "777788889999", &trail()]);
+    assert_eq!(partner["groups"].as_array().unwrap().len(), 1);
+    assert!(partner["stats"]["files_seen"].as_u64() < all["stats"]["files_seen"].as_u64(), "other accounts' folders are never listed");
+    assert_eq!(partner["stats"]["files_failed"], 0);
+
+    // Window on 2026-11-22: the 11-22 and 11-23 folders only, and eventTime inside the window.
+    let (code, late) = scan_json(&["--since", "2026-11-22T00:00:00Z", "--until", "2026-11-22", &trail()]);
+    let principals: Vec<&str> = late["groups"].as_array().unwrap().iter().map(|g| g["principal"].as_str().unwrap()).collect();
+    assert_eq!(principals, ["arn:aws:iam::777788889999:role/partner-sync"]);
+    assert!(late["stats"]["files_seen"].as_u64().unwrap() < 19);
+    assert_eq!(code, 4, "the truncated 11-22 file is in the window");
+
+    let (_, eu) = scan_json(&["--region", "eu-west-1", &trail()]);
+    assert!(eu["stats"]["files_seen"].as_u64().unwrap() < all["stats"]["files_seen"].as_u64().unwrap());
+}
+
+#[test]
+fn summary_names_what_failed_and_quiet_silences_it() {
+    let o = run(&["scan", "--format", "csv", &trail()]);
+    let err = stderr(&o);
+    assert!(err.contains("failed: ") && err.contains("CIY4iSGhRmgnCtt5.json.gz: truncated gzip"), "{err}");
+    assert!(err.contains("19 files: 16 read, 2 skipped (1 digest file, 1 not a log file), 1 failed"), "{err}");
+    assert!(!err.contains('\r') && !err.contains('\u{1b}'), "no progress bar when stderr is not a terminal: {err:?}");
+    let q = run(&["scan", "-q", "--format", "csv", &trail()]);
+    assert!(q.stderr.is_empty(), "{}", stderr(&q));
+    assert_eq!(q.status.code(), Some(4));
+}
+
+#[test]
+fn output_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    // CSV (the default when piped) carries the contract's header.
+    let csv = run(&["scan", "-q", &trail()]);
+    let text = String::from_utf8(csv.stdout).unwrap();
+    assert!(text.starts_with("principal,principal_type,account,bucket,bucket_owner,prefix,denied,first_seen,last_seen,keys,sessions,source_ips,operations,causes,confidence,evidence,next_steps,sample_event_id,sample_key\n"));
+    assert_eq!(text.lines().count(), 6);
+
+    let table = bin().args(["scan", "-q", "--format", "table", &trail()]).env("COLUMNS", "100").output().unwrap();
+    let t = String::from_utf8(table.stdout).unwrap();
+    assert!(t.lines().all(|l| l.chars().count() <= 100), "{t}");
+    assert!(t.contains("ci-deploy") && t.contains("24"));
+
+    let md = String::from_utf8(run(&["scan", "-q", "--format", "markdown", &trail()]).stdout).unwrap();
+    assert_eq!(md.lines().count(), 2 + 5);
+
+    let nd = String::from_utf8(run(&["scan", "-q", "--format", "ndjson", &trail()]).stdout).unwrap();
+    assert_eq!(nd.lines().count(), 5);
+    for line in nd.lines() {
+        serde_json::from_str::<Value>(line).unwrap();
+    }
+
+    // Parquet needs a file; the extension picks the format.
+    let no_file = run(&["scan", "-q", "--format", "parquet", &trail()]);
+    assert_eq!(no_file.status.code(), Some(2));
+    let pq = dir.path().join("report.parquet");
+    let events = dir.path().join("events.parquet");
+    let o = run(&["scan", "-q", "-o", pq.to_str().unwrap(), "--events-out", events.to_str().unwrap(), &trail()]);
+    assert_eq!(o.status.code(), Some(4));
+    assert!(o.stdout.is_empty());
+    assert_eq!(&std::fs::read(&pq).unwrap()[..4], b"PAR1");
+    assert_eq!(&std::fs::read(&events).unwrap()[..4], b"PAR1");
+}
+
+// ---------------------------------------------------------------- ../shared/realdata/
+
+/// (folder, files read, records, AccessDenied records, shape) from realdata/README.md.
+const REALDATA: [(&str, u64, u64, u64, &str); 4] = [
+    ("invictus-ir-aws_dataset", 55, 2900, 16, "records"),
+    ("stratus-red-team-detonation-logs", 35, 310, 5, "array"),
+    ("panther-analysis-fixtures", 1, 464, 32, "ndjson"),
+    ("aws-docs-samples", 5, 7, 0, "single"),
+];
+
+#[test]
+fn realdata_counts_match_the_readme() {
+    for (folder, files, records, denied, shape) in REALDATA {
+        let (code, r) = scan_json(&["--event-name", "*", "--error-code", "AccessDenied", &realdata(folder)]);
+        let s = &r["stats"];
+        assert_eq!(code, 0, "{folder}: {s:#}");
+        assert_eq!(s["files_read"], files, "{folder}");
+        assert_eq!(s["files_failed"], 0, "{folder}: {:#}", s["failed"]);
+        assert_eq!(s["records_read"], records, "{folder}");
+        assert_eq!(s["records_matched"], denied, "{folder}");
+        assert_eq!(s["records_invalid"], 0, "{folder}");
+        assert_eq!(
+            s["events_unique"].as_u64().unwrap() + s["duplicates_dropped"].as_u64().unwrap(),
+            denied,
+            "{folder}: unique + duplicates = matched"
+        );
+        assert!(s["formats"][shape].as_u64().unwrap() >= 1, "{folder}: {}", s["formats"]);
+        // Non-log files beside the logs (LICENSE, README, .txt, .tsv) are skipped, not failed.
+        assert_eq!(s["files_seen"].as_u64().unwrap(), files + s["files_skipped"].as_u64().unwrap());
+    }
+}
+
+#[test]
+fn realdata_default_filter_finds_no_s3_write_denials() {
+    // The README: no real source holds a PutObject AccessDenied.
+    let (code, r) = scan_json(&[&realdata("")]);
+    assert_eq!(code, 0);
+    assert_eq!(r["stats"]["records_read"], 2900 + 310 + 464 + 7);
+    assert_eq!(r["groups"], json!([]));
+}
+
+#[test]
+fn realdata_enhanced_message_event_is_found_by_id() {
+    let (_, r) = scan_json(&["--event-name", "LeaveOrganization", &realdata("invictus-ir-aws_dataset")]);
+    assert_eq!(r["groups"][0]["sample_event_id"], "be7f89b5-d456-4423-b3e6-0fb0b19bad7c");
+    let (_, r) = scan_json(&["--event-name", "LeaveOrganization", &realdata("stratus-red-team-detonation-logs")]);
+    assert_eq!(r["groups"][0]["sample_event_id"], "16903cbd-fdff-4818-82f2-d66ad09aaf57");
+}
+
+// ---------------------------------------------------------------- formats and hostile input
+
+fn record(id: &str, key: &str, user_agent: &str) -> Value {
+    json!({
+        "eventVersion": "1.11",
+        "userIdentity": {"type": "IAMUser", "principalId": "AIDAEXAMPLE", "arn": "arn:aws:iam::111122223333:user/mallory",
+                          "accountId": "111122223333", "accessKeyId": "AKIAEXAMPLE", "userName": "mallory"},
+        "eventTime": "2026-11-21T10:00:00Z",
+        "eventSource": "s3.amazonaws.com",
+        "eventName": "PutObject",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "203.0.113.7",
+        "userAgent": user_agent,
+        "errorCode": "AccessDenied",
+        "errorMessage": "Access Denied",
+        "requestParameters": {"bucketName": "victim-bucket", "Host": "victim-bucket.s3.us-east-1.amazonaws.com", "key": key},
+        "eventID": id,
+        "readOnly": false,
+        "resources": [{"type": "AWS::S3::Object", "ARN": format!("arn:aws:s3:::victim-bucket/{key}")},
+                      {"accountId": "111122223333", "type": "AWS::S3::Bucket", "ARN": "arn:aws:s3:::victim-bucket"}],
+        "eventType": "AwsApiCall",
+        "managementEvent": false,
+        "recipientAccountId": "111122223333",
+        "eventCategory": "Data"
+    })
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
+    let p = dir.join(name);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, bytes).unwrap();
+    p.display().to_string()
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+#[test]
+fn three_shapes_give_one_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let recs: Vec<Value> = (0..3).map(|i| record(&format!("id-{i}"), &format!("up/{i}.bin"), "aws-cli/2")).collect();
+    let records = serde_json::to_vec(&json!({ "Records": recs })).unwrap();
+    let array = serde_json::to_vec_pretty(&recs).unwrap();
+    let ndjson: Vec<u8> = recs.iter().flat_map(|r| [serde_json::to_vec(r).unwrap(), b"\n".to_vec()].concat()).collect();
+    let mut reports = Vec::new();
+    for (name, bytes) in [("a.json.gz", gzip(&records)), ("b.json", array), ("c.ndjson", ndjson.clone()), ("d.log", gzip(&ndjson))] {
+        let path = write(dir.path(), name, &bytes);
+        let (code, r) = scan_json(&[&path]);
+        assert_eq!(code, 0, "{name}");
+        assert_eq!(r["stats"]["records_read"], 3, "{name}");
+        let plain = if name.starts_with('a') { records.len() } else if name.starts_with('b') { bytes.len() } else { ndjson.len() };
+        assert_eq!(r["stats"]["bytes_decompressed"], plain as u64, "{name}");
+        assert_eq!(r["stats"]["bytes_compressed"], bytes.len() as u64, "{name}");
+        reports.push(r["groups"].clone());
+    }
+    assert!(reports.windows(2).all(|w| w[0] == w[1]));
+    // Stdin works too.
+    let mut child = bin().args(["scan", "-q", "--format", "json", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(&gzip(&records)).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["groups"], reports[0]);
+}
+
+#[test]
+fn attacker_text_never_reaches_the_terminal_raw() {
+    let dir = tempfile::tempdir().unwrap();
+    let evil_ua = "aws-cli/2 \u{1b}]0;pwned\u{7}\u{1b}[2J\u{9b}31m\u{202e}";
+    let recs = vec![record("e1", "=cmd|' /C calc'!A0", evil_ua), record("e2", "-2+3", evil_ua)];
+    let path = write(dir.path(), "evil.json", &serde_json::to_vec(&json!({ "Records": recs })).unwrap());
+    for format in ["table", "csv", "json", "ndjson", "markdown"] {
+        let o = run(&["scan", "--format", format, "--prefix-depth", "1", &path]);
+        let out = String::from_utf8(o.stdout.clone()).unwrap();
+        assert!(!out.chars().any(|c| c == '\u{1b}' || c == '\u{9b}' || c == '\u{7}' || c == '\u{202e}'), "{format}: {out:?}");
+        assert!(!stderr(&o).contains('\u{1b}'));
+    }
+    let csv = String::from_utf8(run(&["scan", "-q", "--format", "csv", &path]).stdout).unwrap();
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    for rec in reader.records() {
+        for cell in rec.unwrap().iter() {
+            assert!(!cell.starts_with(['=', '+', '-', '@']), "formula reached the CSV: {cell}");
+        }
+    }
+    // JSON keeps the data exact (escaped, not altered).
+    let (_, r) = scan_json(&[&path]);
+    let keys: Vec<&Value> = r["groups"].as_array().unwrap().iter().map(|g| &g["sample_key"]).collect();
+    assert!(keys.contains(&&json!("=cmd|' /C calc'!A0")), "{keys:?}");
+}
+
+#[test]
+fn gzip_bomb_fails_the_file_not_the_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = serde_json::to_vec(&json!({ "Records": [record("ok", "k/1", "x")] })).unwrap();
+    write(dir.path(), "good.json.gz", &gzip(&good));
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(b"{\"Records\":[").unwrap();
+    let zeros = vec![b' '; 1 << 20];
+    for _ in 0..256 {
+        e.write_all(&zeros).unwrap();
+    }
+    write(dir.path(), "bomb.json.gz", &e.finish().unwrap());
+    let (code, r) = scan_json(&["--max-decompressed", "8MiB", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 4);
+    assert_eq!(r["stats"]["files_read"], 1);
+    let failed = &r["stats"]["failed"][0];
+    assert!(failed["path"].as_str().unwrap().ends_with("bomb.json.gz"));
+    assert!(failed["error"].as_str().unwrap().contains("exceeds the limit"), "{failed}");
+    assert_eq!(r["groups"][0]["denied"], 1);
+}
+
+#[test]
+fn broken_files_are_counted_with_reasons() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = serde_json::to_vec(&json!({ "Records": [record("ok", "k/1", "x")] })).unwrap();
+    write(dir.path(), "a-good.json", &good);
+    write(dir.path(), "b-invalid.json", b"{\"Records\":[{\"eventVersion\":\"1.08\"} {\"b\":2}]}");
+    write(dir.path(), "c-truncated.json", &good[..good.len() - 10]);
+    write(dir.path(), "d-notgzip.json.gz", b"\x1f\x8bnot really gzip at all");
+    write(dir.path(), "e-notes.txt", b"just some notes\n");
+    write(dir.path(), "f-other.json", b"{\"name\": \"package\", \"version\": \"1.0\"}");
+    write(dir.path(), "g-empty.json", b"");
+    let (code, r) = scan_json(&[dir.path().to_str().unwrap()]);
+    assert_eq!(code, 4);
+    let s = &r["stats"];
+    assert_eq!(s["files_seen"], 7);
+    assert_eq!(s["files_read"], 1);
+    assert_eq!(s["skipped_by_reason"], json!({"no CloudTrail records": 2, "not a log file": 1}));
+    let reasons: Vec<(String, String)> = s["failed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["path"].as_str().unwrap().rsplit('/').next().unwrap().to_string(), f["error"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(reasons.len(), 3);
+    assert!(reasons[0].0 == "b-invalid.json" && reasons[0].1.starts_with("invalid JSON: expected ',' or ']'"), "{reasons:?}");
+    assert!(reasons[1].0 == "c-truncated.json" && reasons[1].1.starts_with("truncated JSON"), "{reasons:?}");
+    assert!(reasons[2].0 == "d-notgzip.json.gz" && reasons[2].1.starts_with("bad gzip"), "{reasons:?}");
+}
+
+#[test]
+fn exit_statuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = serde_json::to_vec(&json!({ "Records": [record("ok", "k/1", "x")] })).unwrap();
+    let path = write(dir.path(), "good.json", &good);
+    assert_eq!(run(&["scan", "-q", &path]).status.code(), Some(0));
+    assert_eq!(run(&["scan", "-q", "--fail-on-findings", &path]).status.code(), Some(3));
+    let clean = write(dir.path(), "clean/none.json", b"{\"Records\":[]}");
+    assert_eq!(run(&["scan", "-q", "--fail-on-findings", &clean]).status.code(), Some(0));
+    // 4 wins over 3: an incomplete report never passes for a routine one.
+    assert_eq!(run(&["scan", "-q", "--fail-on-findings", &trail()]).status.code(), Some(4));
+}
+
+#[test]
+fn bad_command_lines_get_one_clear_line() {
+    let cases: [(&[&str], i32, &str); 8] = [
+        (&["scan"], 2, "required"),
+        (&["scan", "--bogus", "x"], 2, "--bogus"),
+        (&["scan", "--since", "last tuesday", "x"], 2, "not a time"),
+        (&["scan", "--since", "2026-11-22", "--until", "2026-11-01", "x"], 2, "is after --until"),
+        (&["scan", "--account", "12", "x"], 2, "12-digit"),
+        (&["scan", "--max-decompressed", "lots", "x"], 2, "not a size"),
+        (&["scan", "--prefix", "[", "x"], 2, "--prefix"),
+        (&["scan", "/definitely/not/here"], 1, "nothing could be scanned"),
+    ];
+    for (args, code, needle) in cases {
+        let o = run(args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(!err.contains("panicked") && !err.contains("backtrace"), "{args:?}: {err}");
+        let lines = err.lines().filter(|l| l.starts_with("denytrail: error") || l.starts_with("error:")).count();
+        assert_eq!(lines, 1, "{args:?}: {err}");
+    }
+    let help = run(&["scan", "--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(String::from_utf8(help.stdout).unwrap().contains("Examples:"));
+}
