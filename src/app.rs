@@ -58,7 +58,9 @@ pub fn parse_time(s: &str, now: DateTime<Utc>, end_of_day: bool) -> Result<DateT
         let d = Duration::from_std(d).map_err(|_| format!("'{s}' is too long ago"))?;
         return now.checked_sub_signed(d).ok_or_else(|| format!("'{s}' is too long ago"));
     }
-    Err(format!("'{s}' is not a time: use RFC 3339 (2026-11-21T09:00:00Z), a date (2026-11-21) or a duration ago (24h, 7d)"))
+    Err(format!(
+        "'{s}' is not a time: use RFC 3339 (2026-11-21T09:00:00Z), a date (2026-11-21) or a duration ago (24h, 7d)"
+    ))
 }
 
 fn set(values: &[String]) -> Option<HashSet<String>> {
@@ -73,7 +75,8 @@ pub fn filter_and_scope(args: &ScanArgs, now: DateTime<Utc>) -> Result<(Filter, 
         filter.event_sources = None;
     }
     if !args.event_sources.is_empty() {
-        filter.event_sources = (!args.event_sources.iter().any(|n| n == "*")).then(|| set(&args.event_sources)).flatten();
+        filter.event_sources =
+            (!args.event_sources.iter().any(|n| n == "*")).then(|| set(&args.event_sources)).flatten();
     }
     if args.all_errors {
         filter.error_codes = ErrorCodes::AnyError;
@@ -117,10 +120,17 @@ pub fn filter_and_scope(args: &ScanArgs, now: DateTime<Utc>) -> Result<(Filter, 
 fn resolve_format(args: &ScanArgs) -> Result<Format> {
     let by_ext = args.output.as_deref().and_then(|p| {
         let name = p.file_name()?.to_str()?.to_ascii_lowercase();
-        [(".csv", Format::Csv), (".json", Format::Json), (".ndjson", Format::Ndjson), (".jsonl", Format::Ndjson), (".parquet", Format::Parquet), (".md", Format::Markdown)]
-            .into_iter()
-            .find(|(ext, _)| name.ends_with(ext))
-            .map(|(_, f)| f)
+        [
+            (".csv", Format::Csv),
+            (".json", Format::Json),
+            (".ndjson", Format::Ndjson),
+            (".jsonl", Format::Ndjson),
+            (".parquet", Format::Parquet),
+            (".md", Format::Markdown),
+        ]
+        .into_iter()
+        .find(|(ext, _)| name.ends_with(ext))
+        .map(|(_, f)| f)
     });
     // Pipes get CSV (data for the next tool); a terminal or a file of unknown type gets the table.
     let piped = args.output.is_none() && !std::io::stdout().is_terminal();
@@ -252,7 +262,8 @@ fn run_synth(args: &SynthArgs) -> Result<Exit> {
     if opts.min_file_bytes > opts.max_file_bytes {
         return Err(usage("--min-file is larger than --max-file"));
     }
-    let summary = crate::synth::generate(&opts).with_context(|| format!("cannot write the trail to {}", args.out.display()))?;
+    let summary =
+        crate::synth::generate(&opts).with_context(|| format!("cannot write the trail to {}", args.out.display()))?;
     println!("{}", serde_json::to_string(&summary)?);
     Ok(Exit::Clean)
 }
@@ -268,7 +279,10 @@ mod tests {
         assert_eq!(parse_time("7d", now, false).unwrap().to_rfc3339(), "2026-11-16T12:00:00+00:00");
         assert_eq!(parse_time("2026-11-21", now, false).unwrap().to_rfc3339(), "2026-11-21T00:00:00+00:00");
         assert_eq!(parse_time("2026-11-21", now, true).unwrap().timestamp_millis() % 86_400_000, 86_399_999);
-        assert_eq!(parse_time("2026-11-21T09:00:00+02:00", now, false).unwrap().to_rfc3339(), "2026-11-21T07:00:00+00:00");
+        assert_eq!(
+            parse_time("2026-11-21T09:00:00+02:00", now, false).unwrap().to_rfc3339(),
+            "2026-11-21T07:00:00+00:00"
+        );
         assert!(parse_time("yesterday-ish", now, false).is_err());
     }
 }

@@ -31,7 +31,7 @@ pub struct Cli {
 pub enum Command {
     /// Scan CloudTrail logs and print the grouped report of denied S3 writes.
     #[command(after_help = SCAN_HELP)]
-    Scan(ScanArgs),
+    Scan(Box<ScanArgs>),
     /// Write a synthetic CloudTrail trail (for benchmarks and large tests).
     #[command(hide = true)]
     Synth(SynthArgs),

@@ -66,7 +66,7 @@ impl<R: BufRead> BufRead for Counted<R> {
 }
 
 enum Inner<R: BufRead> {
-    Gzip(MultiGzDecoder<R>),
+    Gzip(Box<MultiGzDecoder<R>>),
     Plain(R),
 }
 
@@ -84,7 +84,7 @@ impl<R: BufRead> Decoder<R> {
         let head = raw.fill_buf().map_err(DecodeError::Io)?;
         let encoding = if head.starts_with(&[0x1f, 0x8b]) { Encoding::Gzip } else { Encoding::Plain };
         let inner = match encoding {
-            Encoding::Gzip => Inner::Gzip(MultiGzDecoder::new(raw)),
+            Encoding::Gzip => Inner::Gzip(Box::new(MultiGzDecoder::new(raw))),
             Encoding::Plain => Inner::Plain(raw),
         };
         Ok((Decoder { inner, limit, produced: 0 }, encoding))

@@ -186,7 +186,9 @@ pub fn companion_kind(f: &Facts) -> Option<&'static str> {
         ("kms.amazonaws.com", "GenerateDataKey" | "Decrypt") if denied => Some("kms-denied"),
         ("kms.amazonaws.com", _) if f.error_code.is_some_and(|c| c.starts_with("KMS.")) => Some("kms-error"),
         _ if f.error_code == Some("VpceAccessDenied") => Some("vpce-denied"),
-        ("sts.amazonaws.com", n) if f.error_code.is_none() && (n.starts_with("AssumeRole") || n == "GetFederationToken") => {
+        ("sts.amazonaws.com", n)
+            if f.error_code.is_none() && (n.starts_with("AssumeRole") || n == "GetFederationToken") =>
+        {
             Some("session-issued")
         }
         (_, n) if f.error_code.is_none() && POLICY_CHANGES.contains(&n) => Some("policy-change"),
@@ -246,11 +248,17 @@ mod tests {
 
     #[test]
     fn companions() {
-        assert_eq!(companion_kind(&facts("kms.amazonaws.com", "GenerateDataKey", Some("AccessDenied"))), Some("kms-denied"));
+        assert_eq!(
+            companion_kind(&facts("kms.amazonaws.com", "GenerateDataKey", Some("AccessDenied"))),
+            Some("kms-denied")
+        );
         assert_eq!(companion_kind(&facts("kms.amazonaws.com", "GenerateDataKey", None)), None);
         assert_eq!(companion_kind(&facts("sts.amazonaws.com", "AssumeRoleWithSAML", None)), Some("session-issued"));
         assert_eq!(companion_kind(&facts("s3.amazonaws.com", "PutBucketPolicy", None)), Some("policy-change"));
         assert_eq!(companion_kind(&facts("s3.amazonaws.com", "PutBucketPolicy", Some("AccessDenied"))), None);
-        assert_eq!(companion_kind(&facts("s3.amazonaws.com", "PutObject", Some("VpceAccessDenied"))), Some("vpce-denied"));
+        assert_eq!(
+            companion_kind(&facts("s3.amazonaws.com", "PutObject", Some("VpceAccessDenied"))),
+            Some("vpce-denied")
+        );
     }
 }

@@ -51,12 +51,9 @@ pub fn run(opts: &ScanOptions) -> Result<ScanOutput> {
     for input in &opts.inputs {
         match input {
             Input::Path(p) => local::list(p, &opts.scope, &mut listing),
-            Input::Stdin => listing.objects.push(LogObject {
-                name: "-".into(),
-                location: Location::Stdin,
-                walked: false,
-                size: 0,
-            }),
+            Input::Stdin => {
+                listing.objects.push(LogObject { name: "-".into(), location: Location::Stdin, walked: false, size: 0 })
+            }
             Input::S3 { bucket, prefix } => s3_inputs.push((bucket.clone(), prefix.clone())),
         }
     }
@@ -185,9 +182,11 @@ pub fn dedupe(mut events: Vec<Event>) -> (Vec<Event>, u64) {
     }
     for (_, mut copies) in by_shared {
         copies.sort_by(|a, b| naming_rank(b).cmp(&naming_rank(a)).then_with(|| a.event_id.cmp(&b.event_id)));
-        let owner = copies.iter().find_map(|c| c.bucket_owner.clone().or_else(|| {
-            (c.principal_type == "AWSAccount").then(|| c.recipient_account.clone()).flatten()
-        }));
+        let owner = copies.iter().find_map(|c| {
+            c.bucket_owner
+                .clone()
+                .or_else(|| (c.principal_type == "AWSAccount").then(|| c.recipient_account.clone()).flatten())
+        });
         let mut best = copies.swap_remove(0);
         if best.bucket_owner.is_none() {
             best.bucket_owner = owner;
@@ -231,7 +230,12 @@ mod tests {
     fn dedupe_by_event_id_and_shared_event_id() {
         let caller = ev("b", Some("s1"), Some("arn:aws:sts::777788889999:assumed-role/r/s"), "AssumedRole", None);
         let owner = ev("a", Some("s1"), None, "AWSAccount", Some("444455556666"));
-        let events = vec![owner.clone(), ev("x", None, None, "IAMUser", None), caller.clone(), ev("x", None, None, "IAMUser", None)];
+        let events = vec![
+            owner.clone(),
+            ev("x", None, None, "IAMUser", None),
+            caller.clone(),
+            ev("x", None, None, "IAMUser", None),
+        ];
         let (out, dropped) = dedupe(events);
         assert_eq!(dropped, 2);
         assert_eq!(out.len(), 2);

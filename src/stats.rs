@@ -109,6 +109,10 @@ impl Stats {
 
     /// Decompressed megabytes per second over the scan.
     pub fn mb_per_s(&self) -> f64 {
-        if self.elapsed_seconds > 0.0 { self.counts.bytes_decompressed as f64 / 1e6 / self.elapsed_seconds } else { 0.0 }
+        if self.elapsed_seconds > 0.0 {
+            self.counts.bytes_decompressed as f64 / 1e6 / self.elapsed_seconds
+        } else {
+            0.0
+        }
     }
 }

@@ -43,8 +43,9 @@ fn scan_json(args: &[&str]) -> (i32, Value) {
     let mut all = vec!["scan", "--format", "json", "-q"];
     all.extend_from_slice(args);
     let o = run(&all);
-    let v: Value = serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): stdout={} stderr={}", String::from_utf8_lossy(&o.stdout), stderr(&o)));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!("not JSON ({e}): stdout={} stderr={}", String::from_utf8_lossy(&o.stdout), stderr(&o))
+    });
     (o.status.code().unwrap(), v)
 }
 
@@ -70,7 +71,12 @@ fn testdata_accounts_for_every_file_and_record() {
     assert_eq!(s["skipped_by_reason"], json!({"digest file": 1, "not a log file": 1}));
     assert_eq!(s["files_failed"], 1);
     let failed = &s["failed"][0];
-    assert!(failed["path"].as_str().unwrap().ends_with("111122223333_CloudTrail_us-east-1_20261122T0810Z_CIY4iSGhRmgnCtt5.json.gz"));
+    assert!(
+        failed["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("111122223333_CloudTrail_us-east-1_20261122T0810Z_CIY4iSGhRmgnCtt5.json.gz")
+    );
     assert!(failed["error"].as_str().unwrap().starts_with("truncated gzip"));
     assert_eq!(s["records_read"], 139);
     assert_eq!(s["records_matched"], 47);
@@ -83,16 +89,29 @@ fn testdata_accounts_for_every_file_and_record() {
     assert_eq!(s["formats"], json!({"records": 16}));
 }
 
+/// principal, account, bucket, bucket_owner, prefix, denied, keys, sessions, operations
+type Row = (String, String, String, String, String, u64, u64, u64, String);
+
 #[test]
 fn testdata_groups_match_expected() {
     let (_, r) = scan_json(&[&trail()]);
     let groups = r["groups"].as_array().unwrap();
-    let rows: Vec<(String, String, String, String, String, u64, u64, u64, String)> = groups
+    let rows: Vec<Row> = groups
         .iter()
         .map(|g| {
             let s = |k: &str| g[k].as_str().unwrap().to_string();
             let n = |k: &str| g[k].as_u64().unwrap();
-            (s("principal"), s("account"), s("bucket"), s("bucket_owner"), s("prefix"), n("denied"), n("keys"), n("sessions"), s("operations"))
+            (
+                s("principal"),
+                s("account"),
+                s("bucket"),
+                s("bucket_owner"),
+                s("prefix"),
+                n("denied"),
+                n("keys"),
+                n("sessions"),
+                s("operations"),
+            )
         })
         .collect();
     let row = |p: &str, a: &str, b: &str, o: &str, pre: &str, d, k, se, ops: &str| {
@@ -101,11 +120,61 @@ fn testdata_groups_match_expected() {
     assert_eq!(
         rows,
         vec![
-            row("arn:aws:iam::111122223333:role/ci-deploy", "111122223333", "acme-artifacts", "111122223333", "builds/", 24, 22, 12, "CreateMultipartUpload,PutObject,UploadPart"),
-            row("arn:aws:iam::444455556666:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_DataEngineer_0123456789abcdef", "444455556666", "acme-data-lake", "444455556666", "raw/", 6, 6, 1, "PutObject"),
-            row("arn:aws:iam::111122223333:user/alice", "111122223333", "acme-artifacts", "111122223333", "releases/", 5, 5, 1, "PutObject"),
-            row("arn:aws:iam::777788889999:role/partner-sync", "777788889999", "acme-data-lake", "444455556666", "partner/", 4, 4, 1, "PutObject"),
-            row("ANONYMOUS_PRINCIPAL", "ANONYMOUS_PRINCIPAL", "acme-data-lake", "444455556666", "incoming/", 3, 3, 0, "PutObject"),
+            row(
+                "arn:aws:iam::111122223333:role/ci-deploy",
+                "111122223333",
+                "acme-artifacts",
+                "111122223333",
+                "builds/",
+                24,
+                22,
+                12,
+                "CreateMultipartUpload,PutObject,UploadPart"
+            ),
+            row(
+                "arn:aws:iam::444455556666:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_DataEngineer_0123456789abcdef",
+                "444455556666",
+                "acme-data-lake",
+                "444455556666",
+                "raw/",
+                6,
+                6,
+                1,
+                "PutObject"
+            ),
+            row(
+                "arn:aws:iam::111122223333:user/alice",
+                "111122223333",
+                "acme-artifacts",
+                "111122223333",
+                "releases/",
+                5,
+                5,
+                1,
+                "PutObject"
+            ),
+            row(
+                "arn:aws:iam::777788889999:role/partner-sync",
+                "777788889999",
+                "acme-data-lake",
+                "444455556666",
+                "partner/",
+                4,
+                4,
+                1,
+                "PutObject"
+            ),
+            row(
+                "ANONYMOUS_PRINCIPAL",
+                "ANONYMOUS_PRINCIPAL",
+                "acme-data-lake",
+                "444455556666",
+                "incoming/",
+                3,
+                3,
+                0,
+                "PutObject"
+            ),
         ]
     );
     let ci = &groups[0];
@@ -146,12 +215,16 @@ fn account_region_and_time_prune_before_reading() {
     let (_, all) = scan_json(&[&trail()]);
     let (_, partner) = scan_json(&["--account", "777788889999", &trail()]);
     assert_eq!(partner["groups"].as_array().unwrap().len(), 1);
-    assert!(partner["stats"]["files_seen"].as_u64() < all["stats"]["files_seen"].as_u64(), "other accounts' folders are never listed");
+    assert!(
+        partner["stats"]["files_seen"].as_u64() < all["stats"]["files_seen"].as_u64(),
+        "other accounts' folders are never listed"
+    );
     assert_eq!(partner["stats"]["files_failed"], 0);
 
     // Window on 2026-11-22: the 11-22 and 11-23 folders only, and eventTime inside the window.
     let (code, late) = scan_json(&["--since", "2026-11-22T00:00:00Z", "--until", "2026-11-22", &trail()]);
-    let principals: Vec<&str> = late["groups"].as_array().unwrap().iter().map(|g| g["principal"].as_str().unwrap()).collect();
+    let principals: Vec<&str> =
+        late["groups"].as_array().unwrap().iter().map(|g| g["principal"].as_str().unwrap()).collect();
     assert_eq!(principals, ["arn:aws:iam::777788889999:role/partner-sync"]);
     assert!(late["stats"]["files_seen"].as_u64().unwrap() < 19);
     assert_eq!(code, 4, "the truncated 11-22 file is in the window");
@@ -304,19 +377,32 @@ fn three_shapes_give_one_report() {
     let array = serde_json::to_vec_pretty(&recs).unwrap();
     let ndjson: Vec<u8> = recs.iter().flat_map(|r| [serde_json::to_vec(r).unwrap(), b"\n".to_vec()].concat()).collect();
     let mut reports = Vec::new();
-    for (name, bytes) in [("a.json.gz", gzip(&records)), ("b.json", array), ("c.ndjson", ndjson.clone()), ("d.log", gzip(&ndjson))] {
+    for (name, bytes) in
+        [("a.json.gz", gzip(&records)), ("b.json", array), ("c.ndjson", ndjson.clone()), ("d.log", gzip(&ndjson))]
+    {
         let path = write(dir.path(), name, &bytes);
         let (code, r) = scan_json(&[&path]);
         assert_eq!(code, 0, "{name}");
         assert_eq!(r["stats"]["records_read"], 3, "{name}");
-        let plain = if name.starts_with('a') { records.len() } else if name.starts_with('b') { bytes.len() } else { ndjson.len() };
+        let plain = if name.starts_with('a') {
+            records.len()
+        } else if name.starts_with('b') {
+            bytes.len()
+        } else {
+            ndjson.len()
+        };
         assert_eq!(r["stats"]["bytes_decompressed"], plain as u64, "{name}");
         assert_eq!(r["stats"]["bytes_compressed"], bytes.len() as u64, "{name}");
         reports.push(r["groups"].clone());
     }
     assert!(reports.windows(2).all(|w| w[0] == w[1]));
     // Stdin works too.
-    let mut child = bin().args(["scan", "-q", "--format", "json", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut child = bin()
+        .args(["scan", "-q", "--format", "json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     child.stdin.take().unwrap().write_all(&gzip(&records)).unwrap();
     let out = child.wait_with_output().unwrap();
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -332,7 +418,10 @@ fn attacker_text_never_reaches_the_terminal_raw() {
     for format in ["table", "csv", "json", "ndjson", "markdown"] {
         let o = run(&["scan", "--format", format, "--prefix-depth", "1", &path]);
         let out = String::from_utf8(o.stdout.clone()).unwrap();
-        assert!(!out.chars().any(|c| c == '\u{1b}' || c == '\u{9b}' || c == '\u{7}' || c == '\u{202e}'), "{format}: {out:?}");
+        assert!(
+            !out.chars().any(|c| c == '\u{1b}' || c == '\u{9b}' || c == '\u{7}' || c == '\u{202e}'),
+            "{format}: {out:?}"
+        );
         assert!(!stderr(&o).contains('\u{1b}'));
     }
     let csv = String::from_utf8(run(&["scan", "-q", "--format", "csv", &path]).stdout).unwrap();
@@ -390,10 +479,18 @@ fn broken_files_are_counted_with_reasons() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| (f["path"].as_str().unwrap().rsplit('/').next().unwrap().to_string(), f["error"].as_str().unwrap().to_string()))
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().rsplit('/').next().unwrap().to_string(),
+                f["error"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     assert_eq!(reasons.len(), 3);
-    assert!(reasons[0].0 == "b-invalid.json" && reasons[0].1.starts_with("invalid JSON: expected ',' or ']'"), "{reasons:?}");
+    assert!(
+        reasons[0].0 == "b-invalid.json" && reasons[0].1.starts_with("invalid JSON: expected ',' or ']'"),
+        "{reasons:?}"
+    );
     assert!(reasons[1].0 == "c-truncated.json" && reasons[1].1.starts_with("truncated JSON"), "{reasons:?}");
     assert!(reasons[2].0 == "d-notgzip.json.gz" && reasons[2].1.starts_with("bad gzip"), "{reasons:?}");
 }

@@ -69,9 +69,9 @@ pub fn principal_of(uid: Option<&Value>) -> (String, String) {
             .or_else(|| arn.and_then(role_arn_from_session_arn)),
         "IAMUser" | "Root" | "FederatedUser" => arn.map(str::to_string),
         "AWSService" => str_of(get(uid, "invokedBy")).map(str::to_string),
-        "IdentityCenterUser" => str_of(path(uid, &["onBehalfOf", "userId"]))
-            .or(str_of(get(uid, "userId")))
-            .map(str::to_string),
+        "IdentityCenterUser" => {
+            str_of(path(uid, &["onBehalfOf", "userId"])).or(str_of(get(uid, "userId"))).map(str::to_string)
+        }
         // The bucket owner's copy of a cross-account call names the role by its unique id
         // (`AROA…:session`): keep the id without the session so sessions share a group.
         "AWSAccount" => principal_id.map(|p| p.split(':').next().unwrap_or(p).to_string()).filter(|p| !p.is_empty()),
@@ -121,7 +121,8 @@ pub fn event(rec: &Value, role: EventRole, prefix_depth: usize, source_object: &
         .or_else(|| id("principalId").and_then(|p| p.split_once(':').map(|(_, s)| s.to_string())))
         .filter(|s| !s.is_empty());
     let session_policy = param("policy").map(|p| truncate(p, 2048)).or_else(|| {
-        let arns: Vec<&str> = get(rp?, "policyArns")?.as_array()?.iter().filter_map(|p| str_of(get(p, "arn"))).collect();
+        let arns: Vec<&str> =
+            get(rp?, "policyArns")?.as_array()?.iter().filter_map(|p| str_of(get(p, "arn"))).collect();
         (!arns.is_empty()).then(|| format!("policyArns: {}", arns.join(", ")))
     });
 
@@ -140,12 +141,13 @@ pub fn event(rec: &Value, role: EventRole, prefix_depth: usize, source_object: &
         l.join(",")
     });
 
-    let kms_key_arn = resource(rec, "AWS::KMS::Key").and_then(|(arn, _)| arn.map(str::to_string)).or_else(|| {
-        (f.event_source == "kms.amazonaws.com").then(|| param("keyId")).flatten()
-    });
-    let changed_resource = ["bucketName", "policyArn", "roleName", "userName", "groupName", "keyId", "policyId", "targetId", "accountId"]
-        .iter()
-        .find_map(|k| param(k));
+    let kms_key_arn = resource(rec, "AWS::KMS::Key")
+        .and_then(|(arn, _)| arn.map(str::to_string))
+        .or_else(|| (f.event_source == "kms.amazonaws.com").then(|| param("keyId")).flatten());
+    let changed_resource =
+        ["bucketName", "policyArn", "roleName", "userName", "groupName", "keyId", "policyId", "targetId", "accountId"]
+            .iter()
+            .find_map(|k| param(k));
 
     Event {
         event_id: text(get(rec, "eventID")).unwrap_or_default(),

@@ -75,8 +75,13 @@ impl Worker {
     /// Processes one object. `walked` is true when it was found by a directory walk rather than
     /// named by the user, which makes unrecognisable content a skip instead of a failure.
     pub fn process<R: BufRead>(&mut self, ctx: &ScanContext, name: &str, walked: bool, raw: R) -> ObjectReport {
-        let mut report =
-            ObjectReport { name: name.to_string(), outcome: Outcome::Read, counts: Counts::default(), shape: Shape::default(), events: Vec::new() };
+        let mut report = ObjectReport {
+            name: name.to_string(),
+            outcome: Outcome::Read,
+            counts: Counts::default(),
+            shape: Shape::default(),
+            events: Vec::new(),
+        };
         let result = self.run(ctx, name, walked, raw, &mut report);
         if let Err(outcome) = result {
             report.outcome = outcome;
@@ -84,7 +89,14 @@ impl Worker {
         report
     }
 
-    fn run<R: BufRead>(&mut self, ctx: &ScanContext, name: &str, walked: bool, raw: R, report: &mut ObjectReport) -> Result<(), Outcome> {
+    fn run<R: BufRead>(
+        &mut self,
+        ctx: &ScanContext,
+        name: &str,
+        walked: bool,
+        raw: R,
+        report: &mut ObjectReport,
+    ) -> Result<(), Outcome> {
         let fail = |e: DecodeError| Outcome::Failed(e.to_string());
         let (mut decoder, encoding) = Decoder::new(Counted::new(raw), ctx.max_decompressed).map_err(fail)?;
         let mut splitter = Splitter::new();
@@ -141,7 +153,12 @@ impl Worker {
         report.counts.bytes_compressed = decoder.raw().count;
         report.counts.bytes_decompressed = decoder.decompressed();
         report.shape = splitter.shape();
-        if result.is_ok() && first_record && report.counts.records_read == 0 && splitter.shape().wrappers == 0 && splitter.shape().arrays == 0 {
+        if result.is_ok()
+            && first_record
+            && report.counts.records_read == 0
+            && splitter.shape().wrappers == 0
+            && splitter.shape().arrays == 0
+        {
             // Nothing but whitespace: an empty file holds no CloudTrail records.
             return Err(Outcome::Skipped(SkipReason::NotCloudTrail));
         }

@@ -72,11 +72,17 @@ enum State {
     /// Between top-level values.
     Top,
     /// Inside a records array, right after `[`: an element or `]`.
-    ArrayFirst { wrapped: bool },
+    ArrayFirst {
+        wrapped: bool,
+    },
     /// Inside a records array, after an element: `,` or `]`.
-    ArrayNext { wrapped: bool },
+    ArrayNext {
+        wrapped: bool,
+    },
     /// Inside a records array, after `,`: an element.
-    ArrayElem { wrapped: bool },
+    ArrayElem {
+        wrapped: bool,
+    },
     /// Inside a `{"Records":...}` wrapper after its array: `,` more keys, or `}`.
     WrapperRest,
     Done,
@@ -243,9 +249,13 @@ impl Splitter {
 enum TopObject {
     Short,
     /// `{ ... "Records": [` — the array body starts at this offset.
-    Wrapper { array_body: usize },
+    Wrapper {
+        array_body: usize,
+    },
     /// A complete object without a `Records` array: a record itself.
-    Record { end: usize },
+    Record {
+        end: usize,
+    },
 }
 
 /// Classifies a top-level object by walking its keys: a `Records` array makes it a delivery
@@ -327,9 +337,7 @@ fn skip_value(buf: &[u8], at: usize, eof: bool) -> Res<Scan> {
         _ => {
             // A number or literal: runs to the next delimiter. Its validity is left to the
             // parser if the record is a candidate.
-            let len = buf[at..]
-                .iter()
-                .position(|&b| matches!(b, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t'));
+            let len = buf[at..].iter().position(|&b| matches!(b, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t'));
             match len {
                 Some(n) => Ok(Scan::End(at + n)),
                 None if eof => Ok(Scan::End(buf.len())),
@@ -468,8 +476,7 @@ mod tests {
 
     #[test]
     fn wrapper_with_other_keys_and_empty_records() {
-        let (recs, _, shape) =
-            split_all_chunkings(r#" {"v":"1","Records":[ ],"x":{"Records":3}} "#).unwrap();
+        let (recs, _, shape) = split_all_chunkings(r#" {"v":"1","Records":[ ],"x":{"Records":3}} "#).unwrap();
         assert!(recs.is_empty());
         assert_eq!(shape.name(), "records");
         let (recs, _, _) = split_all_chunkings(r#"{"meta":[1,2],"Records":[{"k":1}],"z":null}"#).unwrap();
@@ -491,7 +498,8 @@ mod tests {
         assert_eq!(shape.name(), "single");
 
         // NDJSON whose lines are delivery files (as some exports are).
-        let (recs, _, shape) = split_all_chunkings("{\"Records\":[{\"a\":1}]}\n{\"Records\":[{\"b\":2},{\"c\":3}]}\n").unwrap();
+        let (recs, _, shape) =
+            split_all_chunkings("{\"Records\":[{\"a\":1}]}\n{\"Records\":[{\"b\":2},{\"c\":3}]}\n").unwrap();
         assert_eq!(recs.len(), 3);
         assert_eq!(shape.name(), "records");
     }

@@ -66,19 +66,18 @@ const TEXT: &[(&str, Text)] = &[
 pub fn events_frame(events: &[Event]) -> PolarsResult<DataFrame> {
     let mut columns = Vec::with_capacity(TEXT.len() + 3);
     let times: Vec<Option<i64>> = events.iter().map(|e| e.event_time_ms).collect();
-    columns.push(
-        Int64Chunked::new("event_time".into(), &times)
-            .into_datetime(TimeUnit::Milliseconds, None)
-            .into_column(),
-    );
+    columns
+        .push(Int64Chunked::new("event_time".into(), &times).into_datetime(TimeUnit::Milliseconds, None).into_column());
     for (name, get) in TEXT {
         let values: Vec<Option<&str>> = events.iter().map(get).collect();
         columns.push(Column::new((*name).into(), values));
     }
     let mfa: Vec<Option<bool>> = events.iter().map(|e| e.mfa_authenticated).collect();
     columns.push(Column::new("mfa_authenticated".into(), mfa));
-    let role: Vec<Option<&str>> =
-        events.iter().map(|e| e.role.map(|r| if r == crate::event::EventRole::Target { "target" } else { "companion" })).collect();
+    let role: Vec<Option<&str>> = events
+        .iter()
+        .map(|e| e.role.map(|r| if r == crate::event::EventRole::Target { "target" } else { "companion" }))
+        .collect();
     columns.push(Column::new("role".into(), role));
     DataFrame::new(events.len(), columns)
 }
@@ -92,8 +91,7 @@ pub fn events_from_frame(df: &DataFrame) -> PolarsResult<Vec<Event>> {
     for (name, _) in TEXT {
         cols.insert(name, text(name)?);
     }
-    let times: Vec<Option<i64>> =
-        df.column("event_time")?.cast(&DataType::Int64)?.i64()?.iter().collect();
+    let times: Vec<Option<i64>> = df.column("event_time")?.cast(&DataType::Int64)?.i64()?.iter().collect();
     let mfa: Vec<Option<bool>> = df.column("mfa_authenticated")?.bool()?.iter().collect();
     let roles = text("role")?;
     let mut out = Vec::with_capacity(df.height());

@@ -104,7 +104,9 @@ pub fn group_frame(events: &DataFrame) -> PolarsResult<DataFrame> {
         ])
         .sort(
             ["denied", "principal", "bucket", "prefix"],
-            SortMultipleOptions::default().with_order_descending_multi([true, false, false, false]).with_maintain_order(true),
+            SortMultipleOptions::default()
+                .with_order_descending_multi([true, false, false, false])
+                .with_maintain_order(true),
         )
         .collect()
 }
@@ -117,7 +119,10 @@ pub fn rfc3339_ms(ms: i64) -> String {
 }
 
 /// Turns the grouped frame into rows, attaching each group's diagnosis.
-pub fn groups_from_frame(grouped: &DataFrame, diagnosis: &HashMap<GroupKey, GroupDiagnosis>) -> PolarsResult<Vec<Group>> {
+pub fn groups_from_frame(
+    grouped: &DataFrame,
+    diagnosis: &HashMap<GroupKey, GroupDiagnosis>,
+) -> PolarsResult<Vec<Group>> {
     let s = |name: &str| -> PolarsResult<Vec<String>> {
         let c = grouped.column(name)?.str()?;
         Ok(c.iter().map(|v| v.unwrap_or("").to_string()).collect())

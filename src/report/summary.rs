@@ -40,7 +40,11 @@ pub fn render(stats: &Stats, groups: usize) -> String {
         c.records_companion,
     );
     if c.records_invalid > 0 {
-        let _ = writeln!(out, "denytrail: {} records were not valid JSON objects and were counted but not read", c.records_invalid);
+        let _ = writeln!(
+            out,
+            "denytrail: {} records were not valid JSON objects and were counted but not read",
+            c.records_invalid
+        );
     }
     let _ = writeln!(
         out,
@@ -51,7 +55,11 @@ pub fn render(stats: &Stats, groups: usize) -> String {
         stats.mb_per_s()
     );
     if stats.files_failed > 0 {
-        let _ = writeln!(out, "denytrail: the report is incomplete: {} input(s) failed (exit status 4)", stats.files_failed);
+        let _ = writeln!(
+            out,
+            "denytrail: the report is incomplete: {} input(s) failed (exit status 4)",
+            stats.files_failed
+        );
     }
     out
 }

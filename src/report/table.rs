@@ -63,7 +63,8 @@ pub fn render(groups: &[Group], width: usize) -> String {
             break;
         }
         let excess = cost(&current) - budget;
-        let widest = shown.iter().copied().filter(|&i| widths[i] > cols[i].min).max_by_key(|&i| widths[i] - cols[i].min);
+        let widest =
+            shown.iter().copied().filter(|&i| widths[i] > cols[i].min).max_by_key(|&i| widths[i] - cols[i].min);
         match widest {
             Some(i) => widths[i] = (widths[i] - excess.min(widths[i] - cols[i].min)).max(cols[i].min),
             None if shown.len() > 3 => {
@@ -116,7 +117,10 @@ mod tests {
     #[test]
     fn fits_every_width_and_never_wraps() {
         let groups = vec![
-            group("arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_DataEngineer_0123456789abcdef", 24),
+            group(
+                "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_DataEngineer_0123456789abcdef",
+                24,
+            ),
             group("arn:aws:iam::111122223333:user/alice\u{1b}[2J", 5),
         ];
         for width in [60, 80, 120, 200, 400] {

@@ -105,9 +105,15 @@ mod tests {
     #[test]
     fn parses_plain_and_org_layouts() {
         let l = parse(&segs("logs/AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/21/f.json.gz")).unwrap();
-        assert_eq!((l.account, l.region, l.year, l.month, l.day), (Some("111122223333"), Some("us-east-1"), Some(2026), Some(11), Some(21)));
+        assert_eq!(
+            (l.account, l.region, l.year, l.month, l.day),
+            (Some("111122223333"), Some("us-east-1"), Some(2026), Some(11), Some(21))
+        );
         let l = parse(&segs("AWSLogs/o-3h3h3h3h3h/123456789012/CloudTrail/us-east-1/2020/06")).unwrap();
-        assert_eq!((l.org, l.account, l.year, l.month, l.day), (Some("o-3h3h3h3h3h"), Some("123456789012"), Some(2020), Some(6), None));
+        assert_eq!(
+            (l.org, l.account, l.year, l.month, l.day),
+            (Some("o-3h3h3h3h3h"), Some("123456789012"), Some(2020), Some(6), None)
+        );
         assert_eq!(parse(&segs("data/x/y.json")), None);
     }
 
@@ -139,7 +145,10 @@ mod tests {
     fn digests_and_insights_by_name() {
         use crate::stats::SkipReason;
         assert_eq!(skip_by_name(&segs("AWSLogs/1/CloudTrail-Digest/us-east-1/x.json.gz")), Some(SkipReason::Digest));
-        assert_eq!(skip_by_name(&segs("x/1_CloudTrail-Digest_us-east-1_t_us-east-1_20261121T010000Z.json.gz")), Some(SkipReason::Digest));
+        assert_eq!(
+            skip_by_name(&segs("x/1_CloudTrail-Digest_us-east-1_t_us-east-1_20261121T010000Z.json.gz")),
+            Some(SkipReason::Digest)
+        );
         assert_eq!(skip_by_name(&segs("AWSLogs/1/CloudTrail-Insight/r/f.json.gz")), Some(SkipReason::Insight));
         assert_eq!(skip_by_name(&segs("AWSLogs/1/CloudTrail/r/f.json.gz")), None);
     }

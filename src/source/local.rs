@@ -40,14 +40,17 @@ pub fn list(root: &Path, scope: &Scope, listing: &mut Listing) {
         // one by one (a bucket copy may hold millions of files).
         scope.is_unbounded()
             || !e.file_type().is_dir()
-            || layout::parse(&segments(e.path())).is_none_or(|l| l.kind.is_some_and(|k| k != "CloudTrail") || scope.admits(&l))
+            || layout::parse(&segments(e.path()))
+                .is_none_or(|l| l.kind.is_some_and(|k| k != "CloudTrail") || scope.admits(&l))
     });
     for entry in walk {
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
                 let path = e.path().map_or_else(|| name(root), name);
-                listing.failed.push((path, format!("cannot read: {}", e.io_error().map_or(e.to_string(), |io| io.to_string()))));
+                listing
+                    .failed
+                    .push((path, format!("cannot read: {}", e.io_error().map_or(e.to_string(), |io| io.to_string()))));
                 continue;
             }
         };
@@ -65,7 +68,12 @@ pub fn list(root: &Path, scope: &Scope, listing: &mut Listing) {
             continue;
         }
         let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
-        listing.objects.push(LogObject { name: name(path), location: Location::File(path.to_path_buf()), walked: true, size });
+        listing.objects.push(LogObject {
+            name: name(path),
+            location: Location::File(path.to_path_buf()),
+            walked: true,
+            size,
+        });
     }
 }
 

@@ -75,7 +75,10 @@ mod tests {
     fn inputs() {
         assert_eq!(Input::parse("-"), Ok(Input::Stdin));
         assert_eq!(Input::parse("s3://b"), Ok(Input::S3 { bucket: "b".into(), prefix: "".into() }));
-        assert_eq!(Input::parse("s3://b/AWSLogs/1/"), Ok(Input::S3 { bucket: "b".into(), prefix: "AWSLogs/1/".into() }));
+        assert_eq!(
+            Input::parse("s3://b/AWSLogs/1/"),
+            Ok(Input::S3 { bucket: "b".into(), prefix: "AWSLogs/1/".into() })
+        );
         assert!(Input::parse("s3:///x").is_err());
         assert_eq!(Input::parse("logs"), Ok(Input::Path("logs".into())));
     }

@@ -32,5 +32,7 @@ pub fn scan(
     _progress: Progress,
 ) -> Result<Listing> {
     let (bucket, _) = &inputs[0];
-    bail!("reading s3://{bucket} is not supported by this build yet; copy the logs locally (aws s3 sync) and scan the folder")
+    bail!(
+        "reading s3://{bucket} is not supported by this build yet; copy the logs locally (aws s3 sync) and scan the folder"
+    )
 }
