@@ -9,6 +9,7 @@
 pub mod app;
 pub mod cli;
 pub mod decode;
+pub mod diagnose;
 pub mod event;
 pub mod filter;
 pub mod parse;
@@ -17,34 +18,32 @@ pub mod report;
 pub mod scan;
 pub mod source;
 pub mod stats;
+pub mod synth;
 
 use std::collections::HashMap;
 
 use event::Event;
 use report::{GroupDiagnosis, GroupKey};
 
-/// Diagnosis columns per group. Empty until the diagnosis stage lands.
+/// The diagnosis columns of every group: the targets are grouped as the report groups them, and
+/// correlated with the companion events (and with each other: a target can explain a neighbour).
 pub fn diagnose_groups(targets: &[Event], companions: &[Event]) -> HashMap<GroupKey, GroupDiagnosis> {
-    let _ = (targets, companions);
-    HashMap::new()
-}
-
-/// TEMPORARY stand-in until src/synth.rs lands.
-pub mod synth {
-    #[derive(Debug, Default, Clone, serde::Serialize)]
-    pub struct SynthSummary {}
-    pub struct SynthOptions {
-        pub seed: u64,
-        pub denied_ratio: f64,
-        pub min_file_bytes: u64,
-        pub max_file_bytes: u64,
+    let index = diagnose::Companions::new(companions.iter().chain(targets).cloned().collect());
+    let mut groups: HashMap<GroupKey, Vec<&Event>> = HashMap::new();
+    for e in targets {
+        groups.entry(report::group_key(e)).or_default().push(e);
     }
-    impl SynthOptions {
-        pub fn new(_: std::path::PathBuf, _: u64) -> Self {
-            SynthOptions { seed: 0, denied_ratio: 0.0, min_file_bytes: 0, max_file_bytes: 0 }
-        }
-    }
-    pub fn generate(_: &SynthOptions) -> std::io::Result<SynthSummary> {
-        Err(std::io::Error::other("not yet"))
-    }
+    groups
+        .into_iter()
+        .map(|(key, events)| {
+            let d = diagnose::diagnose_group(&events, &index);
+            let columns = GroupDiagnosis {
+                causes: d.causes_column(),
+                confidence: d.confidence_column(),
+                evidence: d.evidence.clone(),
+                next_steps: d.next_steps_column(),
+            };
+            (key, columns)
+        })
+        .collect()
 }

@@ -1,0 +1,237 @@
+//! Diagnosis: the stage between filter and report that says *why* a group of denied S3 writes was
+//! most likely denied (causes.md §3–4).
+//!
+//! - [`message`] reads `errorMessage` (enhanced text, policy-ARN suffix, bare "Access Denied").
+//! - [`rules`] holds one pure function per cause tag and the table in §3 order.
+//! - [`correlate`] indexes companion events ([`Companions`]) and joins them to targets.
+//! - [`steps`] fills the next-step commands with the group's own ARNs.
+//! - [`explain`] renders the readable per-group section and the corrective policy.
+//!
+//! Per event, every rule runs; an event no rule explains gets `unexplained`. Per group, each tag's
+//! share is the fraction of events it explains, its confidence the highest any event gave it, and
+//! its evidence that event's sentence. Facts (temporary credentials, presigned URL, ...) are listed
+//! apart from causes.
+
+mod correlate;
+mod explain;
+mod message;
+mod rules;
+mod steps;
+mod text;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::event::Event;
+
+pub use correlate::Companions;
+pub use explain::{corrective_policy, explain_group};
+
+use correlate::GroupKey;
+use rules::{EventCtx, Finding, RULES, UNEXPLAINED, tag_rank};
+use steps::Fill;
+
+/// How sure a cause is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    Low,
+    Medium,
+    High,
+}
+
+impl fmt::Display for Confidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        })
+    }
+}
+
+/// One cause tag of a group, with the share of the group's events it explains.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CauseShare {
+    pub tag: &'static str,
+    pub confidence: Confidence,
+    pub events: usize,
+    /// 0..=1
+    pub share: f64,
+    pub evidence: String,
+}
+
+/// The diagnosis of one group.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Diagnosis {
+    /// Strongest first: confidence, then share, then the tag order of causes.md §3.
+    pub causes: Vec<CauseShare>,
+    /// Facts that are not causes: "cross-account", "anonymous", "temporary credentials",
+    /// "presigned URL", "AWS service caller", "directory bucket", "expired request".
+    pub facts: Vec<String>,
+    /// One sentence: which fields led to the first cause.
+    pub evidence: String,
+    /// Commands to confirm the causes, filled in with the group's values, de-duplicated.
+    pub next_steps: Vec<String>,
+}
+
+impl Diagnosis {
+    /// "kms-denied (100%), cross-account (50%)".
+    pub fn causes_column(&self) -> String {
+        self.causes.iter().map(|c| format!("{} ({})", c.tag, percent(c.share))).collect::<Vec<_>>().join(", ")
+    }
+
+    /// The first cause's confidence, or "" without causes.
+    pub fn confidence_column(&self) -> String {
+        self.causes.first().map(|c| c.confidence.to_string()).unwrap_or_default()
+    }
+
+    /// The commands joined by " ; ".
+    pub fn next_steps_column(&self) -> String {
+        self.next_steps.join(" ; ")
+    }
+
+    /// The cause with `tag`, if present.
+    pub fn cause(&self, tag: &str) -> Option<&CauseShare> {
+        self.causes.iter().find(|c| c.tag == tag)
+    }
+}
+
+/// "100%", "33%", "<1%".
+pub(crate) fn percent(share: f64) -> String {
+    let p = (share * 100.0).round();
+    if p < 1.0 && share > 0.0 { "<1%".to_string() } else { format!("{p:.0}%") }
+}
+
+/// The fact labels in display order.
+const FACTS: &[&str] = &[
+    "cross-account",
+    "anonymous",
+    "temporary credentials",
+    "presigned URL",
+    "AWS service caller",
+    "directory bucket",
+    "expired request",
+];
+
+fn facts_of(c: &EventCtx<'_>) -> [bool; 7] {
+    let ev = c.ev;
+    [
+        c.cross_account().is_some(),
+        ev.anonymous(),
+        ev.temporary_credentials(),
+        ev.auth_method.as_deref() == Some("QueryString"),
+        ev.service_caller(),
+        ev.event_source.starts_with("s3express"),
+        c.msg.shape == message::Shape::Expired,
+    ]
+}
+
+#[derive(Default)]
+struct Tally {
+    events: usize,
+    best: Option<Finding>,
+}
+
+impl Tally {
+    fn add(&mut self, finding: Finding) {
+        self.events += 1;
+        if self.best.as_ref().is_none_or(|b| finding.confidence > b.confidence) {
+            self.best = Some(finding);
+        }
+    }
+}
+
+/// Diagnose one group: all its target events (same principal, bucket, prefix).
+pub fn diagnose_group(targets: &[&Event], companions: &Companions) -> Diagnosis {
+    if targets.is_empty() {
+        return Diagnosis::default();
+    }
+    let mut ctxs: Vec<EventCtx<'_>> = targets.iter().map(|ev| EventCtx::new(ev, companions)).collect();
+
+    // Group-level correlation: policy changes before the first denial.
+    let first_denial_ms = targets.iter().filter_map(|e| e.event_time_ms).min();
+    let fill = Fill::new(&ctxs);
+    let kms_involved = ctxs
+        .iter()
+        .any(|c| c.msg.is_kms() || c.kms.is_some() || c.ev.sse.as_deref().is_some_and(|s| s.starts_with("aws:kms")));
+    let key = GroupKey {
+        bucket: fill.bucket.as_deref(),
+        principal_arn: fill.principal_arn.as_deref(),
+        caller_account: fill.caller_account.as_deref(),
+        owner_account: fill.owner_account.as_deref(),
+        kms_key: fill.kms_key.as_deref(),
+        kms_involved,
+        first_denial_ms,
+        generic: ctxs.iter().any(|c| c.msg.is_generic()),
+        kinds: ctxs.iter().filter_map(|c| c.msg.reason().map(|r| r.kind)).collect(),
+    };
+    let changes = companions.changes_before(&key);
+    for c in &mut ctxs {
+        c.first_denial_ms = first_denial_ms;
+        c.change = changes.first().map(|&e| (e, changes.len() - 1));
+    }
+    let fill = Fill::new(&ctxs);
+
+    // Per event, then per group.
+    let mut tallies: Vec<Tally> = (0..=RULES.len()).map(|_| Tally::default()).collect();
+    let mut facts = [false; FACTS.len()];
+    for c in &ctxs {
+        let mut explained = false;
+        for (i, rule) in RULES.iter().enumerate() {
+            if let Some(finding) = (rule.check)(c) {
+                tallies[i].add(finding);
+                explained = true;
+            }
+        }
+        if !explained {
+            tallies[RULES.len()].add(rules::unexplained(c));
+        }
+        for (seen, now) in facts.iter_mut().zip(facts_of(c)) {
+            *seen |= now;
+        }
+    }
+
+    let total = targets.len();
+    let mut causes: Vec<CauseShare> = tallies
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, t)| {
+            let best = t.best?;
+            Some(CauseShare {
+                tag: RULES.get(i).map_or(UNEXPLAINED, |r| r.tag),
+                confidence: best.confidence,
+                events: t.events,
+                share: t.events as f64 / total as f64,
+                evidence: best.evidence,
+            })
+        })
+        .collect();
+    causes.sort_by(|a, b| {
+        b.confidence.cmp(&a.confidence).then(b.events.cmp(&a.events)).then(tag_rank(a.tag).cmp(&tag_rank(b.tag)))
+    });
+
+    let mut next_steps: Vec<String> = Vec::new();
+    for cause in &causes {
+        let commands = match RULES.iter().find(|r| r.tag == cause.tag) {
+            Some(rule) => (rule.steps)(&fill),
+            None => steps::unexplained(&fill),
+        };
+        for cmd in commands {
+            if !next_steps.contains(&cmd) {
+                next_steps.push(cmd);
+            }
+        }
+    }
+
+    Diagnosis {
+        evidence: causes.first().map(|c| c.evidence.clone()).unwrap_or_default(),
+        causes,
+        facts: FACTS.iter().zip(facts).filter(|(_, on)| *on).map(|(f, _)| f.to_string()).collect(),
+        next_steps,
+    }
+}

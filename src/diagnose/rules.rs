@@ -1,0 +1,694 @@
+//! The cause taxonomy of causes.md §3: one small pure function per tag, each returning its
+//! confidence and the evidence that led there, and [`RULES`], the table in §3 order.
+//!
+//! A rule sees one target event together with what correlation found for it ([`EventCtx`]). Rules
+//! that read "deny*" (an explicit deny or a generic message) never fire on a message shape the
+//! parser does not know, so an unknown text ends as `unexplained`, not as a confident tag.
+
+use std::net::IpAddr;
+
+use crate::event::Event;
+
+use super::Confidence::{self, High, Low, Medium};
+use super::correlate::{Companions, KmsLink};
+use super::message::{Message, PolicyKind, Shape, Verdict, find_ci, starts_with_ci};
+use super::steps::{self, Fill};
+use super::text::{clip, fmt_gap, fmt_time, is_account_id};
+
+/// What a rule concluded for one event.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Finding {
+    pub confidence: Confidence,
+    pub evidence: String,
+}
+
+fn found(confidence: Confidence, evidence: String) -> Option<Finding> {
+    Some(Finding { confidence, evidence })
+}
+
+/// One row of the §3 table.
+pub(crate) struct Rule {
+    pub tag: &'static str,
+    pub check: fn(&EventCtx<'_>) -> Option<Finding>,
+    pub steps: fn(&Fill) -> Vec<String>,
+}
+
+pub(crate) const UNEXPLAINED: &str = "unexplained";
+
+/// The cause tags in the order of causes.md §3 (which breaks ties when sorting). `anonymous` and
+/// `presigned-url` are facts, reported in `Diagnosis::facts`; `unexplained` is applied last, only
+/// to events no rule explains.
+pub(crate) const RULES: &[Rule] = &[
+    Rule { tag: "identity-no-allow", check: identity_no_allow, steps: steps::simulate },
+    Rule { tag: "identity-explicit-deny", check: identity_explicit_deny, steps: steps::simulate },
+    Rule { tag: "bucket-policy-deny", check: bucket_policy_deny, steps: steps::bucket_policy_deny },
+    Rule { tag: "bucket-policy-no-allow", check: bucket_policy_no_allow, steps: steps::bucket_policy },
+    Rule { tag: "scp-deny", check: scp_deny, steps: steps::scp },
+    Rule { tag: "rcp-deny", check: rcp_deny, steps: steps::rcp },
+    Rule { tag: "vpce-policy", check: vpce_policy, steps: steps::vpce },
+    Rule { tag: "permissions-boundary", check: permissions_boundary, steps: steps::boundary },
+    Rule { tag: "session-policy", check: session_policy, steps: steps::session },
+    Rule { tag: "kms-denied", check: kms_denied, steps: steps::kms },
+    Rule { tag: "kms-key-unusable", check: kms_key_unusable, steps: steps::kms_key },
+    Rule { tag: "kms-aws-managed-cross-account", check: kms_aws_managed_cross_account, steps: steps::kms_managed },
+    Rule { tag: "block-public-acls", check: block_public_acls, steps: steps::public_access_block },
+    Rule { tag: "acl-not-supported", check: acl_not_supported, steps: steps::ownership_controls },
+    Rule {
+        tag: "bucket-owner-full-control-required",
+        check: bucket_owner_full_control_required,
+        steps: steps::bucket_policy,
+    },
+    Rule { tag: "cross-account", check: cross_account, steps: steps::cross_account },
+    Rule { tag: "sse-header-required", check: sse_header_required, steps: steps::sse_policy },
+    Rule { tag: "sse-c-blocked", check: sse_c_blocked, steps: steps::bucket_encryption },
+    Rule { tag: "mfa-required", check: mfa_required, steps: steps::mfa },
+    Rule { tag: "insecure-transport", check: insecure_transport, steps: steps::bucket_policy },
+    Rule { tag: "network-condition", check: network_condition, steps: steps::network },
+    Rule { tag: "expected-owner-mismatch", check: expected_owner_mismatch, steps: steps::bucket_owner },
+    Rule { tag: "object-lock-headers", check: object_lock_headers, steps: steps::object_lock },
+    Rule { tag: "requester-pays", check: requester_pays, steps: steps::requester_pays },
+    Rule { tag: "access-point", check: access_point, steps: steps::access_point },
+    Rule { tag: "recent-policy-change", check: recent_policy_change, steps: steps::policy_change },
+];
+
+/// Position of a tag in §3 order (`unexplained` last).
+pub(crate) fn tag_rank(tag: &str) -> usize {
+    RULES.iter().position(|r| r.tag == tag).unwrap_or(RULES.len())
+}
+
+/// One target event with what correlation found for it.
+pub(crate) struct EventCtx<'a> {
+    pub ev: &'a Event,
+    pub msg: Message<'a>,
+    /// The bucket owner account and where it was learnt.
+    pub owner: Option<(&'a str, &'static str)>,
+    pub kms: Option<KmsLink<'a>>,
+    pub vpce: Option<&'a Event>,
+    pub session: Option<&'a Event>,
+    /// The newest relevant policy change before the group's first denial, and how many others.
+    pub change: Option<(&'a Event, usize)>,
+    pub first_denial_ms: Option<i64>,
+}
+
+impl<'a> EventCtx<'a> {
+    pub(crate) fn new(ev: &'a Event, companions: &'a Companions) -> Self {
+        let owner = ev
+            .bucket_owner
+            .as_deref()
+            .filter(|o| !o.is_empty())
+            .map(|o| (o, "the bucket resource"))
+            .or_else(|| companions.owner_from_copies(ev).map(|o| (o, "the owner's copy (sharedEventID)")))
+            .or_else(|| {
+                // A copy delivered to an account other than the caller's went to the bucket owner.
+                let recipient = ev.recipient_account.as_deref().filter(|r| is_account_id(r))?;
+                (ev.account.as_deref() != Some(recipient)).then_some((recipient, "recipientAccountId"))
+            });
+        EventCtx {
+            ev,
+            msg: Message::parse(ev.error_message.as_deref()),
+            owner,
+            kms: companions.kms_for(ev),
+            vpce: companions.vpce_for(ev),
+            session: companions.session_for(ev),
+            change: None,
+            first_denial_ms: None,
+        }
+    }
+
+    /// errorCode AccessDenied (or none recorded).
+    fn denied(&self) -> bool {
+        self.ev.error_code.as_deref().is_none_or(|c| c == "AccessDenied")
+    }
+
+    /// "deny*": an AccessDenied that is an explicit deny or says nothing more than "Access Denied".
+    fn deny_star(&self) -> bool {
+        self.denied() && self.msg.explicit_or_generic()
+    }
+
+    /// An AccessDenied whose message names no reason.
+    fn generic(&self) -> bool {
+        self.denied() && self.msg.is_generic()
+    }
+
+    fn explicit_in(&self, kinds: &[PolicyKind]) -> Option<PolicyKind> {
+        self.msg.explicit_kind().filter(|k| kinds.contains(k))
+    }
+
+    fn who(&self) -> &'a str {
+        self.msg.principal.or(self.ev.identity_arn.as_deref()).unwrap_or(self.ev.principal.as_str())
+    }
+
+    fn action(&self) -> &'a str {
+        self.msg.action.unwrap_or("s3:PutObject")
+    }
+
+    /// "caller account A ≠ bucket owner B (from …)" for a cross-account request.
+    pub(crate) fn cross_account(&self) -> Option<String> {
+        let caller = self.ev.account.as_deref().filter(|a| is_account_id(a))?;
+        let (owner, source) = self.owner?;
+        (caller != owner).then(|| format!("caller account {caller} ≠ bucket owner {owner} (from {source})"))
+    }
+
+    fn anonymous(&self) -> bool {
+        self.ev.anonymous()
+    }
+}
+
+/// "errorMessage says no identity-based policy allows s3:PutObject on … for …" or
+/// "errorMessage says an explicit deny in a resource-based policy refuses s3:PutObject on … to …".
+fn msg_says(c: &EventCtx<'_>) -> String {
+    let on = c.msg.resource.map(|r| format!(" on {}", clip(r, 200))).unwrap_or_default();
+    let who = clip(c.who(), 200);
+    let policy = c.msg.policy_arn.map(|a| format!(" (policy {})", clip(a, 160))).unwrap_or_default();
+    match c.msg.reason() {
+        Some(r) if r.verdict == Verdict::ExplicitDeny => format!(
+            "errorMessage says an explicit deny in {}{policy} refuses {}{on} to {who}",
+            r.kind.with_article(),
+            c.action()
+        ),
+        Some(r) => format!("errorMessage says no {}{policy} allows {}{on} for {who}", r.kind.phrase(), c.action()),
+        None => format!("errorMessage says {who} may not perform {}{on}", c.action()),
+    }
+}
+
+// ---- identity, resource, organization and session policies (the message names them) ----
+
+fn identity_no_allow(c: &EventCtx<'_>) -> Option<Finding> {
+    let r = c.msg.s3_reason(PolicyKind::Identity)?;
+    (r.verdict == Verdict::NoAllow).then(|| Finding { confidence: High, evidence: msg_says(c) })
+}
+
+fn identity_explicit_deny(c: &EventCtx<'_>) -> Option<Finding> {
+    let r = c.msg.s3_reason(PolicyKind::Identity)?;
+    (r.verdict == Verdict::ExplicitDeny).then(|| Finding { confidence: High, evidence: msg_says(c) })
+}
+
+fn bucket_policy_deny(c: &EventCtx<'_>) -> Option<Finding> {
+    let r = c.msg.s3_reason(PolicyKind::Resource)?;
+    (r.verdict == Verdict::ExplicitDeny).then(|| Finding {
+        confidence: High,
+        evidence: format!("{} (the bucket or access-point policy, or RestrictPublicBuckets)", msg_says(c)),
+    })
+}
+
+fn bucket_policy_no_allow(c: &EventCtx<'_>) -> Option<Finding> {
+    if let Some(r) = c.msg.s3_reason(PolicyKind::Resource) {
+        let cross =
+            c.cross_account().map(|x| format!("; {x}, so the bucket policy must allow the caller")).unwrap_or_default();
+        return (r.verdict == Verdict::NoAllow)
+            .then(|| Finding { confidence: High, evidence: format!("{}{cross}", msg_says(c)) });
+    }
+    // Anonymous callers can only be allowed by the bucket policy (or an ACL).
+    (c.anonymous() && c.generic()).then(|| Finding {
+        confidence: Medium,
+        evidence: "userIdentity.accountId is ANONYMOUS_PRINCIPAL (the client sent no credentials), so only a bucket policy or ACL could allow the write, and none does or Block Public Access stops it".to_string(),
+    })
+}
+
+fn policy_kind_rule(c: &EventCtx<'_>, kind: PolicyKind) -> Option<Finding> {
+    c.msg.reason().filter(|r| r.kind == kind)?;
+    found(High, msg_says(c))
+}
+
+fn scp_deny(c: &EventCtx<'_>) -> Option<Finding> {
+    policy_kind_rule(c, PolicyKind::Scp).or_else(|| {
+        (c.msg.transitive_scp && c.msg.reason().is_some()).then(|| Finding {
+            confidence: Medium,
+            evidence: format!("{} transitively through a service control policy", msg_says(c)),
+        })
+    })
+}
+
+fn rcp_deny(c: &EventCtx<'_>) -> Option<Finding> {
+    policy_kind_rule(c, PolicyKind::Rcp)
+}
+
+fn vpce_policy(c: &EventCtx<'_>) -> Option<Finding> {
+    if let Some(f) = policy_kind_rule(c, PolicyKind::VpcEndpoint) {
+        return Some(f);
+    }
+    let endpoint = c.ev.vpc_endpoint_id.as_deref();
+    if c.msg.shape == Shape::VpceNetwork {
+        return found(
+            High,
+            format!(
+                "errorCode {} says the request was denied due to a VPC endpoint policy ({})",
+                c.ev.error_code.as_deref().unwrap_or("VpceAccessDenied"),
+                endpoint.unwrap_or("endpoint not recorded")
+            ),
+        );
+    }
+    if let Some(v) = c.vpce {
+        return found(
+            High,
+            format!(
+                "a VpceAccessDenied network event (eventID {}, endpoint {}, {}) for the same caller and {} says a VPC endpoint policy denied it",
+                clip(&v.event_id, 80),
+                v.vpc_endpoint_id.as_deref().or(endpoint).unwrap_or("not recorded"),
+                fmt_time(v.event_time_ms),
+                clip(&v.event_name, 60)
+            ),
+        );
+    }
+    let endpoint = endpoint.filter(|e| !e.is_empty())?;
+    c.generic().then(|| Finding {
+        confidence: Low,
+        evidence: format!(
+            "the request came through VPC endpoint {} (vpcEndpointId) and errorMessage is the generic \"Access Denied\" an in-organization endpoint denial gives, but no VpceAccessDenied network event was found to confirm it",
+            clip(endpoint, 80)
+        ),
+    })
+}
+
+fn permissions_boundary(c: &EventCtx<'_>) -> Option<Finding> {
+    policy_kind_rule(c, PolicyKind::Boundary)
+}
+
+/// "; the session (key ASIA…) was issued by AssumeRole at … by … with a session policy …".
+fn session_note(c: &EventCtx<'_>) -> String {
+    let Some(s) = c.session else { return String::new() };
+    let by = s.identity_arn.as_deref().unwrap_or(s.principal.as_str());
+    let policy = match s.session_policy.as_deref().filter(|p| !p.is_empty()) {
+        Some(p) => format!("with a session policy ({})", clip(p, 160)),
+        None => "without a session policy".to_string(),
+    };
+    format!(
+        "; its session (access key {}) was issued by {} at {} by {} {policy}",
+        clip(c.ev.access_key_id.as_deref().unwrap_or(""), 40),
+        clip(&s.event_name, 60),
+        fmt_time(s.event_time_ms),
+        clip(by, 200)
+    )
+}
+
+fn session_policy(c: &EventCtx<'_>) -> Option<Finding> {
+    if c.msg.reason().is_some_and(|r| r.kind == PolicyKind::Session) {
+        return found(High, format!("{}{}", msg_says(c), session_note(c)));
+    }
+    // A session policy can only narrow the role's rights; with a generic message it is a lead.
+    let s = c.session?;
+    (c.generic() && s.session_policy.as_deref().is_some_and(|p| !p.is_empty())).then(|| Finding {
+        confidence: Low,
+        evidence: format!("errorMessage is the generic \"Access Denied\"{}", session_note(c)),
+    })
+}
+
+// ---- encryption ----
+
+fn is_kms_sse(ev: &Event) -> bool {
+    ev.sse.as_deref().is_some_and(|s| starts_with_ci(s, "aws:kms")) || ev.sse_kms_key_id.is_some()
+}
+
+fn kms_denied(c: &EventCtx<'_>) -> Option<Finding> {
+    if c.msg.is_kms() {
+        let reason = c.msg.reason().map(|r| format!(" {}", r.because())).unwrap_or_default();
+        return found(
+            High,
+            format!(
+                "errorMessage says {} is not authorized to perform {} on {}{reason}",
+                clip(c.who(), 200),
+                c.action(),
+                clip(c.msg.resource.unwrap_or("the key"), 200)
+            ),
+        );
+    }
+    if let Some(link) = c.kms {
+        let k = link.event;
+        let gap = match (k.event_time_ms, c.ev.event_time_ms) {
+            (Some(a), Some(b)) if b >= a => format!("{} before", fmt_gap(b.saturating_sub(a))),
+            (Some(a), Some(b)) => format!("{} after", fmt_gap(a.saturating_sub(b))),
+            _ => "near".to_string(),
+        };
+        let kms_msg = Message::parse(k.error_message.as_deref());
+        let why = kms_msg.reason().map(|r| format!(" {}", r.because())).unwrap_or_default();
+        let key = k.kms_key_arn.as_deref().map(|a| format!(" on key {}", clip(a, 200))).unwrap_or_default();
+        let this = match c.msg.shape {
+            Shape::Generic | Shape::Absent => "the S3 record itself only says \"Access Denied\"".to_string(),
+            _ => "S3 reported the write as denied".to_string(),
+        };
+        let (confidence, joined) = match link.joined_on {
+            Some(on) => (High, format!("joined on {on}")),
+            None => (Medium, "same caller and time, no encryption context to join".to_string()),
+        };
+        return found(
+            confidence,
+            format!(
+                "a kms:{} denial ({}{why}; eventID {}){key} for the same caller {gap} the write ({joined}) broke it; {this}",
+                clip(&k.event_name, 60),
+                clip(k.error_code.as_deref().unwrap_or("AccessDenied"), 60),
+                clip(&k.event_id, 80),
+            ),
+        );
+    }
+    (is_kms_sse(c.ev) && c.generic()).then(|| Finding {
+        confidence: Medium,
+        evidence: format!(
+            "requestParameters ask for SSE {}{} and errorMessage is the generic \"Access Denied\"; no KMS event was found to confirm a key denial",
+            clip(c.ev.sse.as_deref().unwrap_or("aws:kms"), 40),
+            c.ev.sse_kms_key_id.as_deref().map(|k| format!(" with key {}", clip(k, 200))).unwrap_or_default()
+        ),
+    })
+}
+
+fn kms_key_unusable(c: &EventCtx<'_>) -> Option<Finding> {
+    let code = c.ev.error_code.as_deref().filter(|code| code.starts_with("KMS."))?;
+    let key = c.ev.sse_kms_key_id.as_deref().map(|k| format!(" ({})", clip(k, 200))).unwrap_or_default();
+    found(
+        High,
+        format!(
+            "errorCode {} says the KMS key{key} cannot be used (disabled, pending deletion, missing or wrong usage)",
+            clip(code, 80)
+        ),
+    )
+}
+
+fn kms_aws_managed_cross_account(c: &EventCtx<'_>) -> Option<Finding> {
+    let cross = c.cross_account()?;
+    let managed = match c.ev.sse_kms_key_id.as_deref() {
+        Some(k) if find_ci(k, "alias/aws/s3").is_some() => {
+            format!("the request names the AWS managed key {}", clip(k, 200))
+        }
+        None if is_kms_sse(c.ev) => "SSE aws:kms without a key id means the AWS managed key aws/s3".to_string(),
+        _ => return None,
+    };
+    found(Medium, format!("{managed} and {cross}: an AWS managed key cannot be used across accounts"))
+}
+
+fn sse_c_blocked(c: &EventCtx<'_>) -> Option<Finding> {
+    if c.msg.shape == Shape::SseCBlocked {
+        return found(
+            High,
+            "errorMessage says the bucket blocks uploads that use SSE-C (BlockedEncryptionTypes)".to_string(),
+        );
+    }
+    let algorithm = c.ev.sse_customer_algorithm.as_deref()?;
+    c.deny_star().then(|| Finding {
+        confidence: Medium,
+        evidence: format!(
+            "the request used SSE-C (x-amz-server-side-encryption-customer-algorithm {}) and was denied; buckets can block SSE-C uploads",
+            clip(algorithm, 40)
+        ),
+    })
+}
+
+fn sse_header_required(c: &EventCtx<'_>) -> Option<Finding> {
+    use PolicyKind::{Rcp, Resource, Scp};
+    let kind = c.explicit_in(&[Resource, Scp, Rcp])?;
+    if c.ev.sse.is_none() && c.ev.sse_customer_algorithm.is_none() {
+        return found(
+            Medium,
+            format!(
+                "no x-amz-server-side-encryption header was sent and errorMessage names an explicit deny in {}, where a Deny on s3:x-amz-server-side-encryption would match",
+                kind.with_article()
+            ),
+        );
+    }
+    (is_kms_sse(c.ev) && c.ev.sse_kms_key_id.is_none()).then(|| Finding {
+        confidence: Low,
+        evidence: format!(
+            "SSE aws:kms was sent without x-amz-server-side-encryption-aws-kms-key-id and errorMessage names an explicit deny in {}, which may require a specific key",
+            kind.with_article()
+        ),
+    })
+}
+
+// ---- ACLs, ownership, accounts ----
+
+const PUBLIC_ACLS: &[&str] = &["public-read", "public-read-write", "authenticated-read"];
+
+fn public_grant(grants: &str) -> bool {
+    find_ci(grants, "acs.amazonaws.com/groups/global/AllUsers").is_some()
+        || find_ci(grants, "acs.amazonaws.com/groups/global/AuthenticatedUsers").is_some()
+}
+
+fn block_public_acls(c: &EventCtx<'_>) -> Option<Finding> {
+    if c.msg.shape == Shape::BlockPublicAcls {
+        return found(
+            High,
+            "errorMessage says public ACLs are prevented by the BlockPublicAcls setting of S3 Block Public Access"
+                .to_string(),
+        );
+    }
+    if !c.deny_star() {
+        return None;
+    }
+    let acl = c.ev.acl.as_deref().filter(|a| PUBLIC_ACLS.iter().any(|p| a.eq_ignore_ascii_case(p)));
+    let what = match (acl, c.ev.grants.as_deref().filter(|g| public_grant(g))) {
+        (Some(acl), _) => format!("the public canned ACL x-amz-acl {acl}"),
+        (None, Some(grants)) => format!("a public grant ({})", clip(grants, 160)),
+        (None, None) => return None,
+    };
+    found(Medium, format!("the request sent {what} and was denied, which BlockPublicAcls rejects"))
+}
+
+fn acl_not_supported(c: &EventCtx<'_>) -> Option<Finding> {
+    (c.ev.error_code.as_deref() == Some("AccessControlListNotSupported")).then(|| Finding {
+        confidence: High,
+        evidence: format!(
+            "errorCode AccessControlListNotSupported: the bucket enforces BucketOwnerEnforced object ownership and the request sent an ACL{}",
+            c.ev.acl.as_deref().map(|a| format!(" (x-amz-acl {})", clip(a, 60))).unwrap_or_default()
+        ),
+    })
+}
+
+fn bucket_owner_full_control_required(c: &EventCtx<'_>) -> Option<Finding> {
+    let cross = c.cross_account()?;
+    let acl = c.ev.acl.as_deref();
+    if acl.is_some_and(|a| a.eq_ignore_ascii_case("bucket-owner-full-control")) {
+        return None;
+    }
+    let bucket_side = c.generic() || c.explicit_in(&[PolicyKind::Resource]).is_some();
+    bucket_side.then(|| Finding {
+        confidence: Medium,
+        evidence: format!(
+            "{cross} and the request sent {} instead of x-amz-acl bucket-owner-full-control, which policies of shared buckets often require",
+            acl.map(|a| format!("x-amz-acl {}", clip(a, 60))).unwrap_or_else(|| "no x-amz-acl".to_string())
+        ),
+    })
+}
+
+fn cross_account(c: &EventCtx<'_>) -> Option<Finding> {
+    let cross = c.cross_account()?;
+    c.generic().then(|| Finding {
+        confidence: Medium,
+        evidence: format!(
+            "{cross} and errorMessage names no policy, as for callers outside the organization: both the caller's identity policy and the bucket policy must allow the write"
+        ),
+    })
+}
+
+fn expected_owner_mismatch(c: &EventCtx<'_>) -> Option<Finding> {
+    let expected = c.ev.expected_bucket_owner.as_deref().map(str::trim).filter(|e| !e.is_empty())?;
+    match c.owner {
+        Some((owner, source)) if owner != expected => found(
+            High,
+            format!("x-amz-expected-bucket-owner {} differs from the bucket owner {owner} (from {source})", clip(expected, 40)),
+        ),
+        Some(_) => None,
+        None => c.generic().then(|| Finding {
+            confidence: Medium,
+            evidence: format!(
+                "the request sent x-amz-expected-bucket-owner {} and got the generic \"Access Denied\" a mismatch gives; the owner is not in the record",
+                clip(expected, 40)
+            ),
+        }),
+    }
+}
+
+fn requester_pays(c: &EventCtx<'_>) -> Option<Finding> {
+    let cross = c.cross_account()?;
+    (c.generic() && c.ev.request_payer.is_none()).then(|| Finding {
+        confidence: Low,
+        evidence: format!("{cross} and no x-amz-request-payer was sent, which a Requester Pays bucket refuses"),
+    })
+}
+
+// ---- request conditions ----
+
+fn mfa_required(c: &EventCtx<'_>) -> Option<Finding> {
+    use PolicyKind::{Boundary, Identity, Rcp, Resource, Scp, Session};
+    let kind = c.explicit_in(&[Identity, Resource, Scp, Rcp, Boundary, Session])?;
+    let key = c.ev.access_key_id.as_deref().filter(|k| starts_with_ci(k, "AKIA"));
+    let without = match (c.ev.mfa_authenticated, key) {
+        (Some(false), _) => "sessionContext mfaAuthenticated is false".to_string(),
+        (_, Some(k)) => format!("the long-term access key {} carries no MFA", clip(k, 40)),
+        _ => return None,
+    };
+    found(
+        Low,
+        format!(
+            "errorMessage names an explicit deny in {} and {without}; an aws:MultiFactorAuthPresent condition would deny it",
+            kind.with_article()
+        ),
+    )
+}
+
+fn insecure_transport(c: &EventCtx<'_>) -> Option<Finding> {
+    let bucket_side = c.generic() || c.explicit_in(&[PolicyKind::Resource, PolicyKind::Rcp]).is_some();
+    if !bucket_side {
+        return None;
+    }
+    let ev = c.ev;
+    let no_tls = ev.tls_version.is_none() && ev.tls_cipher_suite.is_none() && ev.cipher_suite.is_none();
+    // Only a record that kept additionalEventData can say the request had no TLS.
+    let complete = ev.signature_version.is_some() || ev.auth_method.is_some();
+    let transport = if no_tls && complete {
+        "neither tlsDetails nor additionalEventData.CipherSuite is present, so the request used plain HTTP".to_string()
+    } else if let Some(v) = ev.tls_version.as_deref().filter(|v| matches!(*v, "TLSv1" | "TLSv1.0" | "TLSv1.1")) {
+        format!("tlsDetails.tlsVersion is {v}")
+    } else {
+        return None;
+    };
+    found(
+        Medium,
+        format!("{transport} and the request was denied, which an aws:SecureTransport or s3:TlsVersion condition does"),
+    )
+}
+
+fn is_private(ip: &str) -> bool {
+    match ip.parse::<IpAddr>() {
+        Ok(IpAddr::V4(v4)) => {
+            v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || (v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64)
+        }
+        Ok(IpAddr::V6(v6)) => v6.is_unique_local() || v6.is_loopback() || v6.is_unicast_link_local(),
+        Err(_) => false,
+    }
+}
+
+fn network_condition(c: &EventCtx<'_>) -> Option<Finding> {
+    use PolicyKind::{Identity, Rcp, Resource, Scp};
+    let kind = c.explicit_in(&[Resource, Identity, Scp, Rcp])?;
+    let ip = c.ev.source_ip.as_deref().unwrap_or("");
+    if let Some(endpoint) = c.ev.vpc_endpoint_id.as_deref().filter(|e| !e.is_empty()) {
+        return found(
+            Medium,
+            format!(
+                "errorMessage names an explicit deny in {} and the request came through {} from {}: aws:SourceIp never matches VPC-endpoint traffic and aws:SourceVpce must list this endpoint",
+                kind.with_article(),
+                clip(endpoint, 80),
+                if ip.is_empty() { "an unrecorded address".to_string() } else { clip(ip, 60).into_owned() }
+            ),
+        );
+    }
+    is_private(ip).then(|| Finding {
+        confidence: Low,
+        evidence: format!(
+            "errorMessage names an explicit deny in {} and sourceIPAddress {} is private, which an aws:SourceIp condition on public ranges never matches",
+            kind.with_article(),
+            clip(ip, 60)
+        ),
+    })
+}
+
+fn object_lock_headers(c: &EventCtx<'_>) -> Option<Finding> {
+    let headers = c.ev.object_lock.as_deref().filter(|h| !h.is_empty())?;
+    let lock_action = c
+        .msg
+        .s3_action()
+        .filter(|a| a.eq_ignore_ascii_case("s3:PutObjectRetention") || a.eq_ignore_ascii_case("s3:PutObjectLegalHold"));
+    (c.deny_star() || lock_action.is_some()).then(|| Finding {
+        confidence: Medium,
+        evidence: format!(
+            "the request sent Object Lock headers ({}), which also need s3:PutObjectRetention / s3:PutObjectLegalHold{}",
+            clip(headers, 160),
+            lock_action.map(|a| format!(", and errorMessage names {a}")).unwrap_or_default()
+        ),
+    })
+}
+
+fn access_point(c: &EventCtx<'_>) -> Option<Finding> {
+    let via = match (c.ev.access_point_arn.as_deref(), c.ev.host.as_deref()) {
+        (Some(arn), _) if !arn.is_empty() => format!("access point {}", clip(arn, 200)),
+        (_, Some(host)) if find_ci(host, "s3-accesspoint").is_some() => {
+            format!("access-point host {}", clip(host, 200))
+        }
+        _ => return None,
+    };
+    let fits = c.generic() || c.msg.s3_reason(PolicyKind::Resource).is_some();
+    fits.then(|| Finding {
+        confidence: Medium,
+        evidence: format!("the request went through the {via}, whose policy or network origin (VPC only) can deny it"),
+    })
+}
+
+fn recent_policy_change(c: &EventCtx<'_>) -> Option<Finding> {
+    let (change, others) = c.change?;
+    let actor = change.identity_arn.as_deref().unwrap_or(change.principal.as_str());
+    let target = change
+        .changed_resource
+        .as_deref()
+        .or(change.bucket.as_deref())
+        .map(|r| format!(" on {}", clip(r, 200)))
+        .unwrap_or_default();
+    let gap = match (change.event_time_ms, c.first_denial_ms) {
+        (Some(t), Some(first)) => format!("{} before the first denial", fmt_gap(first.saturating_sub(t))),
+        _ => "before the first denial".to_string(),
+    };
+    let more = match others {
+        0 => String::new(),
+        1 => " (and 1 earlier change)".to_string(),
+        n => format!(" (and {n} earlier changes)"),
+    };
+    found(
+        Medium,
+        format!(
+            "{}{target} by {} at {} ({gap}, eventID {}){more} may have removed the access",
+            clip(&change.event_name, 80),
+            clip(actor, 200),
+            fmt_time(change.event_time_ms),
+            clip(&change.event_id, 80)
+        ),
+    )
+}
+
+/// Why an event stays unexplained, in one sentence.
+pub(crate) fn unexplained(c: &EventCtx<'_>) -> Finding {
+    let code = c.ev.error_code.as_deref().unwrap_or("");
+    let evidence = if !c.denied() && !code.is_empty() {
+        format!("errorCode {} matches no cause rule", clip(code, 80))
+    } else {
+        match c.msg.shape {
+            Shape::Generic | Shape::Absent => "errorMessage is the generic \"Access Denied\" and no other field (SSE, ACL, owner, endpoint, session, companion events) points to a cause".to_string(),
+            Shape::NoReason => format!("errorMessage names no policy type (the format before August 2024, or cut by the 1 KB limit): \"{}\"", clip(c.msg.raw, 200)),
+            Shape::Expired => "errorMessage \"Request has expired\": the presigned URL or signed request was used after its expiry".to_string(),
+            Shape::Enhanced(r) if r.kind == PolicyKind::RoleTrust => "errorMessage names a role trust policy, which does not govern S3 writes".to_string(),
+            _ if !c.msg.rest.is_empty() => format!(
+                "errorMessage has a reason no rule knows: \"{}\" (about {})",
+                clip(c.msg.rest, 200),
+                clip(c.action(), 80)
+            ),
+            _ => format!("errorMessage has a shape no rule knows: \"{}\"", clip(c.msg.raw, 200)),
+        }
+    };
+    Finding { confidence: Low, evidence }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_in_section_3_order_and_unique() {
+        let tags: Vec<_> = RULES.iter().map(|r| r.tag).collect();
+        let mut sorted = tags.clone();
+        sorted.dedup();
+        assert_eq!(sorted.len(), tags.len());
+        assert_eq!(tag_rank("identity-no-allow"), 0);
+        assert!(tag_rank("kms-denied") < tag_rank("cross-account"));
+        assert_eq!(tag_rank(UNEXPLAINED), RULES.len());
+    }
+
+    #[test]
+    fn private_addresses() {
+        assert!(is_private("10.1.2.3"));
+        assert!(is_private("172.31.0.9"));
+        assert!(is_private("100.64.1.1"));
+        assert!(is_private("fd00::1"));
+        assert!(!is_private("203.0.113.9"));
+        assert!(!is_private("s3.amazonaws.com"));
+        assert!(!is_private("255.090.254.5"));
+    }
+}
