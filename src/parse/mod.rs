@@ -34,6 +34,11 @@ impl ScanContext {
         let prefilter = filter.needles().map(|n| AhoCorasick::new(n).expect("needles are plain strings"));
         ScanContext { filter, prefilter, prefix_depth, max_decompressed }
     }
+
+    /// Whether a record's raw bytes can match (the prefilter); records that cannot are never parsed.
+    pub fn is_candidate(&self, record: &[u8]) -> bool {
+        self.prefilter.as_ref().is_none_or(|p| p.is_match(record))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,7 +147,7 @@ impl Worker {
                         }
                     }
                     report.counts.records_read += 1;
-                    if ctx.prefilter.as_ref().is_none_or(|p| p.is_match(record)) {
+                    if ctx.is_candidate(record) {
                         self.scratch.clear();
                         self.scratch.extend_from_slice(record);
                         parse_candidate(ctx, name, &mut self.scratch, report);
