@@ -533,3 +533,72 @@ fn bad_command_lines_get_one_clear_line() {
     assert_eq!(help.status.code(), Some(0));
     assert!(String::from_utf8(help.stdout).unwrap().contains("Examples:"));
 }
+
+// ---------------------------------------------------------------- the labelled diagnosis corpus
+
+/// Every record of testdata/diagnose/cases.ndjson goes through the real splitter, parser and
+/// extractor; each case's group must get exactly the tags, confidence, facts, evidence and
+/// next steps its `_expect` names.
+#[test]
+fn diagnosis_corpus_through_the_real_parser() {
+    use denytrail::diagnose::{Companions, diagnose_group};
+    use denytrail::event::EventRole;
+    use denytrail::filter::{ErrorCodes, Filter};
+    use denytrail::parse::{ScanContext, Worker};
+    use std::collections::BTreeMap;
+
+    let text = std::fs::read_to_string(root().join("testdata/diagnose/cases.ndjson")).unwrap();
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    // Everything is parsed; roles come from the corpus, as the scan's filter would assign them.
+    let ctx = ScanContext::new(
+        Filter { event_names: None, event_sources: None, error_codes: ErrorCodes::Any, ..Filter::default() },
+        1,
+        u64::MAX,
+    );
+    let report = Worker::new().process(&ctx, "cases.ndjson", false, text.as_bytes());
+    assert_eq!(report.counts.records_read as usize, lines.len());
+    assert_eq!(report.counts.records_invalid, 0);
+    let parsed: Vec<_> = report.events.into_iter().filter(|e| e.role == Some(EventRole::Target)).collect();
+    assert_eq!(parsed.len(), lines.len(), "every record became an event");
+
+    let mut cases: BTreeMap<String, (Option<Value>, Vec<usize>)> = BTreeMap::new();
+    let mut all = Vec::new();
+    for (i, (line, mut event)) in lines.iter().zip(parsed).enumerate() {
+        let expect = &line["_expect"];
+        let target = expect["role"] == "target";
+        event.role = Some(if target { EventRole::Target } else { EventRole::Companion });
+        if target {
+            let case = cases.entry(expect["id"].as_str().unwrap().to_string()).or_default();
+            if case.0.is_none() && expect.get("tags").is_some() {
+                case.0 = Some(expect.clone());
+            }
+            case.1.push(i);
+        }
+        all.push(event);
+    }
+    let companions = Companions::new(all.clone());
+    assert!(cases.len() >= 60, "{} cases", cases.len());
+    for (id, (expect, members)) in &cases {
+        let expect = expect.as_ref().unwrap_or_else(|| panic!("{id}: no expectation"));
+        let targets: Vec<_> = members.iter().map(|&i| &all[i]).collect();
+        let d = diagnose_group(&targets, &companions);
+        let tags: Vec<&str> = d.causes.iter().map(|c| c.tag).collect();
+        let want: Vec<&str> = expect["tags"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+        assert_eq!(tags, want, "{id}: tags");
+        assert_eq!(d.confidence_column(), expect["confidence"].as_str().unwrap_or(""), "{id}: confidence");
+        for not in expect["not"].as_array().into_iter().flatten() {
+            assert!(!tags.contains(&not.as_str().unwrap()), "{id}: must not be tagged {not}");
+        }
+        if let Some(facts) = expect.get("facts").and_then(Value::as_array) {
+            let want: Vec<&str> = facts.iter().map(|f| f.as_str().unwrap()).collect();
+            assert_eq!(d.facts, want, "{id}: facts");
+        }
+        for needle in expect["evidence"].as_array().into_iter().flatten() {
+            assert!(d.evidence.contains(needle.as_str().unwrap()), "{id}: evidence {:?} lacks {needle}", d.evidence);
+        }
+        for needle in expect["next_steps"].as_array().into_iter().flatten() {
+            let n = needle.as_str().unwrap();
+            assert!(d.next_steps.iter().any(|s| s.contains(n)), "{id}: no next step contains {n}: {:#?}", d.next_steps);
+        }
+    }
+}
