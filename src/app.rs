@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
-use crate::cli::{Cli, Command, ScanArgs, SynthArgs};
+use crate::cli::{Cli, Command, ExplainArgs, ScanArgs, SynthArgs};
 use crate::filter::{ErrorCodes, Filter, Glob1};
 use crate::parse::ScanContext;
 use crate::report::write::{self, Format};
@@ -40,6 +40,7 @@ fn usage(msg: impl Into<String>) -> anyhow::Error {
 pub fn run(cli: Cli) -> Result<Exit> {
     match cli.command {
         Command::Scan(args) => run_scan(&args),
+        Command::Explain(args) => run_explain(&args),
         Command::Synth(args) => run_synth(&args),
     }
 }
@@ -153,11 +154,14 @@ fn diagnose(out: &ScanOutput) -> HashMap<GroupKey, GroupDiagnosis> {
     crate::diagnose_groups(&out.targets, &out.companions)
 }
 
-fn run_scan(args: &ScanArgs) -> Result<Exit> {
+/// Runs the scan part shared by `scan` and `explain`: validate, list, read, collect.
+fn scan_inputs(args: &ScanArgs) -> Result<ScanOutput> {
     let (filter, scope) = filter_and_scope(args, Utc::now())?;
-    let format = resolve_format(args)?;
     if args.prefix_depth == 0 {
         return Err(usage("--prefix-depth must be at least 1"));
+    }
+    if args.inputs.is_empty() && args.aws.trail.is_none() {
+        return Err(usage("give at least one INPUT (a file, a directory, '-' or s3://bucket/prefix) or --trail"));
     }
     let mut inputs = args.inputs.iter().map(|s| Input::parse(s)).collect::<Result<Vec<_>, _>>().map_err(usage)?;
     if inputs.iter().filter(|i| **i == Input::Stdin).count() > 1 {
@@ -189,9 +193,7 @@ fn run_scan(args: &ScanArgs) -> Result<Exit> {
     };
     let out = scan::run(&opts)?;
     let stats = &out.stats;
-
-    let nothing_read = stats.files_read == 0 && stats.files_skipped == 0 && stats.files_failed > 0;
-    if nothing_read {
+    if stats.files_read == 0 && stats.files_skipped == 0 && stats.files_failed > 0 {
         if !args.quiet {
             eprint!("{}", report::summary::failures(stats));
         }
@@ -203,20 +205,90 @@ fn run_scan(args: &ScanArgs) -> Result<Exit> {
             report::escape::display(&first.error)
         );
     }
+    Ok(out)
+}
 
+/// The exit status for a finished run.
+fn exit_for(out: &ScanOutput, fail_on_findings: bool, findings: bool) -> Exit {
+    if out.stats.incomplete() {
+        Exit::Incomplete
+    } else if fail_on_findings && findings {
+        Exit::Findings
+    } else {
+        Exit::Clean
+    }
+}
+
+fn run_scan(args: &ScanArgs) -> Result<Exit> {
+    let format = resolve_format(args)?;
+    let out = scan_inputs(args)?;
     let diagnosis = diagnose(&out);
     let groups = report::build(&out.targets, &diagnosis).context("cannot group the events")?;
     emit(args, format, &groups, &out)?;
     if !args.quiet {
-        eprint!("{}", report::summary::render(stats, groups.len()));
+        eprint!("{}", report::summary::render(&out.stats, groups.len()));
     }
-    Ok(if stats.incomplete() {
-        Exit::Incomplete
-    } else if args.fail_on_findings && !groups.is_empty() {
-        Exit::Findings
-    } else {
-        Exit::Clean
-    })
+    Ok(exit_for(&out, args.fail_on_findings, !groups.is_empty()))
+}
+
+/// Reads the events a `scan --events-out` kept, applying the scan flags that still apply.
+fn read_events(path: &Path, args: &ScanArgs) -> Result<ScanOutput> {
+    use polars::prelude::{ParquetReader, SerReader};
+    let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let df = ParquetReader::new(file)
+        .finish()
+        .with_context(|| format!("{} is not an events Parquet file", path.display()))?;
+    let events = report::frame::events_from_frame(&df)
+        .with_context(|| format!("{} lacks the columns of `scan --events-out`", path.display()))?;
+    let (filter, _) = filter_and_scope(args, Utc::now())?;
+    let (targets, companions) = events.into_iter().partition(|e| e.is_target());
+    let mut out = ScanOutput { targets, companions, ..ScanOutput::default() };
+    out.targets.retain(|e| filter.matches_event_globs(&e.principal, e.bucket.as_deref(), &e.prefix));
+    out.stats.events_unique = out.targets.len() as u64;
+    Ok(out)
+}
+
+fn run_explain(args: &ExplainArgs) -> Result<Exit> {
+    let out = match &args.events {
+        Some(path) => read_events(path, &args.scan)?,
+        None => scan_inputs(&args.scan)?,
+    };
+    // Only the order and keys of the groups are needed here; each is diagnosed once below.
+    let groups = report::build(&out.targets, &HashMap::new()).context("cannot group the events")?;
+    let chosen: Vec<(usize, &report::Group)> = match args.group {
+        Some(0) => return Err(usage("--group counts from 1 (the group with the most denials)")),
+        Some(n) if n > groups.len() => {
+            return Err(usage(format!("--group {n}: the report has {} group(s)", groups.len())));
+        }
+        Some(n) => vec![(n, &groups[n - 1])],
+        None => groups.iter().enumerate().map(|(i, g)| (i + 1, g)).collect(),
+    };
+    let index = crate::diagnose::Companions::new(out.companions.iter().chain(&out.targets).cloned().collect());
+    let mut stdout = std::io::stdout().lock();
+    if chosen.is_empty() {
+        writeln!(stdout, "no matching denials")?;
+    }
+    for (rank, g) in chosen {
+        let members: Vec<&crate::event::Event> = out
+            .targets
+            .iter()
+            .filter(|e| {
+                e.principal == g.principal && e.bucket.as_deref().unwrap_or("") == g.bucket && e.prefix == g.prefix
+            })
+            .collect();
+        let d = crate::diagnose::diagnose_group(&members, &index);
+        let text = crate::diagnose::explain_group(&members, &d);
+        writeln!(stdout, "## Group {rank} of {}\n", groups.len())?;
+        // Log text inside the explanation is shown escaped, never raw.
+        for line in text.lines() {
+            writeln!(stdout, "{}", report::escape::display(line))?;
+        }
+        writeln!(stdout)?;
+    }
+    if !args.scan.quiet && args.events.is_none() {
+        eprint!("{}", report::summary::render(&out.stats, groups.len()));
+    }
+    Ok(exit_for(&out, args.scan.fail_on_findings, !groups.is_empty()))
 }
 
 fn create(path: &Path) -> Result<BufWriter<File>> {

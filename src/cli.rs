@@ -32,6 +32,10 @@ pub enum Command {
     /// Scan CloudTrail logs and print the grouped report of denied S3 writes.
     #[command(after_help = SCAN_HELP)]
     Scan(Box<ScanArgs>),
+    /// Explain each group: what was denied, the likely causes with evidence, the commands that
+    /// confirm them, and a least-privilege corrective policy where an identity policy is at fault.
+    #[command(after_help = EXPLAIN_HELP)]
+    Explain(Box<ExplainArgs>),
     /// Write a synthetic CloudTrail trail (for benchmarks and large tests).
     #[command(hide = true)]
     Synth(SynthArgs),
@@ -54,10 +58,33 @@ const SCAN_HELP: &str = "Examples:
 Inputs may be files, directories (walked recursively), '-' for stdin, or s3://bucket/prefix.
 Contents are recognised by their bytes: gzip or plain; {\"Records\":[...]}, a JSON array, or NDJSON.";
 
+const EXPLAIN_HELP: &str = "Examples:
+  # Every group of a scan, most denials first:
+  denytrail explain ./AWSLogs --since 24h
+
+  # The second group of a report, from the events a scan kept:
+  denytrail scan ./AWSLogs --events-out events.parquet
+  denytrail explain --events events.parquet --group 2
+
+  # One principal's groups:
+  denytrail explain ./AWSLogs --principal 'arn:aws:iam::*:role/ci-deploy'";
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Read the events from a `scan --events-out` Parquet file instead of scanning inputs.
+    #[arg(long, value_name = "FILE.parquet")]
+    pub events: Option<PathBuf>,
+    /// Only the Nth group of the report (1 = most denials).
+    #[arg(long, value_name = "N")]
+    pub group: Option<usize>,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+}
+
 #[derive(Debug, Args)]
 pub struct ScanArgs {
     /// Files, directories, '-' (stdin) or s3://bucket[/prefix].
-    #[arg(required_unless_present = "trail", value_name = "INPUT")]
+    #[arg(value_name = "INPUT")]
     pub inputs: Vec<String>,
 
     /// Report format [default: table on a terminal, csv otherwise, or from --output's extension].

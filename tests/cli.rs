@@ -602,3 +602,62 @@ fn diagnosis_corpus_through_the_real_parser() {
         }
     }
 }
+
+// ---------------------------------------------------------------- explain
+
+/// The corrective policy printed by `explain` (the indented JSON block after its heading).
+fn policy_in(text: &str) -> Option<Value> {
+    let start = text.find("Corrective policy")?;
+    let rest = &text[start..];
+    let open = rest.find("\n  {")? + 1;
+    let end = rest[open..].find("\n  }")? + open + 4;
+    Some(serde_json::from_str(&rest[open..end]).expect("the corrective policy is valid JSON"))
+}
+
+#[test]
+fn explain_from_inputs_and_from_events_parquet_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.parquet");
+    let o = run(&["scan", "-q", "--format", "csv", "--events-out", events.to_str().unwrap(), &trail()]);
+    assert_eq!(o.status.code(), Some(4));
+    let live = run(&["explain", "-q", "--group", "3", &trail()]);
+    let stored = run(&["explain", "--events", events.to_str().unwrap(), "--group", "3"]);
+    assert_eq!(live.status.code(), Some(4), "the truncated file still makes the run incomplete");
+    assert_eq!(stored.status.code(), Some(0));
+    let (live, stored) = (String::from_utf8(live.stdout).unwrap(), String::from_utf8(stored.stdout).unwrap());
+    assert_eq!(live, stored);
+    assert!(live.starts_with("## Group 3 of 5"), "{live}");
+    assert!(live.contains("arn:aws:iam::111122223333:user/alice → s3://acme-artifacts/releases/"), "{live}");
+    assert!(live.contains("identity-no-allow"), "{live}");
+    assert!(
+        live.contains("aws iam simulate-principal-policy --policy-source-arn arn:aws:iam::111122223333:user/alice")
+    );
+    let policy = policy_in(&live).expect("an identity cause gets a corrective policy");
+    assert_eq!(policy["Version"], "2012-10-17");
+    let stmt = &policy["Statement"][0];
+    assert_eq!(stmt["Effect"], "Allow");
+    assert_eq!(stmt["Action"], json!(["s3:PutObject"]));
+    assert_eq!(stmt["Resource"], "arn:aws:s3:::acme-artifacts/releases/*");
+    assert!(!live.contains("s3:*"));
+}
+
+#[test]
+fn explain_kms_group_scopes_the_key_and_rejects_bad_groups() {
+    let out = String::from_utf8(run(&["explain", "-q", "--group", "2", &trail()]).stdout).unwrap();
+    assert!(out.contains("kms-denied — 100% of events, high confidence"), "{out}");
+    let policy = policy_in(&out).unwrap();
+    let statements = policy["Statement"].as_array().unwrap();
+    assert_eq!(statements[0]["Resource"], "arn:aws:s3:::acme-data-lake/raw/*");
+    assert_eq!(statements[1]["Action"], json!(["kms:GenerateDataKey"]));
+    assert_eq!(
+        statements[1]["Resource"],
+        "arn:aws:kms:us-east-1:444455556666:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    );
+    // No identity policy fixes a bucket policy's explicit deny: no corrective policy for it.
+    let ci = String::from_utf8(run(&["explain", "-q", "--group", "1", &trail()]).stdout).unwrap();
+    assert!(ci.contains("bucket-policy-deny") && policy_in(&ci).is_none(), "{ci}");
+    for bad in ["0", "6"] {
+        let o = run(&["explain", "-q", "--group", bad, &trail()]);
+        assert_eq!(o.status.code(), Some(2), "--group {bad}");
+    }
+}
