@@ -511,7 +511,7 @@ fn exit_statuses() {
 #[test]
 fn bad_command_lines_get_one_clear_line() {
     let cases: [(&[&str], i32, &str); 8] = [
-        (&["scan"], 2, "required"),
+        (&["scan"], 2, "at least one INPUT"),
         (&["scan", "--bogus", "x"], 2, "--bogus"),
         (&["scan", "--since", "last tuesday", "x"], 2, "not a time"),
         (&["scan", "--since", "2026-11-22", "--until", "2026-11-01", "x"], 2, "is after --until"),
