@@ -661,3 +661,63 @@ fn explain_kms_group_scopes_the_key_and_rejects_bad_groups() {
         assert_eq!(o.status.code(), Some(2), "--group {bad}");
     }
 }
+
+// ---------------------------------------------------------------- generated trails
+
+#[test]
+fn synthetic_trail_is_fully_accounted_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let out =
+        run(&["synth", "--out", dir.path().to_str().unwrap(), "--size", "24MiB", "--max-file", "2MiB", "--seed", "7"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for threads in ["1", "2"] {
+        let (code, r) = scan_json(&["-j", threads, dir.path().to_str().unwrap()]);
+        assert_eq!(code, 0);
+        let s = &r["stats"];
+        assert_eq!(s["files_read"], summary["files"]);
+        assert_eq!(s["records_read"], summary["records"]);
+        assert_eq!(s["records_matched"], summary["denied_writes"], "every denied write is found, nothing else");
+        assert_eq!(s["bytes_decompressed"], summary["bytes_decompressed"]);
+        assert_eq!(s["bytes_compressed"], summary["bytes_compressed"]);
+        assert!(
+            s["records_parsed"].as_u64().unwrap() * 10 < s["records_read"].as_u64().unwrap(),
+            "the prefilter skips most records"
+        );
+        let groups = r["groups"].as_array().unwrap();
+        assert!(groups.len() > 5);
+        let denied: u64 = groups.iter().map(|g| g["denied"].as_u64().unwrap()).sum();
+        assert_eq!(denied, s["events_unique"].as_u64().unwrap());
+    }
+}
+
+#[test]
+fn events_out_holds_every_kept_event_and_field() {
+    use polars::prelude::{ParquetReader, SerReader};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.parquet");
+    let (_, r) = scan_json(&["--events-out", path.to_str().unwrap(), &trail()]);
+    let df = ParquetReader::new(std::fs::File::open(&path).unwrap()).finish().unwrap();
+    let s = &r["stats"];
+    let roles = df.column("role").unwrap().str().unwrap().clone();
+    let targets = roles.iter().filter(|r| *r == Some("target")).count() as u64;
+    assert_eq!(targets, s["events_unique"].as_u64().unwrap());
+    assert!(df.height() as u64 > targets, "companion events are kept too");
+    let names: Vec<String> = df.get_column_names().iter().map(|n| n.to_string()).collect();
+    for column in [
+        "event_time",
+        "event_id",
+        "principal",
+        "bucket",
+        "key",
+        "prefix",
+        "user_agent",
+        "error_message",
+        "sse_kms_key_id",
+        "vpc_endpoint_id",
+        "issued_access_key_id",
+        "source_object",
+    ] {
+        assert!(names.contains(&column.to_string()), "{column} missing from {names:?}");
+    }
+}
