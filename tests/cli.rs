@@ -721,3 +721,21 @@ fn events_out_holds_every_kept_event_and_field() {
         assert!(names.contains(&column.to_string()), "{column} missing from {names:?}");
     }
 }
+
+/// Runs the binary with a pseudo-terminal as stdin/stdout/stderr (util-linux `script`).
+fn run_in_pty(args: &str) -> String {
+    let cmd = format!("{} {args}", env!("CARGO_BIN_EXE_denytrail"));
+    let o = Command::new("script").args(["-qec", &cmd, "/dev/null"]).output().expect("util-linux `script` is needed");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn progress_bar_only_on_a_terminal_and_never_with_quiet() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r.csv");
+    let shown = run_in_pty(&format!("scan {} -o {}", trail(), out.display()));
+    assert!(shown.contains("ETA") && shown.contains("objects "), "{shown:?}");
+    let quiet = run_in_pty(&format!("scan -q {} -o {}", trail(), out.display()));
+    assert!(!quiet.contains("ETA") && !quiet.contains("objects "), "{quiet:?}");
+    assert!(quiet.trim().is_empty(), "{quiet:?}");
+}
