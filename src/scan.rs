@@ -6,7 +6,7 @@
 
 use std::fs::File;
 use std::io::BufReader;
-use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::{SyncSender, sync_channel};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -16,7 +16,7 @@ use crate::event::{Event, EventRole};
 use crate::parse::{ObjectReport, Outcome, ScanContext, Worker};
 use crate::progress::Progress;
 use crate::source::layout::Scope;
-use crate::source::{Input, Listing, Location, LogObject, local};
+use crate::source::{Input, Listed, Location, LogObject, local};
 use crate::stats::Stats;
 
 pub struct ScanOptions {
@@ -45,44 +45,34 @@ pub fn run(opts: &ScanOptions) -> Result<ScanOutput> {
         .build()
         .context("cannot start the worker threads")?;
     let mut collector = Collector::default();
+    let s3_inputs: Vec<(String, String)> = opts
+        .inputs
+        .iter()
+        .filter_map(|i| match i {
+            Input::S3 { bucket, prefix } => Some((bucket.clone(), prefix.clone())),
+            _ => None,
+        })
+        .collect();
 
-    let mut listing = Listing::default();
-    let mut s3_inputs = Vec::new();
-    for input in &opts.inputs {
-        match input {
-            Input::Path(p) => local::list(p, &opts.scope, &mut listing),
-            Input::Stdin => {
-                listing.objects.push(LogObject { name: "-".into(), location: Location::Stdin, walked: false, size: 0 })
-            }
-            Input::S3 { bucket, prefix } => s3_inputs.push((bucket.clone(), prefix.clone())),
-        }
-    }
-    for (name, reason) in listing.skipped.drain(..) {
-        let _ = name;
-        collector.stats.skip(reason);
-    }
-    for (name, error) in listing.failed.drain(..) {
-        collector.stats.fail(name, error);
-    }
-
-    let total: u64 = listing.objects.iter().map(|o| o.size).sum();
-    let progress = Progress::new(opts.progress, listing.objects.len() as u64, total);
+    let progress = Progress::new(opts.progress, 0, 0);
     let ctx = &opts.context;
     let (tx, rx) = sync_channel::<ObjectReport>(1024);
     std::thread::scope(|s| -> Result<()> {
-        let objects = &listing.objects;
-        let pool = &pool;
-        let tx_local = tx.clone();
+        // The walker streams local objects to the pool as it finds them; what it skips or cannot
+        // open goes straight to the collector.
+        let (objects_tx, objects_rx) = sync_channel::<LogObject>(4096);
+        let (walk_tx, walk_progress) = (tx.clone(), progress.clone());
+        s.spawn(move || walk_local(&opts.inputs, &opts.scope, &objects_tx, &walk_tx, &walk_progress));
+        let (pool, worker_tx) = (&pool, tx.clone());
         s.spawn(move || {
             pool.install(|| {
-                objects.par_iter().for_each_init(Worker::new, |worker, obj| {
-                    let _ = tx_local.send(process_local(worker, ctx, obj));
+                objects_rx.into_iter().par_bridge().for_each_init(Worker::new, |worker, obj| {
+                    let _ = worker_tx.send(process_local(worker, ctx, &obj));
                 })
             })
         });
-        let s3_tx = tx.clone();
         let s3_handle = (!s3_inputs.is_empty()).then(|| {
-            let progress = progress.clone();
+            let (s3_tx, progress) = (tx.clone(), progress.clone());
             s.spawn(move || crate::source::s3::scan(&s3_inputs, &opts.s3, &opts.scope, ctx, pool, s3_tx, progress))
         });
         drop(tx);
@@ -92,8 +82,7 @@ pub fn run(opts: &ScanOptions) -> Result<ScanOutput> {
         }
         if let Some(h) = s3_handle {
             let listed = h.join().map_err(|_| anyhow::anyhow!("the S3 reader panicked"))??;
-            for (name, reason) in listed.skipped {
-                let _ = name;
+            for (_, reason) in listed.skipped {
                 collector.stats.skip(reason);
             }
             for (name, error) in listed.failed {
@@ -107,6 +96,42 @@ pub fn run(opts: &ScanOptions) -> Result<ScanOutput> {
     let mut out = collector.finish();
     out.stats.elapsed_seconds = started.elapsed().as_secs_f64();
     Ok(out)
+}
+
+/// Lists the local inputs (paths and stdin) into the object channel, in input order.
+fn walk_local(
+    inputs: &[Input],
+    scope: &Scope,
+    objects: &SyncSender<LogObject>,
+    reports: &SyncSender<ObjectReport>,
+    progress: &Progress,
+) {
+    let mut emit = |item: Listed| {
+        // Every listed item is counted, so "objects done/listed" adds up on the bar.
+        match item {
+            Listed::Object(o) => {
+                progress.listed(1, o.size);
+                let _ = objects.send(o);
+            }
+            Listed::Skipped(name, reason) => {
+                progress.listed(1, 0);
+                let _ = reports.send(ObjectReport::skipped(&name, reason));
+            }
+            Listed::Failed(name, error) => {
+                progress.listed(1, 0);
+                let _ = reports.send(ObjectReport::failed(&name, error));
+            }
+        }
+    };
+    for input in inputs {
+        match input {
+            Input::Path(p) => local::walk(p, scope, &mut emit),
+            Input::Stdin => {
+                emit(Listed::Object(LogObject { name: "-".into(), location: Location::Stdin, walked: false, size: 0 }))
+            }
+            Input::S3 { .. } => {}
+        }
+    }
 }
 
 /// Opens and processes one local object (file or stdin).
@@ -199,14 +224,24 @@ pub fn dedupe(mut events: Vec<Event>) -> (Vec<Event>, u64) {
 }
 
 impl ObjectReport {
-    pub fn failed(name: &str, error: String) -> Self {
+    fn unread(name: &str, outcome: Outcome) -> Self {
         ObjectReport {
             name: name.to_string(),
-            outcome: Outcome::Failed(error),
+            outcome,
             counts: Default::default(),
             shape: Default::default(),
             events: Vec::new(),
         }
+    }
+
+    /// An object that could not be read at all.
+    pub fn failed(name: &str, error: String) -> Self {
+        Self::unread(name, Outcome::Failed(error))
+    }
+
+    /// An object accounted for without reading.
+    pub fn skipped(name: &str, reason: crate::stats::SkipReason) -> Self {
+        Self::unread(name, Outcome::Skipped(reason))
     }
 }
 

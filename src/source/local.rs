@@ -5,33 +5,34 @@ use std::path::Path;
 use walkdir::WalkDir;
 
 use super::layout::{self, Scope};
-use super::{Listing, Location, LogObject};
+use super::{Listed, Location, LogObject};
 use crate::stats::SkipReason;
 
 fn segments(path: &Path) -> Vec<&str> {
     path.components().filter_map(|c| c.as_os_str().to_str()).collect()
 }
 
-/// Adds the files under `root` (a file or a directory) to `listing`.
-pub fn list(root: &Path, scope: &Scope, listing: &mut Listing) {
+/// Walks `root` (a file or a directory), handing each file to `emit` as it is found, so reading
+/// starts at once and memory does not grow with the number of files.
+pub fn walk(root: &Path, scope: &Scope, emit: &mut dyn FnMut(Listed)) {
     let name = |p: &Path| p.display().to_string();
     let meta = match std::fs::metadata(root) {
         Ok(m) => m,
         Err(e) => {
-            listing.failed.push((name(root), format!("cannot open: {e}")));
+            emit(Listed::Failed(name(root), format!("cannot open: {e}")));
             return;
         }
     };
     if meta.is_file() {
         // A file named by the user is read even outside the layout scope: they asked for it.
         match layout::skip_by_name(&segments(root)) {
-            Some(reason) => listing.skipped.push((name(root), reason)),
-            None => listing.objects.push(LogObject {
+            Some(reason) => emit(Listed::Skipped(name(root), reason)),
+            None => emit(Listed::Object(LogObject {
                 name: name(root),
                 location: Location::File(root.to_path_buf()),
                 walked: false,
                 size: meta.len(),
-            }),
+            })),
         }
         return;
     }
@@ -48,9 +49,8 @@ pub fn list(root: &Path, scope: &Scope, listing: &mut Listing) {
             Ok(e) => e,
             Err(e) => {
                 let path = e.path().map_or_else(|| name(root), name);
-                listing
-                    .failed
-                    .push((path, format!("cannot read: {}", e.io_error().map_or(e.to_string(), |io| io.to_string()))));
+                let reason = e.io_error().map_or(e.to_string(), |io| io.to_string());
+                emit(Listed::Failed(path, format!("cannot read: {reason}")));
                 continue;
             }
         };
@@ -60,28 +60,39 @@ pub fn list(root: &Path, scope: &Scope, listing: &mut Listing) {
         let path = entry.path();
         let segs = segments(path);
         if let Some(reason) = layout::skip_by_name(&segs) {
-            listing.skipped.push((name(path), reason));
+            emit(Listed::Skipped(name(path), reason));
             continue;
         }
         if !scope.is_unbounded() && layout::parse(&segs).is_some_and(|l| l.day.is_some() && !scope.admits(&l)) {
-            listing.skipped.push((name(path), SkipReason::OutOfScope));
+            emit(Listed::Skipped(name(path), SkipReason::OutOfScope));
             continue;
         }
         let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
-        listing.objects.push(LogObject {
+        emit(Listed::Object(LogObject {
             name: name(path),
             location: Location::File(path.to_path_buf()),
             walked: true,
             size,
-        });
+        }));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::source::Listing;
     use chrono::NaiveDate;
     use std::collections::HashSet;
+
+    fn listing(root: &Path, scope: &Scope) -> Listing {
+        let mut l = Listing::default();
+        walk(root, scope, &mut |item| match item {
+            Listed::Object(o) => l.objects.push(o),
+            Listed::Skipped(n, r) => l.skipped.push((n, r)),
+            Listed::Failed(n, e) => l.failed.push((n, e)),
+        });
+        l
+    }
 
     #[test]
     fn walk_skips_digests_and_prunes_scope() {
@@ -98,8 +109,7 @@ mod tests {
         put("AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2026/11/20/e.json.gz");
         put("README.txt");
 
-        let mut all = Listing::default();
-        list(dir.path(), &Scope::default(), &mut all);
+        let all = listing(dir.path(), &Scope::default());
         assert_eq!(all.objects.len(), 5);
         assert_eq!(all.skipped.len(), 1);
         assert_eq!(all.skipped[0].1, SkipReason::Digest);
@@ -110,13 +120,11 @@ mod tests {
             from_day: NaiveDate::from_ymd_opt(2026, 11, 21),
             to_day: None,
         };
-        let mut some = Listing::default();
-        list(dir.path(), &scope, &mut some);
+        let some = listing(dir.path(), &scope);
         let names: Vec<_> = some.objects.iter().map(|o| o.name.rsplit('/').next().unwrap().to_string()).collect();
         assert_eq!(names, ["b.json.gz", "README.txt"]);
 
-        let mut missing = Listing::default();
-        list(&dir.path().join("nope"), &Scope::default(), &mut missing);
+        let missing = listing(&dir.path().join("nope"), &Scope::default());
         assert_eq!(missing.failed.len(), 1);
         assert!(missing.failed[0].1.starts_with("cannot open"));
     }

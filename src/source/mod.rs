@@ -32,6 +32,16 @@ pub struct LogObject {
     pub size: u64,
 }
 
+/// One item of a streamed listing.
+#[derive(Debug)]
+pub enum Listed {
+    Object(LogObject),
+    /// Accounted for without reading (digest, insight, out of scope).
+    Skipped(String, SkipReason),
+    /// Could not be listed or opened.
+    Failed(String, String),
+}
+
 /// The result of listing inputs: objects to read, plus objects accounted for without reading.
 #[derive(Debug, Default)]
 pub struct Listing {
