@@ -183,14 +183,9 @@ fn scan_inputs(args: &ScanArgs) -> Result<ScanOutput> {
         }
         inputs.extend(found.inputs);
     }
-    let opts = ScanOptions {
-        inputs,
-        context: ScanContext::new(filter, args.prefix_depth, args.max_decompressed.max(1)),
-        scope,
-        threads: args.threads,
-        progress,
-        s3,
-    };
+    let mut context = ScanContext::new(filter, args.prefix_depth, args.max_decompressed.max(1));
+    context.decode_only = args.decode_only;
+    let opts = ScanOptions { inputs, context, scope, threads: args.threads, progress, s3 };
     let out = scan::run(&opts)?;
     let stats = &out.stats;
     if stats.files_read == 0 && stats.files_skipped == 0 && stats.files_failed > 0 {

@@ -147,6 +147,9 @@ pub struct ScanArgs {
     /// No progress bar and no summary on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Only decompress the inputs (benchmarks: the floor of the pipeline).
+    #[arg(long, hide = true)]
+    pub decode_only: bool,
 
     #[command(flatten)]
     pub aws: AwsArgs,

@@ -739,3 +739,16 @@ fn progress_bar_only_on_a_terminal_and_never_with_quiet() {
     assert!(!quiet.contains("ETA") && !quiet.contains("objects "), "{quiet:?}");
     assert!(quiet.trim().is_empty(), "{quiet:?}");
 }
+
+#[test]
+fn decode_only_reads_the_same_bytes_and_stops_there() {
+    let (_, full) = scan_json(&[&trail()]);
+    let (code, only) = scan_json(&["--decode-only", &trail()]);
+    assert_eq!(code, 4, "the truncated file still fails");
+    // The README is plain text: decode-only reads it whole, the scan stops at its first byte.
+    let (f, o) = (&full["stats"], &only["stats"]);
+    assert!(o["bytes_decompressed"].as_u64() >= f["bytes_decompressed"].as_u64());
+    assert_eq!(o["records_read"], 0);
+    assert_eq!(o["groups"], Value::Null);
+    assert_eq!(only["groups"], json!([]));
+}

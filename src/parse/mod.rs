@@ -27,12 +27,14 @@ pub struct ScanContext {
     prefilter: Option<AhoCorasick>,
     pub prefix_depth: usize,
     pub max_decompressed: u64,
+    /// Decode every object and stop there (the benchmark floor of the pipeline).
+    pub decode_only: bool,
 }
 
 impl ScanContext {
     pub fn new(filter: Filter, prefix_depth: usize, max_decompressed: u64) -> Self {
         let prefilter = filter.needles().map(|n| AhoCorasick::new(n).expect("needles are plain strings"));
-        ScanContext { filter, prefilter, prefix_depth, max_decompressed }
+        ScanContext { filter, prefilter, prefix_depth, max_decompressed, decode_only: false }
     }
 
     /// Whether a record's raw bytes can match (the prefilter); records that cannot are never parsed.
@@ -104,6 +106,9 @@ impl Worker {
     ) -> Result<(), Outcome> {
         let fail = |e: DecodeError| Outcome::Failed(e.to_string());
         let (mut decoder, encoding) = Decoder::new(Counted::new(raw), ctx.max_decompressed).map_err(fail)?;
+        if ctx.decode_only {
+            return self.decode_only(&mut decoder, report);
+        }
         let mut splitter = Splitter::new();
         let mut first_record = true;
         let mut eof = false;
@@ -167,6 +172,26 @@ impl Worker {
             // Nothing but whitespace: an empty file holds no CloudTrail records.
             return Err(Outcome::Skipped(SkipReason::NotCloudTrail));
         }
+        result
+    }
+}
+
+impl Worker {
+    fn decode_only<R: BufRead>(
+        &mut self,
+        decoder: &mut Decoder<Counted<R>>,
+        report: &mut ObjectReport,
+    ) -> Result<(), Outcome> {
+        let result = loop {
+            self.buf.clear();
+            match decoder.fill(&mut self.buf, CHUNK) {
+                Ok(0) => break Ok(()),
+                Ok(_) => {}
+                Err(e) => break Err(Outcome::Failed(e.to_string())),
+            }
+        };
+        report.counts.bytes_compressed = decoder.raw().count;
+        report.counts.bytes_decompressed = decoder.decompressed();
         result
     }
 }
