@@ -749,6 +749,5 @@ fn decode_only_reads_the_same_bytes_and_stops_there() {
     let (f, o) = (&full["stats"], &only["stats"]);
     assert!(o["bytes_decompressed"].as_u64() >= f["bytes_decompressed"].as_u64());
     assert_eq!(o["records_read"], 0);
-    assert_eq!(o["groups"], Value::Null);
     assert_eq!(only["groups"], json!([]));
 }
