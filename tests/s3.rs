@@ -1,0 +1,442 @@
+//! `denytrail scan s3://…` and `--trail` against a real S3- and CloudTrail-compatible server
+//! (moto, started on loopback by each test), with a fault-injecting proxy where a test needs
+//! one. Each test has its own server, so tests share no state.
+//!
+//! Needs `moto_server`: `scripts/moto-server.sh` installs it (scripts/test runs it first).
+
+mod s3_support;
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use s3_support::*;
+
+const DAYS: [&str; 5] = ["2026-11-19", "2026-11-20", "2026-11-21", "2026-11-22", "2026-11-23"];
+
+/// Uploads testdata/trail to `bucket` (key = path under testdata/trail).
+fn upload_testdata(moto: &Moto, bucket: &str) -> usize {
+    moto.create_bucket(bucket, REGION);
+    moto.upload_dir(bucket, "", &testdata_trail())
+}
+
+fn local_report(dir: &std::path::Path, extra: &[&str]) -> Value {
+    let dir = dir.to_str().expect("utf-8 path");
+    let mut args = vec!["scan", "--format", "json", "-q", dir];
+    args.extend_from_slice(extra);
+    let r = run(&args);
+    assert!(r.code == 0 || r.code == 4, "local scan failed ({}): {}", r.code, r.stderr);
+    comparable(&r.json(), &format!("{dir}/"))
+}
+
+fn s3_run(endpoint: &str, input: &str, extra: &[&str]) -> Run {
+    let mut args = vec!["scan", "--format", "json", "-q", "--endpoint-url", endpoint, input];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+fn s3_report(endpoint: &str, input: &str, extra: &[&str]) -> (i32, Value) {
+    let r = s3_run(endpoint, input, extra);
+    assert!(r.code == 0 || r.code == 4, "S3 scan failed ({}): {}", r.code, r.stderr);
+    let bucket_root = format!("s3://{}/", input.trim_start_matches("s3://").split('/').next().unwrap_or(""));
+    (r.code, comparable(&r.json(), &bucket_root))
+}
+
+fn failed_paths(report: &Value) -> Vec<String> {
+    report["stats"]["failed"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|f| f["path"].as_str().map(String::from)).collect())
+        .unwrap_or_default()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+#[test]
+fn s3_scan_reports_the_same_as_a_local_scan() {
+    let moto = Moto::start();
+    let uploaded = upload_testdata(&moto, "acme-log-archive");
+    assert!(uploaded >= 19, "testdata/trail holds {uploaded} files");
+
+    let local = local_report(&testdata_trail(), &[]);
+    let (code, s3) = s3_report(&moto.url(), "s3://acme-log-archive", &[]);
+    assert_same_report(&s3, &local, "whole bucket");
+    assert_eq!(code, 4, "testdata holds a truncated file: the report is incomplete");
+    assert!(local["groups"].as_array().is_some_and(|g| !g.is_empty()));
+    assert!(s3["stats"]["skipped_by_reason"]["not a log file"] == 1, "README.txt is skipped by content, as in a walk");
+
+    // The same with pruning filters, which the S3 listing applies to folders.
+    let filters =
+        ["--account", "111122223333", "--region", "us-east-1", "--since", "2026-11-21", "--until", "2026-11-21"];
+    let local = local_report(&testdata_trail(), &filters);
+    let (_, s3) = s3_report(&moto.url(), "s3://acme-log-archive/", &filters);
+    assert_same_report(&s3, &local, "filtered");
+
+    // A prefix names a folder; an exact key names one object.
+    let local = local_report(&testdata_trail().join("AWSLogs/444455556666"), &[]);
+    let (_, s3) = s3_report(&moto.url(), "s3://acme-log-archive/AWSLogs/444455556666", &[]);
+    assert_eq!(s3["groups"], local["groups"]);
+    assert_eq!(s3["stats"]["files_read"], local["stats"]["files_read"]);
+    let key = "AWSLogs/777788889999/CloudTrail/us-east-1/2026/11/22/777788889999_CloudTrail_us-east-1_20261122T0215Z_SDQmCAtX4wcY9Pj3.json.gz";
+    let (_, one) = s3_report(&moto.url(), &format!("s3://acme-log-archive/{key}"), &[]);
+    assert_eq!(one["stats"]["files_read"], 1);
+    // A prefix that names nothing fails like a missing local path.
+    let r = s3_run(&moto.url(), "s3://acme-log-archive/AWSLog", &[]);
+    assert_one_line(&r, "nothing could be scanned");
+    assert!(r.stderr.contains("s3://acme-log-archive/AWSLog: no such key or prefix"), "{}", r.stderr);
+}
+
+#[test]
+fn org_layout_under_a_key_prefix_matches_the_local_copy() {
+    let moto = Moto::start();
+    let objects: Vec<Object> = generate(
+        "audit/AWSLogs/o-abc123defg/",
+        &["111122223333", "444455556666"],
+        &["us-east-1", "eu-west-1"],
+        &DAYS[..3],
+        3,
+    )
+    .into_iter()
+    .filter(|(k, _)| !k.contains("elasticloadbalancing"))
+    .collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_tree(dir.path(), &objects);
+    moto.create_bucket("org-logs", REGION);
+    moto.put_all("org-logs", objects.clone());
+
+    let local = local_report(&dir.path().join("audit"), &[]);
+    let (code, s3) = s3_report(&moto.url(), "s3://org-logs/audit/", &[]);
+    assert_eq!(code, 0);
+    assert_same_report(&s3, &local, "org trail under a prefix");
+    assert_eq!(s3["stats"]["files_read"], deliveries(&objects).len() as u64);
+
+    // Mixed inputs: the local copy and the bucket, read together, count both.
+    let audit = dir.path().join("audit");
+    let mixed = run(&[
+        "scan",
+        "--format",
+        "json",
+        "-q",
+        "--endpoint-url",
+        &moto.url(),
+        audit.to_str().unwrap(),
+        "s3://org-logs/audit/",
+    ]);
+    assert_eq!(mixed.code, 0, "{}", mixed.stderr);
+    let mixed = mixed.json();
+    assert_eq!(mixed["stats"]["files_read"], 2 * deliveries(&objects).len() as u64);
+    // Each event is seen twice and counted once.
+    assert_eq!(mixed["groups"], local["groups"]);
+}
+
+#[test]
+fn pruned_listing_fetches_only_the_folders_in_scope() {
+    let moto = Moto::start();
+    let accounts = ["111122223333", "444455556666", "777788889999"];
+    let regions = ["us-east-1", "eu-west-1", "ap-southeast-2"];
+    let objects = generate("AWSLogs/", &accounts, &regions, &DAYS, 2);
+    // The bucket lives in eu-west-1; the CLI is given no region and must find it.
+    moto.create_bucket("trail-eu", "eu-west-1");
+    moto.put_all("trail-eu", objects.clone());
+    let proxy = Proxy::pass(moto.port);
+
+    let filters =
+        ["--account", "444455556666", "--region", "eu-west-1", "--since", "2026-11-20", "--until", "2026-11-21"];
+    let url = proxy.url();
+    let mut args = vec!["scan", "--format", "json", "-q", "--endpoint-url", &url, "s3://trail-eu"];
+    args.extend_from_slice(&filters);
+    let r = run_with(&args, &[], true);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    // Days 20 and 21, and 22 for late deliveries (the folder is the delivery day).
+    let wanted: BTreeSet<String> = deliveries(&objects)
+        .into_iter()
+        .filter(|k| {
+            k.contains("/444455556666/CloudTrail/eu-west-1/")
+                && ["/2026/11/20/", "/2026/11/21/", "/2026/11/22/"].iter().any(|d| k.contains(d))
+        })
+        .collect();
+    let seen = proxy.seen();
+    let fetched: BTreeSet<String> = seen.iter().filter_map(|r| r.object_key()).collect();
+    assert_eq!(fetched, wanted, "exactly the in-scope delivery files are fetched");
+    println!("fetched {} of {} objects in the bucket", fetched.len(), objects.len());
+    assert_eq!(r.json()["stats"]["files_read"], wanted.len() as u64);
+
+    let listed: Vec<String> = seen.iter().filter_map(|r| r.list_prefix()).collect();
+    for prefix in &listed {
+        for never in [
+            "CloudTrail-Digest",
+            "CloudTrail-Insight",
+            "elasticloadbalancing",
+            "111122223333",
+            "777788889999",
+            "us-east-1",
+            "ap-southeast-2",
+            "/19/",
+            "/23/",
+        ] {
+            assert!(!prefix.contains(never), "listed {prefix}, which is out of scope ({never})");
+        }
+    }
+    // Root, AWSLogs/, the account, CloudTrail/, the region, 2026/, 11/, and three day folders.
+    assert!(listed.len() <= 10, "{} listings: {listed:?}", listed.len());
+    // Found the bucket's region and signed for it after the first probe.
+    let regions_used: BTreeSet<Option<String>> = seen.iter().skip(1).map(|r| r.region.clone()).collect();
+    assert_eq!(regions_used, BTreeSet::from([Some("eu-west-1".to_string())]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faults
+
+/// A stable small hash of a key, to spread faults over objects.
+fn bucket_of(key: &str, n: u64) -> u64 {
+    key.bytes().fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))) % n
+}
+
+#[test]
+fn throttling_resets_and_truncated_bodies_are_retried() {
+    let moto = Moto::start();
+    upload_testdata(&moto, "acme-log-archive");
+    let (_, clean) = s3_report(&moto.url(), "s3://acme-log-archive", &[]);
+
+    let proxy = Proxy::start(moto.port, |r| {
+        if r.list_prefix().is_some() {
+            return if r.attempt == 1 { Fault::SlowDown } else { Fault::Pass };
+        }
+        let Some(key) = r.object_key() else { return Fault::Pass };
+        match (bucket_of(&key, 3), r.attempt) {
+            (0, 1) => Fault::SlowDown,
+            (0, 2) => Fault::Error(500, "InternalError"),
+            (1, 1) | (1, 2) => Fault::Truncate,
+            (2, 1) => Fault::Reset,
+            (2, 2) => Fault::Truncate,
+            _ => Fault::Pass,
+        }
+    });
+    let (code, faulty) = s3_report(&proxy.url(), "s3://acme-log-archive", &[]);
+    assert_same_report(&faulty, &clean, "with injected faults");
+    assert_eq!(code, 4, "only testdata's own broken file fails");
+    assert_eq!(failed_paths(&faulty).len(), 1);
+    for fault in [Fault::SlowDown, Fault::Truncate, Fault::Reset, Fault::Error(500, "InternalError")] {
+        assert!(proxy.count(fault) >= 2, "{fault:?} injected {} times", proxy.count(fault));
+    }
+}
+
+#[test]
+fn an_object_that_keeps_failing_is_reported_with_its_key() {
+    let moto = Moto::start();
+    upload_testdata(&moto, "acme-log-archive");
+    let (_, clean) = s3_report(&moto.url(), "s3://acme-log-archive", &[]);
+    let cut = "AWSLogs/444455556666/CloudTrail/us-east-1/2026/11/22/444455556666_CloudTrail_us-east-1_20261122T0220Z_kMJiIkC9dXjJG4e9.json.gz";
+    let slow = "AWSLogs/777788889999/CloudTrail/us-east-1/2026/11/22/777788889999_CloudTrail_us-east-1_20261122T0215Z_SDQmCAtX4wcY9Pj3.json.gz";
+    let proxy = Proxy::start(moto.port, move |r| match r.object_key().as_deref() {
+        Some(k) if k == cut => Fault::Truncate,
+        Some(k) if k == slow => Fault::SlowDown,
+        _ => Fault::Pass,
+    });
+    let r = s3_run(&proxy.url(), "s3://acme-log-archive", &[]);
+    assert_eq!(r.code, 4, "incomplete report: {}", r.stderr);
+    let report = r.json();
+    let failed = report["stats"]["failed"].as_array().expect("failed list");
+    let reason = |key: &str| {
+        let name = format!("s3://acme-log-archive/{key}");
+        failed.iter().find(|f| f["path"] == name.as_str()).and_then(|f| f["error"].as_str()).map(String::from)
+    };
+    let cut_reason = reason(cut).expect("the truncated object is listed as failed");
+    assert!(cut_reason.contains("cut short") && cut_reason.contains("5 GETs"), "{cut_reason}");
+    let slow_reason = reason(slow).expect("the throttled object is listed as failed");
+    assert!(slow_reason.contains("SlowDown"), "{slow_reason}");
+    assert_eq!(report["stats"]["files_failed"], clean["stats"]["files_failed"].as_u64().unwrap() + 2);
+    assert_eq!(report["stats"]["files_read"], clean["stats"]["files_read"].as_u64().unwrap() - 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fatal errors: one clear line, exit 1
+
+fn assert_one_line(r: &Run, needle: &str) {
+    assert_eq!(r.code, 1, "stderr: {}", r.stderr);
+    let lines = r.error_lines();
+    assert_eq!(lines.len(), 1, "one line, got: {}", r.stderr);
+    assert!(lines[0].starts_with("denytrail: error: ") && lines[0].contains(needle), "{}", lines[0]);
+    for noise in ["SdkError", "ServiceError", "DispatchFailure", "ConnectorError", "source:", "\\n"] {
+        assert!(!lines[0].contains(noise), "SDK dump in: {}", lines[0]);
+    }
+}
+
+#[test]
+fn access_denied_on_the_log_bucket_is_one_line() {
+    let moto = Moto::start();
+    upload_testdata(&moto, "acme-log-archive");
+    let proxy = Proxy::start(moto.port, |r| {
+        if r.list_prefix().is_some() { Fault::Error(403, "AccessDenied") } else { Fault::Pass }
+    });
+    let r = s3_run(&proxy.url(), "s3://acme-log-archive", &[]);
+    assert_one_line(&r, "s3://acme-log-archive: access denied trying to list the log bucket (AccessDenied");
+}
+
+#[test]
+fn expired_or_missing_credentials_are_one_line() {
+    let moto = Moto::start();
+    upload_testdata(&moto, "acme-log-archive");
+
+    let proxy =
+        Proxy::start(moto.port, |r| if r.method == "GET" { Fault::Error(400, "ExpiredToken") } else { Fault::Pass });
+    let r = s3_run(&proxy.url(), "s3://acme-log-archive", &[]);
+    assert_one_line(&r, "the AWS credentials were refused (ExpiredToken");
+
+    let r = run_with(
+        &["scan", "-q", "--endpoint-url", &moto.url(), "s3://acme-log-archive"],
+        &[("AWS_REGION", REGION)],
+        false,
+    );
+    assert_one_line(&r, "no usable AWS credentials");
+
+    let r = s3_run(&moto.url(), "s3://no-such-bucket", &[]);
+    assert_one_line(&r, "s3://no-such-bucket: no such bucket");
+}
+
+// ---------------------------------------------------------------------------------------------
+// --trail
+
+/// Creates `name` writing to `bucket` under `prefix`, logging.
+fn create_trail(moto: &Moto, name: &str, bucket: &str, prefix: &str) -> String {
+    let ct = moto.cloudtrail();
+    let out = moto
+        .block_on(
+            ct.create_trail()
+                .name(name)
+                .s3_bucket_name(bucket)
+                .s3_key_prefix(prefix)
+                .is_multi_region_trail(true)
+                .send(),
+        )
+        .unwrap_or_else(|e| panic!("create trail: {}", aws_sdk_cloudtrail::error::DisplayErrorContext(e)));
+    moto.block_on(ct.start_logging().name(name).send()).expect("start logging");
+    out.trail_arn().expect("trail ARN").to_string()
+}
+
+fn trail_run(moto: &Moto, trail: &str) -> Run {
+    // Not quiet: the warnings are the point.
+    run(&["scan", "--format", "json", "--endpoint-url", &moto.url(), "--trail", trail])
+}
+
+fn warnings(r: &Run) -> Vec<String> {
+    r.stderr.lines().filter(|l| l.starts_with("denytrail: warning:")).map(String::from).collect()
+}
+
+#[test]
+fn trail_discovery_scans_the_trails_own_folders() {
+    use aws_sdk_cloudtrail::types::{DataResource, EventSelector, ReadWriteType};
+    let moto = Moto::start();
+    let bucket = "central-trail";
+    moto.create_bucket(bucket, REGION);
+    // This account's logs under the trail's prefix, and another account's beside them.
+    let own = generate("audit/AWSLogs/", &[ACCOUNT], &["us-east-1", "eu-west-1"], &DAYS[..2], 2);
+    let other = generate("audit/AWSLogs/", &["444455556666"], &["us-east-1"], &DAYS[..2], 2);
+    moto.put_all(bucket, own.iter().chain(&other).cloned().collect());
+    let arn = create_trail(&moto, "main", bucket, "audit");
+    let all_writes = EventSelector::builder()
+        .read_write_type(ReadWriteType::All)
+        .data_resources(DataResource::builder().r#type("AWS::S3::Object").values("arn:aws:s3").build())
+        .build();
+    moto.block_on(moto.cloudtrail().put_event_selectors().trail_name("main").event_selectors(all_writes).send())
+        .expect("put selectors");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let own_logs: Vec<Object> = own.into_iter().filter(|(k, _)| k.contains("/CloudTrail/")).collect();
+    write_tree(dir.path(), &own_logs);
+    let local = local_report(dir.path(), &[]);
+
+    for name in ["main", arn.as_str()] {
+        let r = trail_run(&moto, name);
+        assert_eq!(r.code, 0, "--trail {name}: {}", r.stderr);
+        assert!(warnings(&r).is_empty(), "a trail with S3 write data events gets no warning: {:?}", warnings(&r));
+        let report = comparable(&r.json(), &format!("s3://{bucket}/"));
+        assert_eq!(report["stats"]["files_read"], own_logs.len() as u64, "only the trail's account is read");
+        assert_eq!(report["groups"], local["groups"]);
+    }
+
+    let r = trail_run(&moto, "no-such-trail");
+    assert_one_line(&r, "--trail no-such-trail: no such trail in us-east-1");
+}
+
+#[test]
+fn trails_that_miss_s3_writes_are_named_in_a_warning() {
+    use aws_sdk_cloudtrail::types::{
+        AdvancedEventSelector, AdvancedFieldSelector, DataResource, EventSelector, ReadWriteType,
+    };
+    let moto = Moto::start();
+    moto.create_bucket("trail-logs", REGION);
+    moto.put_all("trail-logs", generate("AWSLogs/", &[ACCOUNT], &["us-east-1"], &DAYS[..1], 1));
+    let ct = moto.cloudtrail();
+
+    // The default: management events only.
+    create_trail(&moto, "mgmt-only", "trail-logs", "");
+    let w = warnings(&trail_run(&moto, "mgmt-only"));
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].contains("trail mgmt-only logs no S3 data events: denied PutObject calls are not in its logs"),
+        "{}",
+        w[0]
+    );
+
+    // Basic selector, read-only S3 data events.
+    create_trail(&moto, "reads-only", "trail-logs", "");
+    let reads = EventSelector::builder()
+        .read_write_type(ReadWriteType::ReadOnly)
+        .data_resources(DataResource::builder().r#type("AWS::S3::Object").values("arn:aws:s3").build())
+        .build();
+    moto.block_on(ct.put_event_selectors().trail_name("reads-only").event_selectors(reads).send())
+        .expect("put selectors");
+    let w = warnings(&trail_run(&moto, "reads-only"));
+    assert!(w.len() == 1 && w[0].contains("trail reads-only selects only read-only S3 data events"), "{w:?}");
+
+    // Basic selector scoped to two buckets.
+    create_trail(&moto, "two-buckets", "trail-logs", "");
+    let scoped = EventSelector::builder()
+        .read_write_type(ReadWriteType::All)
+        .data_resources(
+            DataResource::builder()
+                .r#type("AWS::S3::Object")
+                .values("arn:aws:s3:::acme-artifacts/")
+                .values("arn:aws:s3:::acme-backups/db/")
+                .build(),
+        )
+        .build();
+    moto.block_on(ct.put_event_selectors().trail_name("two-buckets").event_selectors(scoped).send())
+        .expect("put selectors");
+    let w = warnings(&trail_run(&moto, "two-buckets"));
+    assert!(
+        w.len() == 1
+            && w[0].contains("trail two-buckets logs S3 write data events only for: arn:aws:s3:::acme-artifacts/, arn:aws:s3:::acme-backups/db/; denials elsewhere are not in its logs"),
+        "{w:?}"
+    );
+
+    // Advanced selector scoped by ARN prefix.
+    create_trail(&moto, "advanced", "trail-logs", "");
+    let field = |f: &str, op: &str, v: &str| {
+        let b = AdvancedFieldSelector::builder().field(f);
+        let b = if op == "Equals" { b.equals(v) } else { b.starts_with(v) };
+        b.build().expect("field selector")
+    };
+    let advanced = AdvancedEventSelector::builder()
+        .name("artifacts writes")
+        .field_selectors(field("eventCategory", "Equals", "Data"))
+        .field_selectors(field("resources.type", "Equals", "AWS::S3::Object"))
+        .field_selectors(field("readOnly", "Equals", "false"))
+        .field_selectors(field("resources.ARN", "StartsWith", "arn:aws:s3:::acme-artifacts/"))
+        .build()
+        .expect("advanced selector");
+    moto.block_on(ct.put_event_selectors().trail_name("advanced").advanced_event_selectors(advanced).send())
+        .expect("put selectors");
+    let r = trail_run(&moto, "advanced");
+    let w = warnings(&r);
+    assert!(
+        w.len() == 1
+            && w[0].contains("trail advanced logs S3 write data events only for: arn:aws:s3:::acme-artifacts/"),
+        "{w:?}"
+    );
+    // The warning does not stop the scan.
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["stats"]["files_read"], 1);
+}
