@@ -36,9 +36,13 @@ fn collect(dir: &Path, out: &mut Vec<Vec<u8>>) {
 
 fn decompress(gz: &[u8]) -> Vec<u8> {
     let (mut d, _) = Decoder::new(gz, u64::MAX).expect("gzip");
-    let mut out = Vec::new();
-    while d.fill(&mut out, CHUNK).expect("decode") > 0 {}
-    out
+    let (mut out, mut chunk) = (Vec::new(), vec![0u8; CHUNK]);
+    loop {
+        match d.fill(&mut chunk).expect("decode") {
+            0 => return out,
+            n => out.extend_from_slice(&chunk[..n]),
+        }
+    }
 }
 
 /// Records of a decompressed file, as byte ranges.

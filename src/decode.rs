@@ -102,19 +102,17 @@ impl<R: BufRead> Decoder<R> {
         }
     }
 
-    /// Appends up to `want` decoded bytes to `buf`. Returns the number appended; 0 means the end.
-    pub fn fill(&mut self, buf: &mut Vec<u8>, want: usize) -> Result<usize, DecodeError> {
-        let start = buf.len();
-        buf.resize(start + want, 0);
+    /// Fills `dst` with decoded bytes, as far as the stream goes. Returns the number written;
+    /// 0 means the end. The caller owns and reuses `dst`, so nothing is allocated or zeroed here.
+    pub fn fill(&mut self, dst: &mut [u8]) -> Result<usize, DecodeError> {
         let mut filled = 0;
         let result = loop {
-            if filled == want {
+            if filled == dst.len() {
                 break Ok(());
             }
-            let dst = &mut buf[start + filled..];
             let read = match &mut self.inner {
-                Inner::Gzip(d) => d.read(dst),
-                Inner::Plain(r) => r.read(dst),
+                Inner::Gzip(d) => d.read(&mut dst[filled..]),
+                Inner::Plain(r) => r.read(&mut dst[filled..]),
             };
             match read {
                 Ok(0) => break Ok(()),
@@ -123,7 +121,6 @@ impl<R: BufRead> Decoder<R> {
                 Err(e) => break Err(self.classify(e)),
             }
         };
-        buf.truncate(start + filled);
         self.produced += filled as u64;
         if self.produced > self.limit {
             return Err(DecodeError::TooLarge { limit: self.limit });
@@ -156,9 +153,13 @@ mod tests {
 
     fn decode_all(raw: &[u8], limit: u64) -> Result<(Encoding, Vec<u8>), DecodeError> {
         let (mut d, enc) = Decoder::new(raw, limit)?;
-        let mut out = Vec::new();
-        while d.fill(&mut out, 7)? > 0 {}
-        Ok((enc, out))
+        let (mut out, mut chunk) = (Vec::new(), [0u8; 7]);
+        loop {
+            match d.fill(&mut chunk)? {
+                0 => return Ok((enc, out)),
+                n => out.extend_from_slice(&chunk[..n]),
+            }
+        }
     }
 
     #[test]
@@ -197,10 +198,9 @@ mod tests {
         }
         let bomb = e.finish().unwrap();
         let (mut d, _) = Decoder::new(&bomb[..], 4 << 20).unwrap();
-        let mut buf = Vec::new();
+        let mut buf = vec![0u8; CHUNK];
         let err = loop {
-            buf.clear();
-            match d.fill(&mut buf, CHUNK) {
+            match d.fill(&mut buf) {
                 Ok(0) => panic!("bomb fully decoded"),
                 Ok(_) => {}
                 Err(e) => break e,
@@ -214,8 +214,8 @@ mod tests {
     fn counts_compressed_bytes() {
         let z = gzip(b"some text to count");
         let (mut d, _) = Decoder::new(Counted::new(&z[..]), 100).unwrap();
-        let mut out = Vec::new();
-        while d.fill(&mut out, 1024).unwrap() > 0 {}
+        let mut out = [0u8; 1024];
+        while d.fill(&mut out).unwrap() > 0 {}
         assert_eq!(d.raw().count, z.len() as u64);
     }
 }

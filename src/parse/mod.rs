@@ -60,10 +60,12 @@ pub struct ObjectReport {
     pub events: Vec<Event>,
 }
 
-/// Per-thread state: reusable buffers.
+/// Per-thread state: reusable buffers. `buf` stays allocated (and initialised) between objects;
+/// `buf[..filled]` is the decoded input not yet consumed.
 #[derive(Default)]
 pub struct Worker {
     buf: Vec<u8>,
+    filled: usize,
     scratch: Vec<u8>,
 }
 
@@ -76,7 +78,7 @@ pub fn has_log_extension(name: &str) -> bool {
 
 impl Worker {
     pub fn new() -> Self {
-        Worker { buf: Vec::with_capacity(CHUNK * 2), scratch: Vec::new() }
+        Worker { buf: vec![0; CHUNK * 2], filled: 0, scratch: Vec::new() }
     }
 
     /// Processes one object. `walked` is true when it was found by a directory walk rather than
@@ -112,9 +114,9 @@ impl Worker {
         let mut splitter = Splitter::new();
         let mut first_record = true;
         let mut eof = false;
-        self.buf.clear();
+        self.filled = 0;
         let result = loop {
-            let step = match splitter.next(&self.buf, eof) {
+            let step = match splitter.next(&self.buf[..self.filled], eof) {
                 Ok(step) => step,
                 Err(e) => {
                     let before_any = first_record && splitter.shape() == Shape::default();
@@ -128,14 +130,19 @@ impl Worker {
             match step {
                 Step::Done => break Ok(()),
                 Step::NeedMore { keep_from } => {
-                    self.buf.drain(..keep_from);
+                    self.buf.copy_within(keep_from..self.filled, 0);
+                    self.filled -= keep_from;
                     splitter.consumed(keep_from);
-                    if self.buf.len() > MAX_RECORD {
+                    if self.filled > MAX_RECORD {
                         break Err(Outcome::Failed(format!("a record is larger than {MAX_RECORD} bytes")));
                     }
-                    match decoder.fill(&mut self.buf, CHUNK) {
+                    if self.buf.len() < self.filled + CHUNK {
+                        // Only a record longer than a chunk grows the buffer.
+                        self.buf.resize(self.filled + CHUNK, 0);
+                    }
+                    match decoder.fill(&mut self.buf[self.filled..self.filled + CHUNK]) {
                         Ok(0) => eof = true,
-                        Ok(_) => {}
+                        Ok(n) => self.filled += n,
                         Err(e) => break Err(Outcome::Failed(format!("{e}{}", after(report.counts.records_read)))),
                     }
                 }
@@ -182,9 +189,11 @@ impl Worker {
         decoder: &mut Decoder<Counted<R>>,
         report: &mut ObjectReport,
     ) -> Result<(), Outcome> {
+        if self.buf.len() < CHUNK {
+            self.buf.resize(CHUNK, 0);
+        }
         let result = loop {
-            self.buf.clear();
-            match decoder.fill(&mut self.buf, CHUNK) {
+            match decoder.fill(&mut self.buf[..CHUNK]) {
                 Ok(0) => break Ok(()),
                 Ok(_) => {}
                 Err(e) => break Err(Outcome::Failed(e.to_string())),
