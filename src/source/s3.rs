@@ -34,7 +34,7 @@ use tokio::task::JoinSet;
 
 use super::Listing;
 use super::layout::{self, Scope};
-use crate::parse::{ObjectReport, Outcome, ScanContext, Worker};
+use crate::parse::{ObjectReport, ScanContext, Worker};
 use crate::progress::Progress;
 use crate::stats::SkipReason;
 
@@ -402,10 +402,7 @@ impl Lister {
         let progress = &self.shared.progress;
         if let Some(reason) = skip_key(key, walked, &self.shared.scope) {
             progress.listed(1, 0);
-            let report = ObjectReport {
-                outcome: Outcome::Skipped(reason),
-                ..ObjectReport::failed(&self.name(key), String::new())
-            };
+            let report = ObjectReport::skipped(&self.name(key), reason);
             let _ = self.shared.out.send(Item::Report(report)).await;
             return;
         }
