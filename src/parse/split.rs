@@ -260,6 +260,8 @@ enum TopObject {
 
 /// Classifies a top-level object by walking its keys: a `Records` array makes it a delivery
 /// file wrapper (its elements are the records), anything else makes the object a record.
+/// The key is looked at before its value is skipped, so a wrapper is recognised without scanning
+/// its (possibly huge) array.
 fn top_object(buf: &[u8], open: usize) -> Res<TopObject> {
     let mut at = skip_ws(buf, open + 1);
     match buf.get(at) {
@@ -268,13 +270,12 @@ fn top_object(buf: &[u8], open: usize) -> Res<TopObject> {
         _ => {}
     }
     loop {
-        // The caller never passes eof here: a short value is always retried with more input.
-        let Some((key, value_at, end)) = key_value(buf, at, false)? else {
-            return Ok(TopObject::Short);
-        };
+        let Some((key, value_at)) = key(buf, at)? else { return Ok(TopObject::Short) };
         if key == b"Records" && buf[value_at] == b'[' {
             return Ok(TopObject::Wrapper { array_body: value_at + 1 });
         }
+        // The caller never passes eof here: a short value is always retried with more input.
+        let Scan::End(end) = skip_value(buf, value_at, false)? else { return Ok(TopObject::Short) };
         at = skip_ws(buf, end);
         match buf.get(at) {
             None => return Ok(TopObject::Short),
@@ -285,9 +286,9 @@ fn top_object(buf: &[u8], open: usize) -> Res<TopObject> {
     }
 }
 
-/// Parses `"key" : value` at `at`. Returns the raw key bytes, where the value starts and where it
-/// ends, or `None` when the buffer ends first.
-fn key_value(buf: &[u8], at: usize, eof: bool) -> Res<Option<(&[u8], usize, usize)>> {
+/// Parses `"key" :` at `at`. Returns the raw key bytes and where the value starts, or `None`
+/// when the buffer ends first.
+fn key(buf: &[u8], at: usize) -> Res<Option<(&[u8], usize)>> {
     match buf.get(at) {
         None => return Ok(None),
         Some(b'"') => {}
@@ -304,9 +305,16 @@ fn key_value(buf: &[u8], at: usize, eof: bool) -> Res<Option<(&[u8], usize, usiz
     if value_at >= buf.len() {
         return Ok(None);
     }
+    Ok(Some((&buf[at + 1..key_end - 1], value_at)))
+}
+
+/// Parses `"key" : value` at `at`. Returns the raw key bytes, where the value starts and where it
+/// ends, or `None` when the buffer ends first.
+fn key_value(buf: &[u8], at: usize, eof: bool) -> Res<Option<(&[u8], usize, usize)>> {
+    let Some((key, value_at)) = key(buf, at)? else { return Ok(None) };
     match skip_value(buf, value_at, eof)? {
         Scan::Short => Ok(None),
-        Scan::End(end) => Ok(Some((&buf[at + 1..key_end - 1], value_at, end))),
+        Scan::End(end) => Ok(Some((key, value_at, end))),
     }
 }
 
@@ -548,6 +556,17 @@ mod tests {
         let input = r#"[{"a":1},{"b":2} x]"#;
         let e = split_chunked(input.as_bytes(), 3).unwrap_err();
         assert_eq!(e.offset, input.find('x').unwrap() as u64);
+    }
+
+    #[test]
+    fn a_wrapper_is_recognised_without_scanning_its_records() {
+        // Only the head of a large delivery file is in the buffer: the splitter must already
+        // hand out its complete records instead of waiting for the whole array.
+        let head = br#"{"Records":[{"a":1},{"b":2},{"c":"#;
+        let mut sp = Splitter::new();
+        assert_eq!(sp.next(head, false).unwrap(), Step::Record(12..19));
+        assert_eq!(sp.next(head, false).unwrap(), Step::Record(20..27));
+        assert_eq!(sp.next(head, false).unwrap(), Step::NeedMore { keep_from: 28 });
     }
 
     #[test]
