@@ -97,7 +97,7 @@ pub fn filter_and_scope(args: &ScanArgs, now: DateTime<Utc>) -> Result<(Filter, 
     filter.until_ms = until.map(|t| t.timestamp_millis());
     filter.accounts = set(&args.accounts);
     filter.regions = set(&args.regions);
-    if let Some(bad) = args.accounts.iter().find(|a| a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit())) {
+    if let Some(bad) = args.accounts.iter().find(|a| !crate::event::is_account_id(a)) {
         return Err(usage(format!("--account '{bad}' is not a 12-digit AWS account id")));
     }
     let glob = |g: &Option<String>, flag: &str| {

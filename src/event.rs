@@ -143,6 +143,11 @@ impl Event {
 
 pub const ANONYMOUS: &str = "ANONYMOUS_PRINCIPAL";
 
+/// A 12-digit AWS account id.
+pub fn is_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// The folder prefix of `key` at `depth` segments: `releases/v1/app.zip` → `releases/` (1),
 /// `releases/v1/` (2). A key with fewer folders keeps the folders it has; a root key gives "".
 pub fn prefix_of(key: &str, depth: usize) -> &str {

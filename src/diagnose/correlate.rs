@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use crate::event::{Event, EventRole};
 
 use super::message::{PolicyKind, starts_with_ci};
-use super::text::is_account_id;
+use crate::event::is_account_id;
 
 /// How long before the S3 event a KMS call may happen and still be the one S3 made for it.
 const KMS_WINDOW_MS: i64 = 60_000;

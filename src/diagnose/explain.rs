@@ -16,8 +16,9 @@ use crate::event::Event;
 
 use super::message::{Message, PolicyKind, starts_with_ci};
 use super::steps::{is_user_arn, principal_arn};
-use super::text::{clip, fmt_time, iam_literal, is_account_id, partition};
+use super::text::{clip, fmt_time, iam_literal, partition};
 use super::{Diagnosis, percent};
+use crate::event::is_account_id;
 
 /// Tags a corrective identity-side policy fixes (or, for explicit denies, needs once the deny is gone).
 const IDENTITY_SIDE: &[&str] =

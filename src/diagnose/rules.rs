@@ -13,7 +13,8 @@ use super::Confidence::{self, High, Low, Medium};
 use super::correlate::{Companions, KmsLink};
 use super::message::{Message, PolicyKind, Shape, Verdict, find_ci, starts_with_ci};
 use super::steps::{self, Fill};
-use super::text::{clip, fmt_gap, fmt_time, is_account_id};
+use super::text::{clip, fmt_gap, fmt_time};
+use crate::event::is_account_id;
 
 /// What a rule concluded for one event.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,7 +8,8 @@ use crate::event::{Event, role_arn_from_session_arn};
 
 use super::message::starts_with_ci;
 use super::rules::EventCtx;
-use super::text::{iam_name, is_account_id, partition, sh};
+use super::text::{iam_name, partition, sh};
+use crate::event::is_account_id;
 
 /// The values a group's commands are filled with.
 #[derive(Debug, Clone, Default, PartialEq)]

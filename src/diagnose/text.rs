@@ -71,13 +71,10 @@ pub(crate) fn partition(arn: &str) -> Option<&str> {
 }
 
 /// True for a 12-digit account id.
-pub(crate) fn is_account_id(s: &str) -> bool {
-    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::is_account_id;
 
     #[test]
     fn clip_respects_char_boundaries() {

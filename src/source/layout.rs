@@ -21,10 +21,6 @@ pub struct Layout<'a> {
     pub day: Option<u32>,
 }
 
-fn is_account(s: &str) -> bool {
-    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
-}
-
 /// Reads the layout from path segments; `None` when there is no `AWSLogs` segment.
 pub fn parse<'a>(segments: &[&'a str]) -> Option<Layout<'a>> {
     let start = segments.iter().rposition(|s| *s == "AWSLogs")? + 1;
@@ -33,7 +29,7 @@ pub fn parse<'a>(segments: &[&'a str]) -> Option<Layout<'a>> {
     if let Some(org) = it.next_if(|s| s.starts_with("o-")) {
         l.org = Some(org);
     }
-    l.account = it.next_if(|s| is_account(s));
+    l.account = it.next_if(|s| crate::event::is_account_id(s));
     if l.account.is_none() {
         return Some(l);
     }
