@@ -36,7 +36,7 @@ pub struct Event {
     pub recipient_account: Option<String>,
 
     // --- who (userIdentity) ---
-    /// Grouping key, see [`crate::event::principal_of`].
+    /// Grouping key, see [`crate::parse::extract::principal_of`].
     pub principal: String,
     /// `userIdentity.type`, or `Unknown`.
     pub principal_type: String,

@@ -2,7 +2,7 @@
 //!
 //! The pipeline, one module per stage:
 //! [`source`] (local files, stdin, S3) → [`decode`] (gzip, size limit) → [`parse`] (record
-//! splitting, prefilter, simd-json) → [`filter`] (which events) → `diagnose` (likely causes) →
+//! splitting, prefilter, simd-json) → [`filter`] (which events) → [`diagnose`] (likely causes) →
 //! [`report`] (polars grouping, writers). [`scan`] wires the stages on a rayon pool and
 //! [`stats`] accounts for every object and record.
 
