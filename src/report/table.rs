@@ -9,9 +9,29 @@ use super::escape::{display, shorten};
 struct Col {
     name: &'static str,
     get: fn(&Group) -> String,
-    /// Narrowest width the column is shortened to before it is dropped.
+    /// Width the column is shortened to before optional columns are dropped.
+    comfortable: usize,
+    /// Narrowest width the column is ever shortened to.
     min: usize,
     numeric: bool,
+}
+
+/// Shortens the widest shown columns (widest above its floor first) until the table fits the
+/// budget or every column is at its floor.
+fn shrink(widths: &mut [usize], shown: &[usize], cols: &[Col], budget: usize, floor: impl Fn(&Col) -> usize) {
+    loop {
+        let cost: usize = shown.iter().map(|&i| widths[i] + 3).sum();
+        if cost <= budget {
+            return;
+        }
+        let excess = cost - budget;
+        let Some(i) =
+            shown.iter().copied().filter(|&i| widths[i] > floor(&cols[i])).max_by_key(|&i| widths[i] - floor(&cols[i]))
+        else {
+            return;
+        };
+        widths[i] -= excess.min(widths[i] - floor(&cols[i]));
+    }
 }
 
 /// `2026-11-21T09:14:03Z` → `2026-11-21 09:14:03`.
@@ -21,18 +41,24 @@ fn t(s: &str) -> String {
 
 fn columns() -> Vec<Col> {
     vec![
-        Col { name: "principal", get: |g| g.principal.clone(), min: 24, numeric: false },
-        Col { name: "bucket", get: |g| g.bucket.clone(), min: 12, numeric: false },
-        Col { name: "prefix", get: |g| g.prefix.clone(), min: 8, numeric: false },
-        Col { name: "denied", get: |g| g.denied.to_string(), min: 6, numeric: true },
-        Col { name: "causes", get: |g| g.causes.clone(), min: 14, numeric: false },
-        Col { name: "confidence", get: |g| g.confidence.clone(), min: 10, numeric: false },
-        Col { name: "sessions", get: |g| g.sessions.to_string(), min: 8, numeric: true },
-        Col { name: "keys", get: |g| g.keys.to_string(), min: 4, numeric: true },
-        Col { name: "operations", get: |g| g.operations.clone(), min: 10, numeric: false },
-        Col { name: "first_seen", get: |g| t(&g.first_seen), min: 19, numeric: false },
-        Col { name: "last_seen", get: |g| t(&g.last_seen), min: 19, numeric: false },
-        Col { name: "principal_type", get: |g| g.principal_type.clone(), min: 14, numeric: false },
+        Col { name: "principal", get: |g| g.principal.clone(), comfortable: 44, min: 24, numeric: false },
+        Col { name: "bucket", get: |g| g.bucket.clone(), comfortable: usize::MAX, min: 12, numeric: false },
+        Col { name: "prefix", get: |g| g.prefix.clone(), comfortable: usize::MAX, min: 8, numeric: false },
+        Col { name: "denied", get: |g| g.denied.to_string(), comfortable: usize::MAX, min: 6, numeric: true },
+        Col { name: "causes", get: |g| g.causes.clone(), comfortable: 36, min: 14, numeric: false },
+        Col { name: "confidence", get: |g| g.confidence.clone(), comfortable: usize::MAX, min: 10, numeric: false },
+        Col { name: "sessions", get: |g| g.sessions.to_string(), comfortable: usize::MAX, min: 8, numeric: true },
+        Col { name: "keys", get: |g| g.keys.to_string(), comfortable: usize::MAX, min: 4, numeric: true },
+        Col { name: "operations", get: |g| g.operations.clone(), comfortable: 24, min: 10, numeric: false },
+        Col { name: "first_seen", get: |g| t(&g.first_seen), comfortable: usize::MAX, min: 19, numeric: false },
+        Col { name: "last_seen", get: |g| t(&g.last_seen), comfortable: usize::MAX, min: 19, numeric: false },
+        Col {
+            name: "principal_type",
+            get: |g| g.principal_type.clone(),
+            comfortable: usize::MAX,
+            min: 14,
+            numeric: false,
+        },
     ]
     .into_iter()
     .map(|mut c| {
@@ -53,25 +79,22 @@ pub fn render(groups: &[Group], width: usize) -> String {
         .collect();
     // Each column costs its width plus 3 (borders and padding) and the table one more.
     let budget = width.saturating_sub(1);
-    let cost = |w: &[usize]| w.iter().map(|w| w + 3).sum::<usize>();
+    let fits = |widths: &[usize], shown: &[usize]| shown.iter().map(|&i| widths[i] + 3).sum::<usize>() <= budget;
     let mut widths = natural.clone();
     let mut shown: Vec<usize> = (0..cols.len()).collect();
-    // Shrink the widest shrinkable column first, then drop columns from the right.
-    loop {
-        let current: Vec<usize> = shown.iter().map(|&i| widths[i]).collect();
-        if cost(&current) <= budget {
-            break;
-        }
-        let excess = cost(&current) - budget;
-        let widest =
-            shown.iter().copied().filter(|&i| widths[i] > cols[i].min).max_by_key(|&i| widths[i] - cols[i].min);
-        match widest {
-            Some(i) => widths[i] = (widths[i] - excess.min(widths[i] - cols[i].min)).max(cols[i].min),
-            None if shown.len() > 3 => {
-                shown.pop();
-            }
-            None => break,
-        }
+    // 1. Long free text (ARNs, cause lists, operations) gives way first, down to a comfortable width.
+    shrink(&mut widths, &shown, &cols, budget, |c| c.comfortable);
+    // 2. Then optional columns go, from the right; the first six always stay.
+    while !fits(&widths, &shown) && shown.len() > 6 {
+        shown.pop();
+        widths.clone_from(&natural);
+        shrink(&mut widths, &shown, &cols, budget, |c| c.comfortable);
+    }
+    // 3. Then everything shrinks towards its minimum, and on a very narrow terminal more columns go.
+    shrink(&mut widths, &shown, &cols, budget, |c| c.min);
+    while !fits(&widths, &shown) && shown.len() > 3 {
+        shown.pop();
+        shrink(&mut widths, &shown, &cols, budget, |c| c.min);
     }
 
     let mut table = Table::new();
