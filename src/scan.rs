@@ -81,13 +81,8 @@ pub fn run(opts: &ScanOptions) -> Result<ScanOutput> {
             collector.merge(report);
         }
         if let Some(h) = s3_handle {
-            let listed = h.join().map_err(|_| anyhow::anyhow!("the S3 reader panicked"))??;
-            for (_, reason) in listed.skipped {
-                collector.stats.skip(reason);
-            }
-            for (name, error) in listed.failed {
-                collector.stats.fail(name, error);
-            }
+            // Every S3 object is accounted for through the channel; only a fatal error comes back.
+            h.join().map_err(|_| anyhow::anyhow!("the S3 reader panicked"))??;
         }
         Ok(())
     })?;

@@ -80,9 +80,16 @@ pub fn walk(root: &Path, scope: &Scope, emit: &mut dyn FnMut(Listed)) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::Listing;
     use chrono::NaiveDate;
     use std::collections::HashSet;
+
+    /// What a walk emitted, sorted into objects, skips and failures.
+    #[derive(Default)]
+    struct Listing {
+        objects: Vec<LogObject>,
+        skipped: Vec<(String, SkipReason)>,
+        failed: Vec<(String, String)>,
+    }
 
     fn listing(root: &Path, scope: &Scope) -> Listing {
         let mut l = Listing::default();

@@ -42,14 +42,6 @@ pub enum Listed {
     Failed(String, String),
 }
 
-/// The result of listing inputs: objects to read, plus objects accounted for without reading.
-#[derive(Debug, Default)]
-pub struct Listing {
-    pub objects: Vec<LogObject>,
-    pub skipped: Vec<(String, SkipReason)>,
-    pub failed: Vec<(String, String)>,
-}
-
 /// A positional input, as the user wrote it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {

@@ -32,7 +32,6 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 
-use super::Listing;
 use super::layout::{self, Scope};
 use crate::parse::{ObjectReport, ScanContext, Worker};
 use crate::progress::Progress;
@@ -85,9 +84,8 @@ const ITEM_QUEUE: usize = 256;
 
 /// Reads every in-scope object under the given `(bucket, prefix)` inputs.
 ///
-/// Every object is accounted for through `tx` as it is read, skipped or failed, so the returned
-/// listing is empty; an error means the scan cannot go on (no usable credentials, a log bucket
-/// that cannot be listed).
+/// Every object is accounted for through `tx` as it is read, skipped or failed; an error means
+/// the scan cannot go on (no usable credentials, a log bucket that cannot be listed).
 pub fn scan(
     inputs: &[(String, String)],
     opts: &S3Options,
@@ -96,7 +94,7 @@ pub fn scan(
     pool: &rayon::ThreadPool,
     tx: SyncSender<ObjectReport>,
     progress: Progress,
-) -> Result<Listing> {
+) -> Result<()> {
     let runtime = runtime()?;
     let (out, mut items) = mpsc::channel(ITEM_QUEUE);
     let shared = Arc::new(Shared { scope: scope.clone(), progress, out });
@@ -131,7 +129,7 @@ pub fn scan(
         return Err(err);
     }
     match runtime.block_on(reader) {
-        Ok(result) => result.map(|()| Listing::default()),
+        Ok(result) => result,
         Err(e) => Err(anyhow!("the S3 reader stopped: {e}")),
     }
 }
