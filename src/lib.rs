@@ -42,6 +42,20 @@ pub fn diagnose_groups(targets: &[Event], companions: &[Event]) -> HashMap<Group
                 confidence: d.confidence_column(),
                 evidence: d.evidence.clone(),
                 next_steps: d.next_steps_column(),
+                detail: report::GroupDetail {
+                    causes: d
+                        .causes
+                        .iter()
+                        .map(|c| report::CauseLine {
+                            tag: c.tag.to_string(),
+                            confidence: c.confidence.to_string(),
+                            share: c.share,
+                            evidence: c.evidence.clone(),
+                        })
+                        .collect(),
+                    facts: d.facts.clone(),
+                    steps: d.next_steps.clone(),
+                },
             };
             (key, columns)
         })

@@ -7,6 +7,7 @@ pub mod escape;
 pub mod frame;
 pub mod summary;
 pub mod table;
+pub mod timeline;
 pub mod write;
 
 use std::collections::HashMap;
@@ -19,6 +20,9 @@ use crate::event::Event;
 /// One report row. The field names are the report's column names.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Group {
+    /// `new`, `ongoing` or `resolved` against a `--baseline` report; empty without one.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub status: String,
     pub principal: String,
     pub principal_type: String,
     pub account: String,
@@ -38,6 +42,30 @@ pub struct Group {
     pub next_steps: String,
     pub sample_event_id: String,
     pub sample_key: String,
+    /// The diagnosis behind `causes`/`evidence`/`next_steps`, one entry per cause (for HTML).
+    #[serde(skip)]
+    pub detail: GroupDetail,
+}
+
+/// The per-cause diagnosis of a group, for writers that show more than one line of it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GroupDetail {
+    /// Strongest first, as in `causes`.
+    pub causes: Vec<CauseLine>,
+    /// Facts that are not causes: "cross-account", "temporary credentials", ...
+    pub facts: Vec<String>,
+    /// Commands to confirm the causes, one per entry.
+    pub steps: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CauseLine {
+    pub tag: String,
+    /// `high`, `medium` or `low`.
+    pub confidence: String,
+    /// Share of the group's events the cause explains, 0..=1.
+    pub share: f64,
+    pub evidence: String,
 }
 
 /// The column names, in report order.
@@ -70,6 +98,7 @@ pub struct GroupDiagnosis {
     pub confidence: String,
     pub evidence: String,
     pub next_steps: String,
+    pub detail: GroupDetail,
 }
 
 /// The key a group is known by.
@@ -146,6 +175,7 @@ pub fn groups_from_frame(
             let key = (principal[i].clone(), bucket[i].clone(), prefix[i].clone());
             let d = diagnosis.get(&key).unwrap_or(&empty);
             Group {
+                status: String::new(),
                 principal: principal[i].clone(),
                 principal_type: principal_type[i].clone(),
                 account: account[i].clone(),
@@ -165,6 +195,7 @@ pub fn groups_from_frame(
                 next_steps: d.next_steps.clone(),
                 sample_event_id: sample_id[i].clone(),
                 sample_key: sample_key[i].clone(),
+                detail: d.detail.clone(),
             }
         })
         .collect())

@@ -115,6 +115,7 @@ mod tests {
 
     fn group(principal: &str, denied: u64) -> Group {
         Group {
+            status: String::new(),
             principal: principal.into(),
             principal_type: "AssumedRole".into(),
             account: "111122223333".into(),
@@ -134,6 +135,7 @@ mod tests {
             next_steps: String::new(),
             sample_event_id: String::new(),
             sample_key: String::new(),
+            detail: Default::default(),
         }
     }
 

@@ -112,6 +112,7 @@ mod tests {
 
     fn group() -> Group {
         Group {
+            status: String::new(),
             principal: "arn:aws:iam::1:user/alice".into(),
             principal_type: "IAMUser".into(),
             account: "1".into(),
@@ -131,6 +132,7 @@ mod tests {
             next_steps: String::new(),
             sample_event_id: "e".into(),
             sample_key: "=HYPERLINK(\"http://x\")\u{1b}]8;;".into(),
+            detail: Default::default(),
         }
     }
 
