@@ -8,11 +8,13 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
-use crate::cli::{Cli, Command, ExplainArgs, ScanArgs, SynthArgs};
+use crate::cli::{Cli, Command, ExplainArgs, QueryArgs, ScanArgs, SynthArgs};
 use crate::filter::{ErrorCodes, Filter, Glob1};
 use crate::parse::ScanContext;
-use crate::report::write::{self, Format};
-use crate::report::{self, GroupDiagnosis, GroupKey};
+use crate::report::html::HtmlMeta;
+use crate::report::timeline::Timeline;
+use crate::report::write::{self, Format, Report};
+use crate::report::{self, GroupDiagnosis, GroupKey, baseline};
 use crate::scan::{self, ScanOptions, ScanOutput};
 use crate::source::Input;
 use crate::source::layout::Scope;
@@ -41,6 +43,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
     match cli.command {
         Command::Scan(args) => run_scan(&args),
         Command::Explain(args) => run_explain(&args),
+        Command::Query(args) => run_query(&args),
         Command::Synth(args) => run_synth(&args),
     }
 }
@@ -128,6 +131,8 @@ fn resolve_format(args: &ScanArgs) -> Result<Format> {
             (".jsonl", Format::Ndjson),
             (".parquet", Format::Parquet),
             (".md", Format::Markdown),
+            (".html", Format::Html),
+            (".htm", Format::Html),
         ]
         .into_iter()
         .find(|(ext, _)| name.ends_with(ext))
@@ -154,6 +159,38 @@ fn diagnose(out: &ScanOutput) -> HashMap<GroupKey, GroupDiagnosis> {
     crate::diagnose_groups(&out.targets, &out.companions)
 }
 
+fn s3_options(args: &ScanArgs) -> S3Options {
+    S3Options {
+        profile: args.aws.profile.clone(),
+        region: args.aws.aws_region.clone(),
+        endpoint_url: args.aws.endpoint_url.clone(),
+        concurrency: args.aws.concurrency.max(1),
+    }
+}
+
+/// Where `--output` sends the report.
+#[derive(Debug, PartialEq)]
+enum Destination<'a> {
+    Stdout,
+    File(&'a Path),
+    S3 { bucket: String, key: String },
+}
+
+impl<'a> Destination<'a> {
+    fn of(output: Option<&'a Path>) -> Result<Destination<'a>> {
+        let Some(path) = output else { return Ok(Destination::Stdout) };
+        let Some(rest) = path.to_str().and_then(|p| p.strip_prefix("s3://")) else {
+            return Ok(Destination::File(path));
+        };
+        match rest.split_once('/') {
+            Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() && !key.ends_with('/') => {
+                Ok(Destination::S3 { bucket: bucket.to_string(), key: key.to_string() })
+            }
+            _ => Err(usage(format!("--output '{}' must name an object: s3://bucket/key", path.display()))),
+        }
+    }
+}
+
 /// Runs the scan part shared by `scan` and `explain`: validate, list, read, collect.
 fn scan_inputs(args: &ScanArgs) -> Result<ScanOutput> {
     let (filter, scope) = filter_and_scope(args, Utc::now())?;
@@ -168,12 +205,7 @@ fn scan_inputs(args: &ScanArgs) -> Result<ScanOutput> {
         return Err(usage("'-' (stdin) can be given only once"));
     }
     let progress = !args.quiet && std::io::stderr().is_terminal();
-    let s3 = S3Options {
-        profile: args.aws.profile.clone(),
-        region: args.aws.aws_region.clone(),
-        endpoint_url: args.aws.endpoint_url.clone(),
-        concurrency: args.aws.concurrency.max(1),
-    };
+    let s3 = s3_options(args);
     if let Some(trail) = &args.aws.trail {
         let found = crate::source::trail::resolve(trail, &s3)?;
         if !args.quiet {
@@ -216,14 +248,77 @@ fn exit_for(out: &ScanOutput, fail_on_findings: bool, findings: bool) -> Exit {
 
 fn run_scan(args: &ScanArgs) -> Result<Exit> {
     let format = resolve_format(args)?;
+    Destination::of(args.output.as_deref())?;
+    let previous = read_baseline(args)?;
     let out = scan_inputs(args)?;
     let diagnosis = diagnose(&out);
-    let groups = report::build(&out.targets, &diagnosis).context("cannot group the events")?;
-    emit(args, format, &groups, &out)?;
-    if !args.quiet {
-        eprint!("{}", report::summary::render(&out.stats, groups.len()));
+    let mut groups = report::build(&out.targets, &diagnosis).context("cannot group the events")?;
+    if let Some(previous) = previous {
+        groups = baseline::compare(groups, previous);
     }
-    Ok(exit_for(&out, args.fail_on_findings, !groups.is_empty()))
+    let timeline = timeline_of(&groups, &out.targets, args.timeline);
+    if let Some(asked) = args.timeline
+        && timeline.width_ms != asked
+        && timeline.buckets() > 0
+        && !args.quiet
+    {
+        eprintln!(
+            "denytrail: warning: --timeline {} would make more than {MAX_TIMELINE_BUCKETS} buckets; using {}",
+            report::timeline::duration_label(asked),
+            timeline.width_label()
+        );
+    }
+    emit(args, format, &groups, &timeline, &out)?;
+    let current = groups.iter().filter(|g| g.status != baseline::RESOLVED).count();
+    if !args.quiet {
+        eprint!("{}", report::summary::render(&out.stats, current));
+        if args.baseline.is_some() {
+            let n = |s: &str| groups.iter().filter(|g| g.status == s).count();
+            eprintln!(
+                "denytrail: since the baseline: {} new, {} ongoing, {} resolved",
+                n(baseline::NEW),
+                n(baseline::ONGOING),
+                n(baseline::RESOLVED)
+            );
+        }
+    }
+    Ok(exit_for(&out, args.fail_on_findings, current > 0))
+}
+
+/// Most buckets an explicit `--timeline` width may make; the HTML chart picks its own width
+/// for at most [`CHART_BUCKETS`].
+const MAX_TIMELINE_BUCKETS: usize = 5_000;
+const CHART_BUCKETS: usize = 48;
+
+/// Denials per bucket for each group, in report order.
+fn timeline_of(groups: &[report::Group], targets: &[crate::event::Event], width: Option<i64>) -> Timeline {
+    let index: HashMap<(&str, &str, &str), usize> = groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| ((g.principal.as_str(), g.bucket.as_str(), g.prefix.as_str()), i))
+        .collect();
+    let events = targets.iter().filter_map(|e| {
+        let key = (e.principal.as_str(), e.bucket.as_deref().unwrap_or(""), e.prefix.as_str());
+        index.get(&key).map(|&i| (i, e.event_time_ms))
+    });
+    let max = if width.is_some() { MAX_TIMELINE_BUCKETS } else { CHART_BUCKETS };
+    Timeline::build(groups.len(), events, width, max)
+}
+
+/// The `--baseline` report. A baseline that does not exist yet (the first night of a nightly
+/// job) is not an error: every group is then new, and a warning says so.
+fn read_baseline(args: &ScanArgs) -> Result<Option<Vec<report::Group>>> {
+    let Some(path) = &args.baseline else { return Ok(None) };
+    if !path.exists() {
+        if !args.quiet {
+            eprintln!(
+                "denytrail: warning: the baseline {} does not exist yet: every group is new",
+                report::escape::display(&path.display().to_string())
+            );
+        }
+        return Ok(Some(Vec::new()));
+    }
+    baseline::read(path).map(Some)
 }
 
 /// Reads the events a `scan --events-out` kept, applying the scan flags that still apply.
@@ -286,23 +381,95 @@ fn run_explain(args: &ExplainArgs) -> Result<Exit> {
     Ok(exit_for(&out, args.scan.fail_on_findings, !groups.is_empty()))
 }
 
+fn run_query(args: &QueryArgs) -> Result<Exit> {
+    let format = resolve_format(&args.scan)?;
+    if format == Format::Html {
+        return Err(usage(
+            "query results have no HTML form; use --format table, csv, json, ndjson, markdown or parquet",
+        ));
+    }
+    Destination::of(args.scan.output.as_deref())?;
+    let out = match &args.events {
+        Some(path) => read_events(path, &args.scan)?,
+        None => scan_inputs(&args.scan)?,
+    };
+    let groups = report::build(&out.targets, &diagnose(&out)).context("cannot group the events")?;
+    let mut all = out.targets.clone();
+    all.extend(out.companions.iter().cloned());
+    let tables = vec![("events", report::frame::events_frame(&all)?), ("groups", report::groups_to_frame(&groups)?)];
+    let result =
+        report::query::execute(&args.sql, tables).map_err(|e| usage(format!("--sql: {}", one_line(&e.to_string()))))?;
+    let width = terminal_width();
+    let write = |w: &mut dyn Write| report::query::write(format, &result, width, w);
+    match Destination::of(args.scan.output.as_deref())? {
+        Destination::File(path) => {
+            let mut f = create(path)?;
+            write(&mut f)?;
+            f.into_inner().map_err(|e| e.into_error()).with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        Destination::Stdout => write(&mut std::io::stdout().lock())?,
+        Destination::S3 { bucket, key } => {
+            let mut body = Vec::new();
+            write(&mut body)?;
+            crate::source::s3::upload(&s3_options(&args.scan), &bucket, &key, body, format.content_type())?;
+        }
+    }
+    if !args.scan.quiet && args.events.is_none() {
+        eprint!("{}", report::summary::render(&out.stats, groups.len()));
+    }
+    Ok(exit_for(&out, false, false))
+}
+
+/// Polars errors can span lines; the CLI reports one.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 fn create(path: &Path) -> Result<BufWriter<File>> {
     let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     Ok(BufWriter::new(f))
 }
 
-fn emit(args: &ScanArgs, format: Format, groups: &[report::Group], out: &ScanOutput) -> Result<()> {
-    let width = terminal_width();
-    match &args.output {
-        Some(path) => {
+fn emit(
+    args: &ScanArgs,
+    format: Format,
+    groups: &[report::Group],
+    timeline: &Timeline,
+    out: &ScanOutput,
+) -> Result<()> {
+    let generated_at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut inputs = args.inputs.clone();
+    inputs.extend(args.aws.trail.iter().map(|t| format!("trail {t}")));
+    let baseline = args.baseline.as_ref().map(|p| p.display().to_string());
+    let meta = HtmlMeta {
+        title: "denytrail: denied S3 writes",
+        generated_at: &generated_at,
+        inputs: &inputs,
+        baseline: baseline.as_deref(),
+    };
+    let report = Report { groups, stats: &out.stats, timeline, meta, width: terminal_width() };
+    let write = |out: &mut dyn Write| {
+        if args.timeline.is_some() {
+            write::write_timeline(format, &report, out)
+        } else {
+            write::write(format, &report, out)
+        }
+    };
+    match Destination::of(args.output.as_deref())? {
+        Destination::File(path) => {
             let mut f = create(path)?;
-            write::write(format, groups, &out.stats, width, &mut f)?;
+            write(&mut f)?;
             f.into_inner().map_err(|e| e.into_error()).with_context(|| format!("cannot write {}", path.display()))?;
         }
-        None => {
+        Destination::Stdout => {
             let stdout = std::io::stdout();
             let mut lock = stdout.lock();
-            write::write(format, groups, &out.stats, width, &mut lock)?;
+            write(&mut lock)?;
+        }
+        Destination::S3 { bucket, key } => {
+            let mut body = Vec::new();
+            write(&mut body)?;
+            crate::source::s3::upload(&s3_options(args), &bucket, &key, body, format.content_type())?;
         }
     }
     if let Some(path) = &args.events_out {
@@ -338,6 +505,20 @@ fn run_synth(args: &SynthArgs) -> Result<Exit> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn destinations() {
+        let d = |s: &'static str| Destination::of(Some(Path::new(s)));
+        assert_eq!(d("r.csv").unwrap(), Destination::File(Path::new("r.csv")));
+        assert_eq!(
+            d("s3://reports/nightly/2026-11-23.html").unwrap(),
+            Destination::S3 { bucket: "reports".into(), key: "nightly/2026-11-23.html".into() }
+        );
+        for bad in ["s3://", "s3://b", "s3://b/", "s3:///k", "s3://b/dir/"] {
+            assert!(d(bad).is_err(), "{bad}");
+        }
+        assert_eq!(Destination::of(None).unwrap(), Destination::Stdout);
+    }
 
     #[test]
     fn times() {

@@ -36,6 +36,10 @@ pub enum Command {
     /// confirm them, and a least-privilege corrective policy where an identity policy is at fault.
     #[command(after_help = EXPLAIN_HELP)]
     Explain(Box<ExplainArgs>),
+    /// Run SQL over the events of a scan (or of a `scan --events-out` file): forensic questions
+    /// the report does not answer.
+    #[command(after_help = QUERY_HELP)]
+    Query(Box<QueryArgs>),
     /// Write a synthetic CloudTrail trail (for benchmarks and large tests).
     #[command(hide = true)]
     Synth(SynthArgs),
@@ -69,6 +73,39 @@ const EXPLAIN_HELP: &str = "Examples:
   # One principal's groups:
   denytrail explain ./AWSLogs --principal 'arn:aws:iam::*:role/ci-deploy'";
 
+const QUERY_HELP: &str = "Tables:
+  events   one row per kept event: the target events (role = 'target') and the companions the
+           diagnosis used (role = 'companion'); the columns of `scan --events-out`, e.g.
+           event_time, event_name, error_code, error_message, principal, principal_type,
+           account, bucket, key, prefix, source_ip, user_agent, vpc_endpoint_id, sse, acl
+  groups   the report: principal, bucket, prefix, denied, first_seen, ..., causes
+
+Examples:
+  # Denials per minute and source IP during an outage window:
+  denytrail query ./AWSLogs --since 2026-11-21T09:00:00Z --until 2026-11-21T11:00:00Z --sql \\
+      \"SELECT date_trunc('minute', event_time) AS minute, source_ip, COUNT(*) AS denied
+       FROM events WHERE role = 'target' GROUP BY minute, source_ip ORDER BY minute\"
+
+  # From the events a nightly scan kept, which user agents were denied on one bucket:
+  denytrail query --events events.parquet --sql \\
+      \"SELECT user_agent, COUNT(*) AS n FROM events WHERE bucket = 'acme-artifacts' GROUP BY user_agent\"
+
+  # Every failed call of any service, not only S3 writes:
+  denytrail query ./logs --event-name '*' --all-errors --sql \"SELECT event_source, error_code, COUNT(*) AS n
+       FROM events GROUP BY event_source, error_code ORDER BY n DESC\"";
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// The SQL (polars dialect) to run over the `events` and `groups` tables.
+    #[arg(long, value_name = "SELECT ...")]
+    pub sql: String,
+    /// Read the events from a `scan --events-out` Parquet file instead of scanning inputs.
+    #[arg(long, value_name = "FILE.parquet")]
+    pub events: Option<PathBuf>,
+    #[command(flatten)]
+    pub scan: ScanArgs,
+}
+
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
     /// Read the events from a `scan --events-out` Parquet file instead of scanning inputs.
@@ -90,7 +127,7 @@ pub struct ScanArgs {
     /// Report format [default: table on a terminal, csv otherwise, or from --output's extension].
     #[arg(long, short = 'f', value_enum)]
     pub format: Option<Format>,
-    /// Write the report to FILE instead of stdout (required for parquet).
+    /// Write the report to FILE, or to s3://bucket/key, instead of stdout (required for parquet).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Also write the matched events themselves, one row each, as Parquet.
@@ -141,6 +178,14 @@ pub struct ScanArgs {
     /// Worker threads (0 = one per core).
     #[arg(long, short = 'j', default_value_t = 0, value_name = "N")]
     pub threads: usize,
+    /// Show denials per time bucket of this width (5m, 1h, 1d) per group instead of the report:
+    /// a table and a bar chart on a terminal, one row per bucket and group in other formats.
+    #[arg(long, value_name = "WIDTH", value_parser = parse_width)]
+    pub timeline: Option<i64>,
+    /// A previous report (`--format parquet`): mark each group new, ongoing or resolved (in the
+    /// baseline, gone now), new ones first.
+    #[arg(long, value_name = "FILE.parquet")]
+    pub baseline: Option<PathBuf>,
     /// Exit with status 3 when any denial is found (4 still wins when an input failed).
     #[arg(long)]
     pub fail_on_findings: bool,
@@ -195,6 +240,16 @@ pub struct SynthArgs {
     /// Largest decompressed file size.
     #[arg(long, value_parser = parse_size)]
     pub max_file: Option<u64>,
+}
+
+/// Parses a bucket width like `5m`, `1h`, `1d` into milliseconds (at least one second).
+pub fn parse_width(s: &str) -> Result<i64, String> {
+    let d = humantime::parse_duration(s.trim()).map_err(|e| format!("'{s}' is not a width like 5m, 1h or 1d ({e})"))?;
+    let ms = i64::try_from(d.as_millis()).map_err(|_| format!("'{s}' is too wide"))?;
+    if ms < 1_000 {
+        return Err(format!("'{s}' is narrower than one second"));
+    }
+    Ok(ms)
 }
 
 /// Parses `4GiB`, `500MB`, `1048576`.

@@ -296,6 +296,58 @@ fn expired_or_missing_credentials_are_one_line() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// --output s3://
+
+fn get_object(moto: &Moto, bucket: &str, key: &str) -> (Vec<u8>, Option<String>) {
+    let client = moto.s3();
+    moto.block_on(async {
+        let out = client.get_object().bucket(bucket).key(key).send().await.expect("the report object exists");
+        let content_type = out.content_type().map(str::to_string);
+        (out.body.collect().await.expect("body").into_bytes().to_vec(), content_type)
+    })
+}
+
+#[test]
+fn the_report_is_written_to_s3_in_the_format_its_key_names() {
+    let moto = Moto::start();
+    moto.create_bucket("acme-reports", REGION);
+    let trail = testdata_trail();
+    let trail = trail.to_str().unwrap();
+    let local = run(&["scan", "-q", "--format", "json", trail]);
+    for (key, check) in [
+        ("nightly/2026-11-23.json", "application/json"),
+        ("nightly/2026-11-23.parquet", "application/vnd.apache.parquet"),
+        ("nightly/2026-11-23.html", "text/html; charset=utf-8"),
+    ] {
+        let out = format!("s3://acme-reports/{key}");
+        let r = run(&["scan", "-q", "--endpoint-url", &moto.url(), "--output", &out, trail]);
+        // testdata holds one truncated file: the report is complete for what was read.
+        assert_eq!(r.code, 4, "{key}: {}", r.stderr);
+        assert!(r.stdout.is_empty(), "{key}: the report went to S3, not stdout");
+        let (body, content_type) = get_object(&moto, "acme-reports", key);
+        assert_eq!(content_type.as_deref(), Some(check), "{key}");
+        if key.ends_with(".json") {
+            let uploaded: Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(uploaded["groups"], local.json()["groups"], "S3 copy equals the local report");
+        } else if key.ends_with(".parquet") {
+            assert!(body.starts_with(b"PAR1") && body.ends_with(b"PAR1"), "a Parquet file");
+        } else {
+            assert!(String::from_utf8(body).unwrap().starts_with("<!DOCTYPE html>"));
+        }
+    }
+    // Refusals are one line naming the permission; a key-less destination is a usage error.
+    let r = run(&["scan", "-q", "--endpoint-url", &moto.url(), "-o", "s3://no-such-bucket/r.json", trail]);
+    assert_one_line(&r, "s3://no-such-bucket/r.json: no such bucket");
+    let proxy =
+        Proxy::start(moto.port, |r| if r.method == "PUT" { Fault::Error(403, "AccessDenied") } else { Fault::Pass });
+    let r = run(&["scan", "-q", "--endpoint-url", &proxy.url(), "-o", "s3://acme-reports/r.csv", trail]);
+    assert_one_line(&r, "access denied writing the report (AccessDenied");
+    assert!(r.stderr.contains("s3:PutObject on arn:aws:s3:::acme-reports/r.csv"), "{}", r.stderr);
+    let r = run(&["scan", "-q", "-o", "s3://acme-reports/", trail]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}
+
+// ---------------------------------------------------------------------------------------------
 // --trail
 
 /// Creates `name` writing to `bucket` under `prefix`, logging.

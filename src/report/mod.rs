@@ -3,8 +3,11 @@
 //! polars only runs here, at the end, on the small matched set. The events frame is also what
 //! `--events-out` writes, so ad-hoc work in polars/DuckDB/Athena sees exactly what was grouped.
 
+pub mod baseline;
 pub mod escape;
 pub mod frame;
+pub mod html;
+pub mod query;
 pub mod summary;
 pub mod table;
 pub mod timeline;
@@ -18,7 +21,7 @@ use serde::Serialize;
 use crate::event::Event;
 
 /// One report row. The field names are the report's column names.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Group {
     /// `new`, `ongoing` or `resolved` against a `--baseline` report; empty without one.
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -205,29 +208,33 @@ pub fn groups_from_frame(
 pub fn groups_to_frame(groups: &[Group]) -> PolarsResult<DataFrame> {
     let s = |f: fn(&Group) -> &str, name: &str| Column::new(name.into(), groups.iter().map(f).collect::<Vec<_>>());
     let u = |f: fn(&Group) -> u64, name: &str| Column::new(name.into(), groups.iter().map(f).collect::<Vec<_>>());
+    let status = groups.iter().any(|g| !g.status.is_empty()).then(|| s(|g| &g.status, "status"));
     DataFrame::new(
         groups.len(),
-        vec![
-            s(|g| &g.principal, "principal"),
-            s(|g| &g.principal_type, "principal_type"),
-            s(|g| &g.account, "account"),
-            s(|g| &g.bucket, "bucket"),
-            s(|g| &g.bucket_owner, "bucket_owner"),
-            s(|g| &g.prefix, "prefix"),
-            u(|g| g.denied, "denied"),
-            s(|g| &g.first_seen, "first_seen"),
-            s(|g| &g.last_seen, "last_seen"),
-            u(|g| g.keys, "keys"),
-            u(|g| g.sessions, "sessions"),
-            u(|g| g.source_ips, "source_ips"),
-            s(|g| &g.operations, "operations"),
-            s(|g| &g.causes, "causes"),
-            s(|g| &g.confidence, "confidence"),
-            s(|g| &g.evidence, "evidence"),
-            s(|g| &g.next_steps, "next_steps"),
-            s(|g| &g.sample_event_id, "sample_event_id"),
-            s(|g| &g.sample_key, "sample_key"),
-        ],
+        status
+            .into_iter()
+            .chain([
+                s(|g| &g.principal, "principal"),
+                s(|g| &g.principal_type, "principal_type"),
+                s(|g| &g.account, "account"),
+                s(|g| &g.bucket, "bucket"),
+                s(|g| &g.bucket_owner, "bucket_owner"),
+                s(|g| &g.prefix, "prefix"),
+                u(|g| g.denied, "denied"),
+                s(|g| &g.first_seen, "first_seen"),
+                s(|g| &g.last_seen, "last_seen"),
+                u(|g| g.keys, "keys"),
+                u(|g| g.sessions, "sessions"),
+                u(|g| g.source_ips, "source_ips"),
+                s(|g| &g.operations, "operations"),
+                s(|g| &g.causes, "causes"),
+                s(|g| &g.confidence, "confidence"),
+                s(|g| &g.evidence, "evidence"),
+                s(|g| &g.next_steps, "next_steps"),
+                s(|g| &g.sample_event_id, "sample_event_id"),
+                s(|g| &g.sample_key, "sample_key"),
+            ])
+            .collect(),
     )
 }
 

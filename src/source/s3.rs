@@ -190,7 +190,7 @@ fn s3_client(sdk: &SdkConfig, region: Option<&str>, path_style: bool) -> Client 
 /// A client in the bucket's own region, found with HeadBucket (`x-amz-bucket-region` comes back
 /// on success and on the redirect S3 answers from another region). The probe also fails fast,
 /// with few retries, when S3 cannot be reached at all or the credentials do not work.
-async fn client_for(sdk: &SdkConfig, opts: &S3Options, bucket: &str) -> Result<Client> {
+async fn client_for(sdk: &SdkConfig, opts: &S3Options, bucket: &str) -> Result<Client, Problem> {
     let path_style = opts.endpoint_url.is_some();
     let first = s3_client(sdk, None, path_style);
     let asked = first.config().region().map(|r| r.to_string());
@@ -201,7 +201,7 @@ async fn client_for(sdk: &SdkConfig, opts: &S3Options, bucket: &str) -> Result<C
         Err(err) => {
             let problem = Problem::of(&err);
             if problem.is_credentials() || matches!(err, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)) {
-                return Err(fatal(bucket, "read", problem));
+                return Err(problem);
             }
             // Anything else (403 and 404 carry no body on HEAD) is explained by the listing.
             err.raw_response().and_then(|r| r.headers().get("x-amz-bucket-region")).map(str::to_string)
@@ -211,6 +211,40 @@ async fn client_for(sdk: &SdkConfig, opts: &S3Options, bucket: &str) -> Result<C
         Some(region) if Some(&region) != asked.as_ref() => s3_client(sdk, Some(&region), path_style),
         _ => first,
     })
+}
+
+/// Writes `body` to `s3://bucket/key` (the report sink of `--output s3://…`). The SDK retries
+/// transient errors; a refusal comes back as one line naming the permission needed.
+pub fn upload(opts: &S3Options, bucket: &str, key: &str, body: Vec<u8>, content_type: &str) -> Result<()> {
+    let runtime = runtime()?;
+    runtime.block_on(async {
+        let sdk = sdk_config(opts).await;
+        let client = client_for(&sdk, opts, bucket).await.map_err(|p| refused(bucket, key, p))?;
+        client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(aws_sdk_s3::primitives::ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|err| refused(bucket, key, Problem::of(&err)))?;
+        Ok(())
+    })
+}
+
+/// Why the report could not be written, on one line.
+fn refused(bucket: &str, key: &str, problem: Problem) -> anyhow::Error {
+    if let Some(line) = problem.credentials_line() {
+        return anyhow!("s3://{bucket}/{key}: {line}");
+    }
+    match problem {
+        Problem::AccessDenied(d) => anyhow!(
+            "s3://{bucket}/{key}: access denied writing the report ({d}); the caller needs s3:PutObject on arn:aws:s3:::{bucket}/{key}"
+        ),
+        Problem::NotFound(d) => anyhow!("s3://{bucket}/{key}: no such bucket ({d})"),
+        other => anyhow!("s3://{bucket}/{key}: cannot write the report: {}", other.detail()),
+    }
 }
 
 /// What the async stages share.
@@ -248,7 +282,7 @@ async fn read_all(inputs: Vec<(String, String)>, opts: S3Options, shared: Arc<Sh
     fetchers.spawn(fetch_all(queue, opts.concurrency.max(1), shared.clone()));
     let listers = (opts.concurrency / 4).clamp(1, MAX_LISTERS);
     for (bucket, prefix) in inputs {
-        let client = client_for(&sdk, &opts, &bucket).await?;
+        let client = client_for(&sdk, &opts, &bucket).await.map_err(|p| fatal(&bucket, "read", p))?;
         let lister = Arc::new(Lister {
             client,
             bucket: bucket.into(),

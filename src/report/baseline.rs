@@ -1,0 +1,135 @@
+//! `--baseline`: what changed since a previous report, for the morning mail.
+//!
+//! A group is `new` when the baseline does not have it, `ongoing` when it does, and `resolved`
+//! when the baseline had it and this run does not. New groups come first, then ongoing, then
+//! resolved, each in report order. Groups a baseline already called resolved are history, not
+//! part of it.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use polars::prelude::{DataFrame, DataType, ParquetReader, PolarsResult, SerReader};
+
+use super::{COLUMNS, Group};
+
+pub const NEW: &str = "new";
+pub const ONGOING: &str = "ongoing";
+pub const RESOLVED: &str = "resolved";
+
+/// Reads the groups of a report written with `--format parquet`.
+pub fn read(path: &Path) -> Result<Vec<Group>> {
+    let file = File::open(path).with_context(|| format!("cannot open the baseline {}", path.display()))?;
+    let df = ParquetReader::new(file)
+        .finish()
+        .with_context(|| format!("the baseline {} is not a Parquet file", path.display()))?;
+    from_frame(&df).with_context(|| {
+        format!("the baseline {} is not a denytrail report (write one with --format parquet)", path.display())
+    })
+}
+
+fn from_frame(df: &DataFrame) -> PolarsResult<Vec<Group>> {
+    for name in COLUMNS {
+        df.column(name)?;
+    }
+    let s = |name: &str| -> PolarsResult<Vec<String>> {
+        let Ok(c) = df.column(name) else { return Ok(vec![String::new(); df.height()]) };
+        Ok(c.cast(&DataType::String)?.str()?.iter().map(|v| v.unwrap_or("").to_string()).collect())
+    };
+    let u = |name: &str| -> PolarsResult<Vec<u64>> {
+        Ok(df.column(name)?.cast(&DataType::UInt64)?.u64()?.iter().map(|v| v.unwrap_or(0)).collect())
+    };
+    let (status, principal, principal_type, account) =
+        (s("status")?, s("principal")?, s("principal_type")?, s("account")?);
+    let (bucket, owner, prefix, first, last) =
+        (s("bucket")?, s("bucket_owner")?, s("prefix")?, s("first_seen")?, s("last_seen")?);
+    let (denied, keys, sessions, ips) = (u("denied")?, u("keys")?, u("sessions")?, u("source_ips")?);
+    let (ops, causes, confidence, evidence) = (s("operations")?, s("causes")?, s("confidence")?, s("evidence")?);
+    let (steps, sample_id, sample_key) = (s("next_steps")?, s("sample_event_id")?, s("sample_key")?);
+    Ok((0..df.height())
+        .map(|i| Group {
+            status: status[i].clone(),
+            principal: principal[i].clone(),
+            principal_type: principal_type[i].clone(),
+            account: account[i].clone(),
+            bucket: bucket[i].clone(),
+            bucket_owner: owner[i].clone(),
+            prefix: prefix[i].clone(),
+            denied: denied[i],
+            first_seen: first[i].clone(),
+            last_seen: last[i].clone(),
+            keys: keys[i],
+            sessions: sessions[i],
+            source_ips: ips[i],
+            operations: ops[i].clone(),
+            causes: causes[i].clone(),
+            confidence: confidence[i].clone(),
+            evidence: evidence[i].clone(),
+            next_steps: steps[i].clone(),
+            sample_event_id: sample_id[i].clone(),
+            sample_key: sample_key[i].clone(),
+            detail: Default::default(),
+        })
+        .collect())
+}
+
+fn key(g: &Group) -> (&str, &str, &str) {
+    (&g.principal, &g.bucket, &g.prefix)
+}
+
+/// Marks `current` against `baseline` and orders new → ongoing → resolved. Resolved groups keep
+/// the baseline's row (its counts and times say what was seen then).
+pub fn compare(current: Vec<Group>, baseline: Vec<Group>) -> Vec<Group> {
+    let before: HashSet<(&str, &str, &str)> = baseline.iter().filter(|g| g.status != RESOLVED).map(key).collect();
+    let now: HashSet<(&str, &str, &str)> = current.iter().map(key).collect();
+    let resolved: Vec<Group> = baseline
+        .iter()
+        .filter(|g| g.status != RESOLVED && !now.contains(&key(g)))
+        .map(|g| Group { status: RESOLVED.to_string(), ..g.clone() })
+        .collect();
+    let (mut new, mut ongoing) = (Vec::new(), Vec::new());
+    for mut g in current {
+        if before.contains(&key(&g)) {
+            g.status = ONGOING.to_string();
+            ongoing.push(g);
+        } else {
+            g.status = NEW.to_string();
+            new.push(g);
+        }
+    }
+    new.extend(ongoing);
+    new.extend(resolved);
+    new
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn g(principal: &str, denied: u64) -> Group {
+        Group { principal: principal.into(), bucket: "b".into(), prefix: "p/".into(), denied, ..Group::default() }
+    }
+
+    #[test]
+    fn new_first_then_ongoing_then_resolved() {
+        let baseline = vec![g("a", 9), g("gone", 5), Group { status: RESOLVED.into(), ..g("old", 1) }];
+        let current = vec![g("a", 7), g("fresh", 3)];
+        let out = compare(current, baseline);
+        let seen: Vec<(&str, &str, u64)> =
+            out.iter().map(|g| (g.status.as_str(), g.principal.as_str(), g.denied)).collect();
+        assert_eq!(seen, vec![("new", "fresh", 3), ("ongoing", "a", 7), ("resolved", "gone", 5)]);
+    }
+
+    #[test]
+    fn a_report_round_trips_through_parquet() {
+        let groups = vec![Group { status: NEW.into(), ..g("a", 2) }, g("b", 1)];
+        let df = super::super::groups_to_frame(&groups).unwrap();
+        let back = from_frame(&df).unwrap();
+        assert_eq!(back, groups);
+        let bare = super::super::groups_to_frame(&[g("c", 1)]).unwrap();
+        assert_eq!(from_frame(&bare).unwrap()[0].status, "");
+        let wrong = polars::prelude::df!("principal" => ["x"]).unwrap();
+        assert!(from_frame(&wrong).is_err());
+    }
+}
