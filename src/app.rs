@@ -353,7 +353,7 @@ fn run_explain(args: &ExplainArgs) -> Result<Exit> {
         Some(n) => vec![(n, &groups[n - 1])],
         None => groups.iter().enumerate().map(|(i, g)| (i + 1, g)).collect(),
     };
-    let index = crate::diagnose::Companions::new(out.companions.iter().chain(&out.targets).cloned().collect());
+    let index = crate::diagnose::Companions::new(out.companions.iter().chain(&out.targets).collect());
     let mut stdout = std::io::stdout().lock();
     if chosen.is_empty() {
         writeln!(stdout, "no matching denials")?;

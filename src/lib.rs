@@ -28,7 +28,7 @@ use report::{GroupDiagnosis, GroupKey};
 /// The diagnosis columns of every group: the targets are grouped as the report groups them, and
 /// correlated with the companion events (and with each other: a target can explain a neighbour).
 pub fn diagnose_groups(targets: &[Event], companions: &[Event]) -> HashMap<GroupKey, GroupDiagnosis> {
-    let index = diagnose::Companions::new(companions.iter().chain(targets).cloned().collect());
+    let index = diagnose::Companions::new(companions.iter().chain(targets).collect());
     let mut groups: HashMap<GroupKey, Vec<&Event>> = HashMap::new();
     for e in targets {
         groups.entry(report::group_key(e)).or_default().push(e);

@@ -4,6 +4,7 @@
 //! merges the accounting, keeps the few matched events and drives the progress bar. Nothing the
 //! size of the input is ever held, so memory stays flat however large the trail is.
 
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::BufReader;
 use std::sync::mpsc::{SyncSender, sync_channel};
@@ -66,8 +67,9 @@ pub fn run(opts: &ScanOptions) -> Result<ScanOutput> {
         let (pool, worker_tx) = (&pool, tx.clone());
         s.spawn(move || {
             pool.install(|| {
-                objects_rx.into_iter().par_bridge().for_each_init(Worker::new, |worker, obj| {
-                    let _ = worker_tx.send(process_local(worker, ctx, &obj));
+                objects_rx.into_iter().par_bridge().for_each(|obj| {
+                    let report = crate::parse::with_worker(|worker| process_local(worker, ctx, &obj));
+                    let _ = worker_tx.send(report);
                 })
             })
         });
@@ -146,6 +148,86 @@ struct Collector {
     stats: Stats,
     targets: Vec<Event>,
     companions: Vec<Event>,
+    /// Session-issuing events by the access key they issued, compact until the targets are known.
+    sessions: HashMap<Box<str>, Session>,
+}
+
+/// An `AssumeRole*`/`GetFederationToken` companion in the fields the diagnosis reads. Busy
+/// accounts issue sessions by the thousand per hour and only those a denied write used matter,
+/// which is known at the end: holding the full event would make memory grow with the input.
+struct Session {
+    event_id: Box<str>,
+    event_time_ms: Option<i64>,
+    event_source: Box<str>,
+    event_name: Box<str>,
+    aws_region: Option<Box<str>>,
+    source_ip: Option<Box<str>>,
+    recipient_account: Option<Box<str>>,
+    principal: Box<str>,
+    principal_type: Box<str>,
+    identity_arn: Option<Box<str>>,
+    account: Option<Box<str>>,
+    principal_id: Option<Box<str>>,
+    access_key_id: Option<Box<str>>,
+    assumed_role_arn: Option<Box<str>>,
+    session_policy: Option<Box<str>>,
+    source_object: Box<str>,
+}
+
+fn is_session(e: &Event) -> bool {
+    e.event_source == "sts.amazonaws.com"
+        && (e.event_name.starts_with("AssumeRole") || e.event_name == "GetFederationToken")
+        && e.error_code.is_none()
+        && e.issued_access_key_id.as_deref().is_some_and(|k| !k.is_empty())
+}
+
+impl Session {
+    fn of(e: Event) -> Session {
+        let b = |s: Option<String>| s.map(String::into_boxed_str);
+        Session {
+            event_id: e.event_id.into(),
+            event_time_ms: e.event_time_ms,
+            event_source: e.event_source.into(),
+            event_name: e.event_name.into(),
+            aws_region: b(e.aws_region),
+            source_ip: b(e.source_ip),
+            recipient_account: b(e.recipient_account),
+            principal: e.principal.into(),
+            principal_type: e.principal_type.into(),
+            identity_arn: b(e.identity_arn),
+            account: b(e.account),
+            principal_id: b(e.principal_id),
+            access_key_id: b(e.access_key_id),
+            assumed_role_arn: b(e.assumed_role_arn),
+            session_policy: b(e.session_policy),
+            source_object: e.source_object.into(),
+        }
+    }
+
+    fn into_event(self, issued_key: Box<str>) -> Event {
+        let s = |b: Option<Box<str>>| b.map(String::from);
+        Event {
+            event_id: self.event_id.into(),
+            event_time_ms: self.event_time_ms,
+            event_source: self.event_source.into(),
+            event_name: self.event_name.into(),
+            aws_region: s(self.aws_region),
+            source_ip: s(self.source_ip),
+            recipient_account: s(self.recipient_account),
+            principal: self.principal.into(),
+            principal_type: self.principal_type.into(),
+            identity_arn: s(self.identity_arn),
+            account: s(self.account),
+            principal_id: s(self.principal_id),
+            access_key_id: s(self.access_key_id),
+            assumed_role_arn: s(self.assumed_role_arn),
+            session_policy: s(self.session_policy),
+            issued_access_key_id: Some(issued_key.into()),
+            source_object: self.source_object.into(),
+            role: Some(EventRole::Companion),
+            ..Event::default()
+        }
+    }
 }
 
 impl Collector {
@@ -162,6 +244,16 @@ impl Collector {
         }
         for e in report.events {
             match e.role {
+                Some(EventRole::Companion) if is_session(&e) => {
+                    let key: Box<str> = e.issued_access_key_id.as_deref().unwrap_or_default().into();
+                    // Copies of one event issue one key; the smallest eventID wins, in any order.
+                    match self.sessions.get(&key) {
+                        Some(kept) if *kept.event_id <= *e.event_id => {}
+                        _ => {
+                            self.sessions.insert(key, Session::of(e));
+                        }
+                    }
+                }
                 Some(EventRole::Companion) => self.companions.push(e),
                 _ => self.targets.push(e),
             }
@@ -170,6 +262,12 @@ impl Collector {
 
     fn finish(mut self) -> ScanOutput {
         let (targets, dropped) = dedupe(std::mem::take(&mut self.targets));
+        let used: HashSet<&str> = targets.iter().filter_map(|t| t.access_key_id.as_deref()).collect();
+        for (key, session) in std::mem::take(&mut self.sessions) {
+            if used.contains(&*key) {
+                self.companions.push(session.into_event(key));
+            }
+        }
         let (companions, _) = dedupe(std::mem::take(&mut self.companions));
         self.stats.events_unique = targets.len() as u64;
         self.stats.duplicates_dropped = dropped;
@@ -272,6 +370,35 @@ mod tests {
         let merged = out.iter().find(|e| e.shared_event_id.is_some()).unwrap();
         assert_eq!(merged.event_id, "b", "the caller's copy names the caller best");
         assert_eq!(merged.bucket_owner.as_deref(), Some("444455556666"), "owner learned from the other copy");
+    }
+
+    #[test]
+    fn only_sessions_a_target_used_are_kept() {
+        let session = |id: &str, key: &str| Event {
+            event_id: id.into(),
+            event_source: "sts.amazonaws.com".into(),
+            event_name: "AssumeRole".into(),
+            issued_access_key_id: Some(key.into()),
+            session_policy: Some("{\"Version\":\"2012-10-17\"}".into()),
+            role: Some(EventRole::Companion),
+            ..Event::default()
+        };
+        let target = Event {
+            event_id: "t".into(),
+            access_key_id: Some("ASIAUSED".into()),
+            role: Some(EventRole::Target),
+            ..Event::default()
+        };
+        let mut c = Collector::default();
+        let events = vec![session("s2", "ASIAUSED"), session("s1", "ASIAUSED"), session("s3", "ASIAIDLE"), target];
+        c.merge(ObjectReport { events, ..ObjectReport::failed("x", String::new()) });
+        assert_eq!(c.sessions.len(), 2, "held compactly, one per issued key");
+        let out = c.finish();
+        assert_eq!(out.companions.len(), 1);
+        let kept = &out.companions[0];
+        assert_eq!((kept.event_id.as_str(), kept.issued_access_key_id.as_deref()), ("s1", Some("ASIAUSED")));
+        assert_eq!(kept.session_policy, session("s1", "ASIAUSED").session_policy);
+        assert_eq!(out.targets.len(), 1);
     }
 
     #[test]

@@ -507,7 +507,7 @@ fn diagnosis_corpus_through_the_real_parser() {
         }
         all.push(event);
     }
-    let companions = Companions::new(all.clone());
+    let companions = Companions::new(all.iter().collect());
     assert!(cases.len() >= 60, "{} cases", cases.len());
     for (id, (expect, members)) in &cases {
         let expect = expect.as_ref().unwrap_or_else(|| panic!("{id}: no expectation"));

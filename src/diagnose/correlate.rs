@@ -24,8 +24,8 @@ pub(crate) const CHANGE_LOOKBACK_MS: i64 = 7 * 86_400_000;
 /// Pass every kept event: companions are indexed by kind, and targets (if included) are used only
 /// to find the bucket owner from the other copy of a request (`sharedEventID`).
 #[derive(Debug, Default)]
-pub struct Companions {
-    events: Vec<Event>,
+pub struct Companions<'e> {
+    events: Vec<&'e Event>,
     /// KMS `GenerateDataKey`/`Decrypt` denials by caller identifier (access key, principal id, ARN).
     kms_by_caller: HashMap<String, Vec<usize>>,
     /// VpceAccessDenied network events.
@@ -79,8 +79,9 @@ impl GroupKey<'_> {
     }
 }
 
-impl Companions {
-    pub fn new(events: Vec<Event>) -> Self {
+impl<'e> Companions<'e> {
+    /// Indexes `events` (borrowed: the scan's companions and targets are not copied).
+    pub fn new(events: Vec<&'e Event>) -> Self {
         let mut this = Companions { events, ..Companions::default() };
         let mut changes = Vec::new();
         for (i, ev) in this.events.iter().enumerate() {
@@ -134,7 +135,7 @@ impl Companions {
                     continue;
                 }
                 seen.push(i);
-                let kms = &self.events[i];
+                let kms = self.events[i];
                 let gap = match (kms.event_time_ms, target.event_time_ms) {
                     (Some(k), Some(t)) => Some(t.saturating_sub(k)),
                     _ => None,
@@ -176,7 +177,7 @@ impl Companions {
         let t = target.event_time_ms?;
         let range = Some((t.saturating_sub(VPCE_WINDOW_MS), t.saturating_add(VPCE_WINDOW_MS)));
         window(&self.events, &self.vpce, range)
-            .map(|i| &self.events[i])
+            .map(|i| self.events[i])
             .filter(|v| {
                 let same_endpoint = match (v.vpc_endpoint_id.as_deref(), target.vpc_endpoint_id.as_deref()) {
                     (Some(a), Some(b)) => a == b,
@@ -199,7 +200,7 @@ impl Companions {
     /// The `AssumeRole*`/`GetFederationToken` event that issued the target's temporary key.
     pub(crate) fn session_for(&self, target: &Event) -> Option<&Event> {
         let key = target.access_key_id.as_deref().filter(|k| starts_with_ci(k, "ASIA"))?;
-        self.session_by_key.get(key).map(|&i| &self.events[i])
+        self.session_by_key.get(key).map(|&i| self.events[i])
     }
 
     /// The bucket owner learnt from another copy of the same request (`sharedEventID`): a copy
@@ -207,7 +208,7 @@ impl Companions {
     pub(crate) fn owner_from_copies(&self, target: &Event) -> Option<&str> {
         let shared = target.shared_event_id.as_deref()?;
         let copies = self.by_shared_id.get(shared)?;
-        copies.iter().map(|&i| &self.events[i]).filter(|copy| copy.event_id != target.event_id).find_map(|copy| {
+        copies.iter().map(|&i| self.events[i]).filter(|copy| copy.event_id != target.event_id).find_map(|copy| {
             if let Some(owner) = copy.bucket_owner.as_deref().filter(|o| !o.is_empty()) {
                 return Some(owner);
             }
@@ -223,7 +224,7 @@ impl Companions {
         };
         let range = Some((first.saturating_sub(CHANGE_LOOKBACK_MS), first.saturating_sub(1)));
         let mut found: Vec<&Event> = window(&self.events, &self.changes, range)
-            .map(|i| &self.events[i])
+            .map(|i| self.events[i])
             .filter(|c| c.event_time_ms.is_some_and(|t| t < first && first.saturating_sub(t) <= CHANGE_LOOKBACK_MS))
             .filter(|c| change_touches(c, group))
             .collect();
@@ -234,7 +235,7 @@ impl Companions {
 
 /// The part of a time-sorted index whose times fall in `[from, to]`, plus its untimed prefix (or
 /// everything when the window is unknown).
-fn window<'a>(events: &[Event], index: &'a [usize], range: Option<(i64, i64)>) -> impl Iterator<Item = usize> + 'a {
+fn window<'a>(events: &[&Event], index: &'a [usize], range: Option<(i64, i64)>) -> impl Iterator<Item = usize> + 'a {
     let time = |i: usize| events[i].event_time_ms;
     let untimed = index.partition_point(|&i| time(i).is_none());
     let (start, end) = match range {
@@ -386,12 +387,13 @@ mod tests {
         let events = vec![at(Some(10)), at(None), at(Some(30)), at(Some(20)), at(Some(40))];
         let mut index: Vec<usize> = (0..events.len()).collect();
         index.sort_by_key(|&i| (events[i].event_time_ms, i));
-        let pick = |range| window(&events, &index, range).collect::<Vec<_>>();
+        let refs: Vec<&Event> = events.iter().collect();
+        let pick = |range| window(&refs, &index, range).collect::<Vec<_>>();
         assert_eq!(pick(Some((15, 30))), vec![1, 3, 2]);
         assert_eq!(pick(Some((41, 50))), vec![1]);
         assert_eq!(pick(Some((0, 5))), vec![1]);
         assert_eq!(pick(None), vec![1, 0, 3, 2, 4]);
-        assert_eq!(window(&events, &[], Some((0, 1))).count(), 0);
+        assert_eq!(window(&refs, &[], Some((0, 1))).count(), 0);
     }
 
     #[test]

@@ -147,7 +147,7 @@ impl Tally {
 }
 
 /// Diagnose one group: all its target events (same principal, bucket, prefix).
-pub fn diagnose_group(targets: &[&Event], companions: &Companions) -> Diagnosis {
+pub fn diagnose_group(targets: &[&Event], companions: &Companions<'_>) -> Diagnosis {
     if targets.is_empty() {
         return Diagnosis::default();
     }

@@ -92,7 +92,7 @@ pub(crate) struct EventCtx<'a> {
 }
 
 impl<'a> EventCtx<'a> {
-    pub(crate) fn new(ev: &'a Event, companions: &'a Companions) -> Self {
+    pub(crate) fn new(ev: &'a Event, companions: &'a Companions<'_>) -> Self {
         let owner = ev
             .bucket_owner
             .as_deref()

@@ -108,6 +108,17 @@ pub struct Worker {
     scratch: Vec<u8>,
 }
 
+thread_local! {
+    /// One worker per thread, kept for the life of the thread: its 2 MiB buffer is allocated
+    /// (and faulted in) once, not once per object or per rayon job.
+    static WORKER: std::cell::RefCell<Worker> = std::cell::RefCell::new(Worker::new());
+}
+
+/// Runs `f` with this thread's worker.
+pub fn with_worker<T>(f: impl FnOnce(&mut Worker) -> T) -> T {
+    WORKER.with_borrow_mut(f)
+}
+
 /// File names that announce a log file even when their content says otherwise (they fail
 /// instead of being skipped).
 pub fn has_log_extension(name: &str) -> bool {

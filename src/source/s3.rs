@@ -14,7 +14,6 @@
 //! bodies to rayon. Credentials that fail, and a log bucket that cannot be listed, end the scan
 //! with one line; an object that cannot be read is reported as failed and the scan goes on.
 
-use std::cell::RefCell;
 use std::error::Error as StdError;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
@@ -33,7 +32,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use super::layout::{self, Scope};
-use crate::parse::{ObjectReport, ScanContext, Worker};
+use crate::parse::{ObjectReport, ScanContext};
 use crate::progress::Progress;
 use crate::stats::SkipReason;
 
@@ -107,7 +106,7 @@ pub fn scan(
                 Item::Body { name, walked, body, memory } => {
                     let tx = tx.clone();
                     s.spawn(move |_| {
-                        let report = WORKER.with_borrow_mut(|w| w.process(ctx, &name, walked, &body[..]));
+                        let report = crate::parse::with_worker(|w| w.process(ctx, &name, walked, &body[..]));
                         drop((body, memory));
                         let _ = tx.send(report);
                     });
@@ -132,11 +131,6 @@ pub fn scan(
         Ok(result) => result,
         Err(e) => Err(anyhow!("the S3 reader stopped: {e}")),
     }
-}
-
-thread_local! {
-    /// One parser per rayon thread, reused across S3 objects.
-    static WORKER: RefCell<Worker> = RefCell::new(Worker::new());
 }
 
 /// A small runtime for the network side: request latency, not CPU, bounds it.

@@ -71,12 +71,12 @@ impl Case {
 
 /// One index over every case's companions (and targets, for the sharedEventID copies), as a scan
 /// would build it: correlation must not leak from one case into another.
-fn scan_companions(cases: &[Case]) -> Companions {
-    let events = cases.iter().flat_map(|c| c.companions.iter().chain(&c.targets)).cloned().collect();
+fn scan_companions(cases: &[Case]) -> Companions<'_> {
+    let events = cases.iter().flat_map(|c| c.companions.iter().chain(&c.targets)).collect();
     Companions::new(events)
 }
 
-fn check(case: &Case, companions: &Companions) -> Result<(), String> {
+fn check(case: &Case, companions: &Companions<'_>) -> Result<(), String> {
     let refs: Vec<&Event> = case.targets.iter().collect();
     let d = diagnose_group(&refs, companions);
     let e = &case.expect;
@@ -502,7 +502,7 @@ fn never_panics() {
         ev.changed_resource = ev.bucket.clone();
         ev.shared_event_id = Some("s".into());
     }
-    let companions = Companions::new(companions);
+    let companions = Companions::new(companions.iter().collect());
     let refs: Vec<&Event> = events.iter().collect();
     let d = diagnose_group(&refs, &companions);
     assert!(!d.causes.is_empty());
