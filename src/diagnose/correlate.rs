@@ -384,7 +384,7 @@ mod tests {
     #[test]
     fn window_selects_by_time() {
         let at = |t: Option<i64>| Event { event_time_ms: t, ..Event::default() };
-        let events = vec![at(Some(10)), at(None), at(Some(30)), at(Some(20)), at(Some(40))];
+        let events = [at(Some(10)), at(None), at(Some(30)), at(Some(20)), at(Some(40))];
         let mut index: Vec<usize> = (0..events.len()).collect();
         index.sort_by_key(|&i| (events[i].event_time_ms, i));
         let refs: Vec<&Event> = events.iter().collect();
