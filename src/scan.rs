@@ -146,32 +146,23 @@ fn process_local(worker: &mut Worker, ctx: &ScanContext, obj: &LogObject) -> Obj
 #[derive(Default)]
 struct Collector {
     stats: Stats,
-    targets: Vec<Event>,
-    companions: Vec<Event>,
+    /// Kept as the workers' batches: an `Event` is large, and one growing `Vec` would hold two
+    /// copies of every event at each doubling.
+    targets: Vec<Vec<Event>>,
+    companions: Vec<Vec<Event>>,
     /// Session-issuing events by the access key they issued, compact until the targets are known.
     sessions: HashMap<Box<str>, Session>,
 }
 
-/// An `AssumeRole*`/`GetFederationToken` companion in the fields the diagnosis reads. Busy
-/// accounts issue sessions by the thousand per hour and only those a denied write used matter,
-/// which is known at the end: holding the full event would make memory grow with the input.
+/// An `AssumeRole*`/`GetFederationToken` companion in the fields the diagnosis reads, packed
+/// into one allocation. Busy accounts issue sessions by the thousand per hour and only those a
+/// denied write used matter, which is known at the end: holding full events (1.3 KB each plus a
+/// dozen strings) would make memory grow with the input.
 struct Session {
-    event_id: Box<str>,
     event_time_ms: Option<i64>,
-    event_source: Box<str>,
-    event_name: Box<str>,
-    aws_region: Option<Box<str>>,
-    source_ip: Option<Box<str>>,
-    recipient_account: Option<Box<str>>,
-    principal: Box<str>,
-    principal_type: Box<str>,
-    identity_arn: Option<Box<str>>,
-    account: Option<Box<str>>,
-    principal_id: Option<Box<str>>,
-    access_key_id: Option<Box<str>>,
-    assumed_role_arn: Option<Box<str>>,
-    session_policy: Option<Box<str>>,
-    source_object: Box<str>,
+    /// The text fields in [`Session::FIELDS`] order, each as a `u32` length (`u32::MAX` for
+    /// none) and its bytes.
+    packed: Box<[u8]>,
 }
 
 fn is_session(e: &Event) -> bool {
@@ -181,52 +172,69 @@ fn is_session(e: &Event) -> bool {
         && e.issued_access_key_id.as_deref().is_some_and(|k| !k.is_empty())
 }
 
+type Field = fn(&mut Event) -> &mut Option<String>;
+
 impl Session {
-    fn of(e: Event) -> Session {
-        let b = |s: Option<String>| s.map(String::into_boxed_str);
-        Session {
-            event_id: e.event_id.into(),
-            event_time_ms: e.event_time_ms,
-            event_source: e.event_source.into(),
-            event_name: e.event_name.into(),
-            aws_region: b(e.aws_region),
-            source_ip: b(e.source_ip),
-            recipient_account: b(e.recipient_account),
-            principal: e.principal.into(),
-            principal_type: e.principal_type.into(),
-            identity_arn: b(e.identity_arn),
-            account: b(e.account),
-            principal_id: b(e.principal_id),
-            access_key_id: b(e.access_key_id),
-            assumed_role_arn: b(e.assumed_role_arn),
-            session_policy: b(e.session_policy),
-            source_object: e.source_object.into(),
+    /// Optional text fields kept; the required ones (`event_id`, `event_source`, `event_name`,
+    /// `principal`, `principal_type`) lead the packed bytes. Who issued the session, to which
+    /// role, with which session policy, and when: what the diagnosis and `explain` show.
+    const FIELDS: [Field; 5] = [
+        |e| &mut e.identity_arn,
+        |e| &mut e.account,
+        |e| &mut e.assumed_role_arn,
+        |e| &mut e.session_policy,
+        |e| &mut e.issued_access_key_id,
+    ];
+
+    fn of(mut e: Event) -> Session {
+        let mut packed = Vec::with_capacity(512);
+        let mut put = |v: Option<&str>| match v {
+            Some(v) => {
+                let v = &v.as_bytes()[..v.len().min(u32::MAX as usize - 1)];
+                packed.extend_from_slice(&(v.len() as u32).to_le_bytes());
+                packed.extend_from_slice(v);
+            }
+            None => packed.extend_from_slice(&u32::MAX.to_le_bytes()),
+        };
+        for required in [&e.event_id, &e.event_source, &e.event_name, &e.principal, &e.principal_type] {
+            put(Some(required));
         }
+        for field in Session::FIELDS {
+            put(field(&mut e).as_deref());
+        }
+        Session { event_time_ms: e.event_time_ms, packed: packed.into_boxed_slice() }
     }
 
-    fn into_event(self, issued_key: Box<str>) -> Event {
-        let s = |b: Option<Box<str>>| b.map(String::from);
-        Event {
-            event_id: self.event_id.into(),
+    fn into_event(self) -> Event {
+        let mut at = 0;
+        let mut next = || {
+            let len = u32::from_le_bytes(self.packed[at..at + 4].try_into().expect("4 bytes"));
+            at += 4;
+            (len != u32::MAX).then(|| {
+                let text = String::from_utf8_lossy(&self.packed[at..at + len as usize]).into_owned();
+                at += len as usize;
+                text
+            })
+        };
+        let mut e = Event {
+            event_id: next().unwrap_or_default(),
+            event_source: next().unwrap_or_default(),
+            event_name: next().unwrap_or_default(),
+            principal: next().unwrap_or_default(),
+            principal_type: next().unwrap_or_default(),
             event_time_ms: self.event_time_ms,
-            event_source: self.event_source.into(),
-            event_name: self.event_name.into(),
-            aws_region: s(self.aws_region),
-            source_ip: s(self.source_ip),
-            recipient_account: s(self.recipient_account),
-            principal: self.principal.into(),
-            principal_type: self.principal_type.into(),
-            identity_arn: s(self.identity_arn),
-            account: s(self.account),
-            principal_id: s(self.principal_id),
-            access_key_id: s(self.access_key_id),
-            assumed_role_arn: s(self.assumed_role_arn),
-            session_policy: s(self.session_policy),
-            issued_access_key_id: Some(issued_key.into()),
-            source_object: self.source_object.into(),
             role: Some(EventRole::Companion),
             ..Event::default()
+        };
+        for field in Session::FIELDS {
+            *field(&mut e) = next();
         }
+        e
+    }
+
+    fn event_id(&self) -> &[u8] {
+        let len = u32::from_le_bytes(self.packed[..4].try_into().expect("4 bytes")) as usize;
+        &self.packed[4..4 + len]
     }
 }
 
@@ -242,38 +250,57 @@ impl Collector {
             Outcome::Skipped(reason) => self.stats.skip(reason),
             Outcome::Failed(error) => self.stats.fail(report.name, error),
         }
+        let (mut targets, mut companions) = (Vec::new(), Vec::new());
         for e in report.events {
             match e.role {
                 Some(EventRole::Companion) if is_session(&e) => {
                     let key: Box<str> = e.issued_access_key_id.as_deref().unwrap_or_default().into();
                     // Copies of one event issue one key; the smallest eventID wins, in any order.
                     match self.sessions.get(&key) {
-                        Some(kept) if *kept.event_id <= *e.event_id => {}
+                        Some(kept) if kept.event_id() <= e.event_id.as_bytes() => {}
                         _ => {
                             self.sessions.insert(key, Session::of(e));
                         }
                     }
                 }
-                Some(EventRole::Companion) => self.companions.push(e),
-                _ => self.targets.push(e),
+                Some(EventRole::Companion) => companions.push(e),
+                _ => targets.push(e),
             }
+        }
+        if !targets.is_empty() {
+            targets.shrink_to_fit();
+            self.targets.push(targets);
+        }
+        if !companions.is_empty() {
+            companions.shrink_to_fit();
+            self.companions.push(companions);
         }
     }
 
     fn finish(mut self) -> ScanOutput {
-        let (targets, dropped) = dedupe(std::mem::take(&mut self.targets));
+        let (targets, dropped) = dedupe(flatten(std::mem::take(&mut self.targets)));
         let used: HashSet<&str> = targets.iter().filter_map(|t| t.access_key_id.as_deref()).collect();
         for (key, session) in std::mem::take(&mut self.sessions) {
+            // Only the keys a target used are needed; the rest are dropped unread.
             if used.contains(&*key) {
-                self.companions.push(session.into_event(key));
+                self.companions.push(vec![session.into_event()]);
             }
         }
-        let (companions, _) = dedupe(std::mem::take(&mut self.companions));
+        let (companions, _) = dedupe(flatten(std::mem::take(&mut self.companions)));
         self.stats.events_unique = targets.len() as u64;
         self.stats.duplicates_dropped = dropped;
         self.stats.failed.sort_by(|a, b| a.path.cmp(&b.path));
         ScanOutput { stats: self.stats, targets, companions }
     }
+}
+
+/// One vector of exactly the batches' size, each batch freed once moved.
+fn flatten(batches: Vec<Vec<Event>>) -> Vec<Event> {
+    let mut all = Vec::with_capacity(batches.iter().map(Vec::len).sum());
+    for batch in batches {
+        all.extend(batch);
+    }
+    all
 }
 
 /// How well a copy names its caller: the caller's own copy (with an ARN) beats the bucket
@@ -287,7 +314,8 @@ fn naming_rank(e: &Event) -> u8 {
 /// copy knows. Deterministic whatever order the workers delivered events in.
 pub fn dedupe(mut events: Vec<Event>) -> (Vec<Event>, u64) {
     let before = events.len();
-    events.sort_by(|a, b| a.event_id.cmp(&b.event_id).then_with(|| a.source_object.cmp(&b.source_object)));
+    // Unstable sorts work in place: a stable sort would allocate half the events again.
+    events.sort_unstable_by(|a, b| a.event_id.cmp(&b.event_id).then_with(|| a.source_object.cmp(&b.source_object)));
     events.dedup_by(|later, kept| !kept.event_id.is_empty() && later.event_id == kept.event_id);
 
     let mut by_shared: std::collections::HashMap<String, Vec<Event>> = std::collections::HashMap::new();
@@ -311,7 +339,14 @@ pub fn dedupe(mut events: Vec<Event>) -> (Vec<Event>, u64) {
         }
         out.push(best);
     }
-    out.sort_by(|a, b| a.event_time_ms.cmp(&b.event_time_ms).then_with(|| a.event_id.cmp(&b.event_id)));
+    out.sort_unstable_by(|a, b| {
+        (a.event_time_ms, &a.event_id, &a.source_object, &a.key).cmp(&(
+            b.event_time_ms,
+            &b.event_id,
+            &b.source_object,
+            &b.key,
+        ))
+    });
     let dropped = (before - out.len()) as u64;
     (out, dropped)
 }
@@ -380,6 +415,10 @@ mod tests {
             event_name: "AssumeRole".into(),
             issued_access_key_id: Some(key.into()),
             session_policy: Some("{\"Version\":\"2012-10-17\"}".into()),
+            identity_arn: Some("arn:aws:iam::111122223333:user/ci\u{0}\u{1b}".into()),
+            account: Some("111122223333".into()),
+            principal: "arn:aws:iam::111122223333:user/ci".into(),
+            event_time_ms: Some(7),
             role: Some(EventRole::Companion),
             ..Event::default()
         };
@@ -397,7 +436,9 @@ mod tests {
         assert_eq!(out.companions.len(), 1);
         let kept = &out.companions[0];
         assert_eq!((kept.event_id.as_str(), kept.issued_access_key_id.as_deref()), ("s1", Some("ASIAUSED")));
-        assert_eq!(kept.session_policy, session("s1", "ASIAUSED").session_policy);
+        let mut want = session("s1", "ASIAUSED");
+        want.role = Some(EventRole::Companion);
+        assert_eq!(*kept, want, "every field the session had survives packing");
         assert_eq!(out.targets.len(), 1);
     }
 

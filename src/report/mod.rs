@@ -243,6 +243,6 @@ pub fn build(targets: &[Event], diagnosis: &HashMap<GroupKey, GroupDiagnosis>) -
     if targets.is_empty() {
         return Ok(Vec::new());
     }
-    let events = frame::events_frame(targets)?;
+    let events = frame::events_frame_of(targets, frame::GROUP_INPUT)?;
     groups_from_frame(&group_frame(&events)?, diagnosis)
 }
