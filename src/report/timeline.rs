@@ -8,7 +8,7 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use super::Group;
-use super::escape::display;
+use super::escape::{display, shorten};
 
 /// Bucket widths a reader recognises, smallest first (milliseconds).
 const NICE_WIDTHS: [i64; 14] = [
@@ -228,16 +228,18 @@ impl Timeline {
                 let rest: u64 = self.rows[shown..].iter().map(|r| r.counts[b]).sum();
                 let _ = write!(out, " {:>count_w$}", count_cell(rest));
             }
-            let _ = writeln!(out, "  {}", bar(totals[b], max, bar_w));
+            let bar = bar(totals[b], max, bar_w);
+            let _ = if bar.is_empty() { writeln!(out) } else { writeln!(out, "  {bar}") };
             b += 1;
         }
         out.push('\n');
         for row in self.rows.iter().take(shown) {
             if let Some(g) = groups.get(row.group) {
                 let total: u64 = row.counts.iter().sum();
-                let where_ = format!("s3://{}/{}", g.bucket, g.prefix);
-                let _ =
-                    writeln!(out, "#{:<3} {total:>6}  {}  {}", row.group + 1, display(&g.principal), display(&where_));
+                let where_ = display(&format!("s3://{}/{}", g.bucket, g.prefix));
+                let lead = format!("#{:<3} {total:>6}  ", row.group + 1);
+                let room = width.saturating_sub(lead.chars().count() + where_.chars().count() + 2).max(24);
+                let _ = writeln!(out, "{lead}{}  {where_}", shorten(&display(&g.principal), room));
             }
         }
         if other {
