@@ -33,45 +33,14 @@ fn from_frame(df: &DataFrame) -> PolarsResult<Vec<Group>> {
     for name in COLUMNS {
         df.column(name)?;
     }
-    let s = |name: &str| -> PolarsResult<Vec<String>> {
+    let text = |name: &str| -> PolarsResult<Vec<String>> {
         let Ok(c) = df.column(name) else { return Ok(vec![String::new(); df.height()]) };
         Ok(c.cast(&DataType::String)?.str()?.iter().map(|v| v.unwrap_or("").to_string()).collect())
     };
-    let u = |name: &str| -> PolarsResult<Vec<u64>> {
+    let count = |name: &str| -> PolarsResult<Vec<u64>> {
         Ok(df.column(name)?.cast(&DataType::UInt64)?.u64()?.iter().map(|v| v.unwrap_or(0)).collect())
     };
-    let (status, principal, principal_type, account) =
-        (s("status")?, s("principal")?, s("principal_type")?, s("account")?);
-    let (bucket, owner, prefix, first, last) =
-        (s("bucket")?, s("bucket_owner")?, s("prefix")?, s("first_seen")?, s("last_seen")?);
-    let (denied, keys, sessions, ips) = (u("denied")?, u("keys")?, u("sessions")?, u("source_ips")?);
-    let (ops, causes, confidence, evidence) = (s("operations")?, s("causes")?, s("confidence")?, s("evidence")?);
-    let (steps, sample_id, sample_key) = (s("next_steps")?, s("sample_event_id")?, s("sample_key")?);
-    Ok((0..df.height())
-        .map(|i| Group {
-            status: status[i].clone(),
-            principal: principal[i].clone(),
-            principal_type: principal_type[i].clone(),
-            account: account[i].clone(),
-            bucket: bucket[i].clone(),
-            bucket_owner: owner[i].clone(),
-            prefix: prefix[i].clone(),
-            denied: denied[i],
-            first_seen: first[i].clone(),
-            last_seen: last[i].clone(),
-            keys: keys[i],
-            sessions: sessions[i],
-            source_ips: ips[i],
-            operations: ops[i].clone(),
-            causes: causes[i].clone(),
-            confidence: confidence[i].clone(),
-            evidence: evidence[i].clone(),
-            next_steps: steps[i].clone(),
-            sample_event_id: sample_id[i].clone(),
-            sample_key: sample_key[i].clone(),
-            detail: Default::default(),
-        })
-        .collect())
+    super::groups_from_columns(df.height(), text, count)
 }
 
 fn key(g: &Group) -> (&str, &str, &str) {

@@ -155,53 +155,95 @@ pub fn groups_from_frame(
     grouped: &DataFrame,
     diagnosis: &HashMap<GroupKey, GroupDiagnosis>,
 ) -> PolarsResult<Vec<Group>> {
-    let s = |name: &str| -> PolarsResult<Vec<String>> {
-        let c = grouped.column(name)?.str()?;
-        Ok(c.iter().map(|v| v.unwrap_or("").to_string()).collect())
+    let text = |name: &str| -> PolarsResult<Vec<String>> {
+        let Ok(c) = grouped.column(name) else { return Ok(vec![String::new(); grouped.height()]) };
+        if matches!(c.dtype(), DataType::Datetime(_, _)) {
+            let ms = c.cast(&DataType::Int64)?;
+            return Ok(ms.i64()?.iter().map(|v| v.map(rfc3339_ms).unwrap_or_default()).collect());
+        }
+        Ok(c.str()?.iter().map(|v| v.unwrap_or("").to_string()).collect())
     };
-    let u = |name: &str| -> PolarsResult<Vec<u64>> {
-        let c = grouped.column(name)?.u64()?;
-        Ok(c.iter().map(|v| v.unwrap_or(0)).collect())
+    let count = |name: &str| -> PolarsResult<Vec<u64>> {
+        Ok(grouped.column(name)?.u64()?.iter().map(|v| v.unwrap_or(0)).collect())
     };
-    let t = |name: &str| -> PolarsResult<Vec<String>> {
-        let c = grouped.column(name)?.cast(&DataType::Int64)?;
-        Ok(c.i64()?.iter().map(|v| v.map(rfc3339_ms).unwrap_or_default()).collect())
-    };
-    let (principal, principal_type, account, bucket, owner, prefix) =
-        (s("principal")?, s("principal_type")?, s("account")?, s("bucket")?, s("bucket_owner")?, s("prefix")?);
-    let (denied, keys, sessions, ips) = (u("denied")?, u("keys")?, u("sessions")?, u("source_ips")?);
-    let (first, last, ops, sample_id, sample_key) =
-        (t("first_seen")?, t("last_seen")?, s("operations")?, s("sample_event_id")?, s("sample_key")?);
-    let empty = GroupDiagnosis::default();
-    Ok((0..grouped.height())
-        .map(|i| {
-            let key = (principal[i].clone(), bucket[i].clone(), prefix[i].clone());
-            let d = diagnosis.get(&key).unwrap_or(&empty);
-            Group {
-                status: String::new(),
-                principal: principal[i].clone(),
-                principal_type: principal_type[i].clone(),
-                account: account[i].clone(),
-                bucket: bucket[i].clone(),
-                bucket_owner: owner[i].clone(),
-                prefix: prefix[i].clone(),
-                denied: denied[i],
-                first_seen: first[i].clone(),
-                last_seen: last[i].clone(),
-                keys: keys[i],
-                sessions: sessions[i],
-                source_ips: ips[i],
-                operations: ops[i].clone(),
-                causes: d.causes.clone(),
-                confidence: d.confidence.clone(),
-                evidence: d.evidence.clone(),
-                next_steps: d.next_steps.clone(),
-                sample_event_id: sample_id[i].clone(),
-                sample_key: sample_key[i].clone(),
-                detail: d.detail.clone(),
-            }
-        })
-        .collect())
+    let mut groups = groups_from_columns(grouped.height(), text, count)?;
+    for g in &mut groups {
+        let key = (g.principal.clone(), g.bucket.clone(), g.prefix.clone());
+        if let Some(d) = diagnosis.get(&key) {
+            g.causes = d.causes.clone();
+            g.confidence = d.confidence.clone();
+            g.evidence = d.evidence.clone();
+            g.next_steps = d.next_steps.clone();
+            g.detail = d.detail.clone();
+        }
+    }
+    Ok(groups)
+}
+
+/// Builds report rows from whole columns: `text` gives every text column (times as RFC 3339,
+/// "" for a column that is absent), `count` the four counts.
+pub fn groups_from_columns(
+    height: usize,
+    text: impl Fn(&str) -> PolarsResult<Vec<String>>,
+    count: impl Fn(&str) -> PolarsResult<Vec<u64>>,
+) -> PolarsResult<Vec<Group>> {
+    // In the order the fields are filled below.
+    const TEXT: [&str; 16] = [
+        "status",
+        "principal",
+        "principal_type",
+        "account",
+        "bucket",
+        "bucket_owner",
+        "prefix",
+        "first_seen",
+        "last_seen",
+        "operations",
+        "causes",
+        "confidence",
+        "evidence",
+        "next_steps",
+        "sample_event_id",
+        "sample_key",
+    ];
+    let mut text_columns = Vec::new();
+    for name in TEXT {
+        text_columns.push(text(name)?.into_iter());
+    }
+    let mut counts = Vec::new();
+    for name in ["denied", "keys", "sessions", "source_ips"] {
+        counts.push(count(name)?.into_iter());
+    }
+    let mut out = Vec::with_capacity(height);
+    for _ in 0..height {
+        let mut t = text_columns.iter_mut().map(|c| c.next().unwrap_or_default());
+        let mut n = counts.iter_mut().map(|c| c.next().unwrap_or_default());
+        let mut next = || t.next().unwrap_or_default();
+        out.push(Group {
+            status: next(),
+            principal: next(),
+            principal_type: next(),
+            account: next(),
+            bucket: next(),
+            bucket_owner: next(),
+            prefix: next(),
+            first_seen: next(),
+            last_seen: next(),
+            operations: next(),
+            causes: next(),
+            confidence: next(),
+            evidence: next(),
+            next_steps: next(),
+            sample_event_id: next(),
+            sample_key: next(),
+            denied: n.next().unwrap_or_default(),
+            keys: n.next().unwrap_or_default(),
+            sessions: n.next().unwrap_or_default(),
+            source_ips: n.next().unwrap_or_default(),
+            detail: GroupDetail::default(),
+        });
+    }
+    Ok(out)
 }
 
 /// The report as a frame with the contract's columns (for Parquet).
