@@ -299,3 +299,39 @@ fn query_runs_sql_over_scanned_and_saved_events() {
     let o = run(&["query", "-f", "html", "--events", &events, "--sql", "SELECT 1"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Forensic: --principal, --bucket, --prefix globs
+
+#[test]
+fn globs_narrow_a_scan_to_the_groups_in_question() {
+    let trail = common::trail();
+    let keys = |args: &[&str]| -> Vec<(String, String, String)> {
+        let mut all = vec![trail.as_str()];
+        all.extend_from_slice(args);
+        let (code, report) = scan_json(&all);
+        assert_eq!(code, 4, "testdata holds a truncated file");
+        report["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| {
+                let s = |k: &str| g[k].as_str().unwrap().to_string();
+                (s("principal"), s("bucket"), s("prefix"))
+            })
+            .collect()
+    };
+    let everything = keys(&[]);
+    assert_eq!(everything.len(), 5);
+    let ci = keys(&["--principal", "arn:aws:iam::*:role/ci-*"]);
+    assert_eq!(ci, vec![everything[0].clone()], "only ci-deploy");
+    let lake = keys(&["--bucket", "acme-data-*"]);
+    assert_eq!(lake.len(), 3);
+    assert!(lake.iter().all(|(_, b, _)| b == "acme-data-lake"));
+    let releases = keys(&["--prefix", "rel*"]);
+    assert_eq!(releases.len(), 1);
+    assert!(releases[0].0.ends_with(":user/alice") && releases[0].2 == "releases/");
+    // Globs combine (all must match), and a glob matching nothing gives an empty report.
+    assert!(keys(&["--bucket", "acme-data-*", "--prefix", "rel*"]).is_empty());
+    assert_eq!(keys(&["--principal", "*partner*", "--bucket", "acme-data-lake"]).len(), 1);
+}
