@@ -394,8 +394,7 @@ fn run_query(args: &QueryArgs) -> Result<Exit> {
         None => scan_inputs(&args.scan)?,
     };
     let groups = report::build(&out.targets, &diagnose(&out)).context("cannot group the events")?;
-    let mut all = out.targets.clone();
-    all.extend(out.companions.iter().cloned());
+    let all: Vec<&crate::event::Event> = out.targets.iter().chain(&out.companions).collect();
     let tables = vec![("events", report::frame::events_frame(&all)?), ("groups", report::groups_to_frame(&groups)?)];
     let result =
         report::query::execute(&args.sql, tables).map_err(|e| usage(format!("--sql: {}", one_line(&e.to_string()))))?;
@@ -473,8 +472,7 @@ fn emit(
         }
     }
     if let Some(path) = &args.events_out {
-        let mut all = out.targets.clone();
-        all.extend(out.companions.iter().cloned());
+        let all: Vec<&crate::event::Event> = out.targets.iter().chain(&out.companions).collect();
         let mut df = report::frame::events_frame(&all)?;
         let mut f = create(path)?;
         write::write_parquet(&mut df, &mut f)?;

@@ -63,13 +63,14 @@ const TEXT: &[(&str, Text)] = &[
 ];
 
 /// Builds the events table. `event_time` is a UTC datetime in ms; `mfa_authenticated` a boolean.
-pub fn events_frame(events: &[Event]) -> PolarsResult<DataFrame> {
+/// Takes references, so targets and companions can be written together without copying them.
+pub fn events_frame(events: &[&Event]) -> PolarsResult<DataFrame> {
     let mut columns = Vec::with_capacity(TEXT.len() + 3);
     let times: Vec<Option<i64>> = events.iter().map(|e| e.event_time_ms).collect();
     columns
         .push(Int64Chunked::new("event_time".into(), &times).into_datetime(TimeUnit::Milliseconds, None).into_column());
     for (name, get) in TEXT {
-        let values: Vec<Option<&str>> = events.iter().map(get).collect();
+        let values: Vec<Option<&str>> = events.iter().map(|e| get(e)).collect();
         columns.push(Column::new((*name).into(), values));
     }
     let mfa: Vec<Option<bool>> = events.iter().map(|e| e.mfa_authenticated).collect();
@@ -211,7 +212,7 @@ mod tests {
             ..Event::default()
         };
         let c = Event { event_id: "c1".into(), role: Some(EventRole::Companion), ..Event::default() };
-        let mut df = events_frame(&[e.clone(), c.clone()]).unwrap();
+        let mut df = events_frame(&[&e, &c]).unwrap();
         let mut buf = Vec::new();
         ParquetWriter::new(&mut buf).finish(&mut df).unwrap();
         let back = ParquetReader::new(std::io::Cursor::new(buf)).finish().unwrap();
