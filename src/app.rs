@@ -324,6 +324,9 @@ fn read_baseline(args: &ScanArgs) -> Result<Option<Vec<report::Group>>> {
 /// Reads the events a `scan --events-out` kept, applying the scan flags that still apply.
 fn read_events(path: &Path, args: &ScanArgs) -> Result<ScanOutput> {
     use polars::prelude::{ParquetReader, SerReader};
+    if !args.inputs.is_empty() || args.aws.trail.is_some() {
+        return Err(usage("--events reads the events a scan saved: give it without INPUTs or --trail"));
+    }
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let df = ParquetReader::new(file)
         .finish()

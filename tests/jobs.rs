@@ -298,6 +298,9 @@ fn query_runs_sql_over_scanned_and_saved_events() {
     }
     let o = run(&["query", "-f", "html", "--events", &events, "--sql", "SELECT 1"]);
     assert_eq!(o.status.code(), Some(2));
+    let o = run(&["query", "--events", &events, "--sql", "SELECT 1", &trail()]);
+    assert_eq!(o.status.code(), Some(2), "a saved file and inputs at once is ambiguous");
+    assert!(stderr(&o).contains("without INPUTs"), "{}", stderr(&o));
 }
 
 // ---------------------------------------------------------------------------------------------
