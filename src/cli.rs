@@ -19,7 +19,8 @@ use crate::report::write::Format;
         denytrail scan testdata/trail\n  \
         denytrail scan ./logs --since 24h --format csv --output denials.csv\n  \
         denytrail scan ./AWSLogs --account 111122223333 --region us-east-1 --since 2026-11-20 --until 2026-11-21\n  \
-        denytrail scan ./export.ndjson --event-name GetObject --error-code AccessDenied\n\n\
+        denytrail scan ./export.ndjson --event-name GetObject --error-code AccessDenied\n  \
+        denytrail query ./logs --sql \"SELECT source_ip, COUNT(*) AS n FROM events GROUP BY source_ip\"\n\n\
         Exit status: 0 clean · 1 fatal · 2 usage · 3 findings with --fail-on-findings · 4 some inputs failed"
 )]
 pub struct Cli {
@@ -58,6 +59,13 @@ const SCAN_HELP: &str = "Examples:
 
   # Neighbouring failures of S3 writes (ExpiredToken, AccessControlListNotSupported, KMS.*):
   denytrail scan ./logs --all-errors
+
+  # Nightly: what changed since yesterday's report, as a page in S3; exit 3 when denials exist:
+  denytrail scan s3://org-trail-logs/AWSLogs/ --since 24h --baseline prev.parquet \\
+      --fail-on-findings --output s3://acme-reports/denytrail/latest.html
+
+  # When did it start and stop? Denials per 5 minutes per group, with a bar chart:
+  denytrail scan ./AWSLogs --since 2026-11-21T08:00:00Z --until 2026-11-21T12:00:00Z --timeline 5m
 
 Inputs may be files, directories (walked recursively), '-' for stdin, or s3://bucket/prefix.
 Contents are recognised by their bytes: gzip or plain; {\"Records\":[...]}, a JSON array, or NDJSON.";
