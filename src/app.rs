@@ -120,31 +120,66 @@ pub fn filter_and_scope(args: &ScanArgs, now: DateTime<Utc>) -> Result<(Filter, 
     Ok((filter, scope))
 }
 
-/// The report format: explicit, else from the output file's extension, else by terminal.
-fn resolve_format(args: &ScanArgs) -> Result<Format> {
-    let by_ext = args.output.as_deref().and_then(|p| {
-        let name = p.file_name()?.to_str()?.to_ascii_lowercase();
-        [
-            (".csv", Format::Csv),
-            (".json", Format::Json),
-            (".ndjson", Format::Ndjson),
-            (".jsonl", Format::Ndjson),
-            (".parquet", Format::Parquet),
-            (".md", Format::Markdown),
-            (".html", Format::Html),
-            (".htm", Format::Html),
-        ]
-        .into_iter()
-        .find(|(ext, _)| name.ends_with(ext))
-        .map(|(_, f)| f)
-    });
-    // Pipes get CSV (data for the next tool); a terminal or a file of unknown type gets the table.
-    let piped = args.output.is_none() && !std::io::stdout().is_terminal();
-    let format = args.format.or(by_ext).unwrap_or(if piped { Format::Csv } else { Format::Table });
-    if format.needs_file() && args.output.is_none() {
-        return Err(usage("--format parquet needs --output FILE"));
+/// The format a file name asks for, by its extension.
+fn format_of(path: &Path) -> Option<Format> {
+    let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+    [
+        (".csv", Format::Csv),
+        (".json", Format::Json),
+        (".ndjson", Format::Ndjson),
+        (".jsonl", Format::Ndjson),
+        (".parquet", Format::Parquet),
+        (".md", Format::Markdown),
+        (".html", Format::Html),
+        (".htm", Format::Html),
+    ]
+    .into_iter()
+    .find(|(ext, _)| name.ends_with(ext))
+    .map(|(_, f)| f)
+}
+
+/// Where the report goes, and in which format. Each `--output` takes the format its extension
+/// names, else `--format`, else the table. Without `--output`: stdout, in `--format`, else the
+/// table on a terminal and CSV in a pipe (data for the next tool).
+fn outputs(args: &ScanArgs) -> Result<Vec<(Destination<'_>, Format)>> {
+    if args.output.is_empty() {
+        let piped = !std::io::stdout().is_terminal();
+        let format = args.format.unwrap_or(if piped { Format::Csv } else { Format::Table });
+        if format.needs_file() {
+            return Err(usage("--format parquet needs --output FILE"));
+        }
+        return Ok(vec![(Destination::Stdout, format)]);
     }
-    Ok(format)
+    args.output
+        .iter()
+        .map(|path| {
+            let format = format_of(path).or(args.format).unwrap_or(Format::Table);
+            Ok((Destination::of(Some(path))?, format))
+        })
+        .collect()
+}
+
+/// Writes one output: a local file, stdout, or an S3 object.
+fn deliver(
+    args: &ScanArgs,
+    to: &Destination,
+    format: Format,
+    write: impl Fn(&mut dyn Write) -> Result<()>,
+) -> Result<()> {
+    match to {
+        Destination::File(path) => {
+            let mut f = create(path)?;
+            write(&mut f)?;
+            f.into_inner().map_err(|e| e.into_error()).with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        Destination::Stdout => write(&mut std::io::stdout().lock())?,
+        Destination::S3 { bucket, key } => {
+            let mut body = Vec::new();
+            write(&mut body)?;
+            crate::source::s3::upload(&s3_options(args), bucket, key, body, format.content_type())?;
+        }
+    }
+    Ok(())
 }
 
 fn terminal_width() -> usize {
@@ -247,8 +282,7 @@ fn exit_for(out: &ScanOutput, fail_on_findings: bool, findings: bool) -> Exit {
 }
 
 fn run_scan(args: &ScanArgs) -> Result<Exit> {
-    let format = resolve_format(args)?;
-    Destination::of(args.output.as_deref())?;
+    let outputs = outputs(args)?;
     let previous = read_baseline(args)?;
     let out = scan_inputs(args)?;
     let diagnosis = diagnose(&out);
@@ -268,7 +302,7 @@ fn run_scan(args: &ScanArgs) -> Result<Exit> {
             timeline.width_label()
         );
     }
-    emit(args, format, &groups, &timeline, &out)?;
+    emit(args, &outputs, &groups, &timeline, &out)?;
     let current = groups.iter().filter(|g| g.status != baseline::RESOLVED).count();
     if !args.quiet {
         eprint!("{}", report::summary::render(&out.stats, current));
@@ -309,6 +343,21 @@ fn timeline_of(groups: &[report::Group], targets: &[crate::event::Event], width:
 /// job) is not an error: every group is then new, and a warning says so.
 fn read_baseline(args: &ScanArgs) -> Result<Option<Vec<report::Group>>> {
     let Some(path) = &args.baseline else { return Ok(None) };
+    if let Destination::S3 { bucket, key } = Destination::of(Some(path))? {
+        return match crate::source::s3::download(&s3_options(args), &bucket, &key)? {
+            Some(bytes) => baseline::parse(bytes, &format!("s3://{bucket}/{key}")).map(Some),
+            None => {
+                if !args.quiet {
+                    eprintln!(
+                        "denytrail: warning: the baseline s3://{}/{} does not exist yet: every group is new",
+                        report::escape::display(&bucket),
+                        report::escape::display(&key)
+                    );
+                }
+                Ok(Some(Vec::new()))
+            }
+        };
+    }
     if !path.exists() {
         if !args.quiet {
             eprintln!(
@@ -385,13 +434,12 @@ fn run_explain(args: &ExplainArgs) -> Result<Exit> {
 }
 
 fn run_query(args: &QueryArgs) -> Result<Exit> {
-    let format = resolve_format(&args.scan)?;
-    if format == Format::Html {
+    let outputs = outputs(&args.scan)?;
+    if outputs.iter().any(|(_, f)| *f == Format::Html) {
         return Err(usage(
             "query results have no HTML form; use --format table, csv, json, ndjson, markdown or parquet",
         ));
     }
-    Destination::of(args.scan.output.as_deref())?;
     let out = match &args.events {
         Some(path) => read_events(path, &args.scan)?,
         None => scan_inputs(&args.scan)?,
@@ -402,19 +450,8 @@ fn run_query(args: &QueryArgs) -> Result<Exit> {
     let result =
         report::query::execute(&args.sql, tables).map_err(|e| usage(format!("--sql: {}", one_line(&e.to_string()))))?;
     let width = terminal_width();
-    let write = |w: &mut dyn Write| report::query::write(format, &result, width, w);
-    match Destination::of(args.scan.output.as_deref())? {
-        Destination::File(path) => {
-            let mut f = create(path)?;
-            write(&mut f)?;
-            f.into_inner().map_err(|e| e.into_error()).with_context(|| format!("cannot write {}", path.display()))?;
-        }
-        Destination::Stdout => write(&mut std::io::stdout().lock())?,
-        Destination::S3 { bucket, key } => {
-            let mut body = Vec::new();
-            write(&mut body)?;
-            crate::source::s3::upload(&s3_options(&args.scan), &bucket, &key, body, format.content_type())?;
-        }
+    for (to, format) in &outputs {
+        deliver(&args.scan, to, *format, |w: &mut dyn Write| report::query::write(*format, &result, width, w))?;
     }
     if !args.scan.quiet && args.events.is_none() {
         eprint!("{}", report::summary::render(&out.stats, groups.len()));
@@ -434,7 +471,7 @@ fn create(path: &Path) -> Result<BufWriter<File>> {
 
 fn emit(
     args: &ScanArgs,
-    format: Format,
+    outputs: &[(Destination, Format)],
     groups: &[report::Group],
     timeline: &Timeline,
     out: &ScanOutput,
@@ -450,29 +487,14 @@ fn emit(
         baseline: baseline.as_deref(),
     };
     let report = Report { groups, stats: &out.stats, timeline, meta, width: terminal_width() };
-    let write = |out: &mut dyn Write| {
-        if args.timeline.is_some() {
-            write::write_timeline(format, &report, out)
-        } else {
-            write::write(format, &report, out)
-        }
-    };
-    match Destination::of(args.output.as_deref())? {
-        Destination::File(path) => {
-            let mut f = create(path)?;
-            write(&mut f)?;
-            f.into_inner().map_err(|e| e.into_error()).with_context(|| format!("cannot write {}", path.display()))?;
-        }
-        Destination::Stdout => {
-            let stdout = std::io::stdout();
-            let mut lock = stdout.lock();
-            write(&mut lock)?;
-        }
-        Destination::S3 { bucket, key } => {
-            let mut body = Vec::new();
-            write(&mut body)?;
-            crate::source::s3::upload(&s3_options(args), &bucket, &key, body, format.content_type())?;
-        }
+    for (to, format) in outputs {
+        deliver(args, to, *format, |out: &mut dyn Write| {
+            if args.timeline.is_some() {
+                write::write_timeline(*format, &report, out)
+            } else {
+                write::write(*format, &report, out)
+            }
+        })?;
     }
     if let Some(path) = &args.events_out {
         let all: Vec<&crate::event::Event> = out.targets.iter().chain(&out.companions).collect();

@@ -132,12 +132,14 @@ pub struct ScanArgs {
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<String>,
 
-    /// Report format [default: table on a terminal, csv otherwise, or from --output's extension].
+    /// Report format [default: from --output's extension, else table on a terminal, csv in a pipe].
     #[arg(long, short = 'f', value_enum)]
     pub format: Option<Format>,
     /// Write the report to FILE, or to s3://bucket/key, instead of stdout (required for parquet).
+    /// Repeatable: each output takes the format its extension names (.csv .json .ndjson .parquet
+    /// .md .html), else --format.
     #[arg(long, short = 'o', value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    pub output: Vec<PathBuf>,
     /// Also write the matched events themselves, one row each, as Parquet.
     #[arg(long, value_name = "FILE.parquet")]
     pub events_out: Option<PathBuf>,
@@ -190,8 +192,10 @@ pub struct ScanArgs {
     /// a table and a bar chart on a terminal, one row per bucket and group in other formats.
     #[arg(long, value_name = "WIDTH", value_parser = parse_width)]
     pub timeline: Option<i64>,
-    /// A previous report (`--format parquet`): mark each group new, ongoing or resolved (in the
-    /// baseline, gone now), new ones first.
+    /// A previous report (`--format parquet`; a file or s3://bucket/key): mark each group new,
+    /// ongoing or resolved (in the baseline, gone now), new ones first. A missing baseline (the
+    /// first night) makes every group new. It is read before any --output is written, so the same
+    /// path can roll forward: --baseline B.parquet --output B.parquet.
     #[arg(long, value_name = "FILE.parquet")]
     pub baseline: Option<PathBuf>,
     /// Exit with status 3 when any denial is found (4 still wins when an input failed).

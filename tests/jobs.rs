@@ -231,6 +231,25 @@ fn html_report_renders_sorts_and_stays_inert_in_chromium() {
     let out = check_in_browser(&html, json!({"groups": 4, "hostile": "<script>alert(1)</script>"}));
     assert!(out.starts_with("ok: "), "{out}");
 
+    // One scan, several outputs, each in the format its extension names.
+    let (page, table, rows) = (d.join("all.html"), d.join("all.parquet"), d.join("all.csv"));
+    let o = run(&[
+        "scan",
+        "-q",
+        "-o",
+        page.to_str().unwrap(),
+        "-o",
+        table.to_str().unwrap(),
+        "-o",
+        rows.to_str().unwrap(),
+        &trail,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(o.stdout.is_empty());
+    assert!(std::fs::read_to_string(&page).unwrap().starts_with("<!DOCTYPE html>"));
+    assert!(std::fs::read(&table).unwrap().starts_with(b"PAR1"));
+    assert!(std::fs::read_to_string(&rows).unwrap().starts_with("principal,principal_type,"));
+
     // The bundled trail, with its failed file: the page says the report is incomplete.
     let html = d.join("testdata.html");
     let o = run(&["scan", "-q", "-f", "html", "-o", html.to_str().unwrap(), &common::trail()]);

@@ -347,6 +347,41 @@ fn the_report_is_written_to_s3_in_the_format_its_key_names() {
     assert_eq!(r.code, 2, "{}", r.stderr);
 }
 
+#[test]
+fn a_nightly_baseline_rolls_forward_in_s3() {
+    let moto = Moto::start();
+    moto.create_bucket("acme-reports", REGION);
+    let trail = testdata_trail();
+    let trail = trail.to_str().unwrap();
+    let base = "s3://acme-reports/denytrail/baseline.parquet";
+    let url = moto.url();
+    let night = |n: &str, extra: &[&str]| {
+        let page = format!("s3://acme-reports/denytrail/{n}.json");
+        let mut args = vec!["scan", "--endpoint-url", &url, "--baseline", base, "-o", base, "-o", &page, trail];
+        args.extend_from_slice(extra);
+        let r = run(&args);
+        assert_eq!(r.code, 4, "{n}: {}", r.stderr);
+        let (body, _) = get_object(&moto, "acme-reports", &format!("denytrail/{n}.json"));
+        (r.stderr, serde_json::from_slice::<Value>(&body).unwrap())
+    };
+    let statuses = |report: &Value| -> Vec<String> {
+        report["groups"].as_array().unwrap().iter().map(|g| g["status"].as_str().unwrap().to_string()).collect()
+    };
+    // First night: no baseline object yet, every group new; the baseline is written for tomorrow.
+    let (stderr, first) = night("monday", &[]);
+    assert!(stderr.contains("does not exist yet: every group is new"), "{stderr}");
+    assert_eq!(statuses(&first), vec!["new"; 5]);
+    // Second night, only acme-artifacts is still denied: its groups go on, the others resolved.
+    let (_, second) = night("tuesday", &["--bucket", "acme-artifacts"]);
+    assert_eq!(statuses(&second), vec!["ongoing", "ongoing", "resolved", "resolved", "resolved"]);
+    // Third night: the resolved groups were history in Tuesday's baseline.
+    let (_, third) = night("wednesday", &["--bucket", "acme-artifacts"]);
+    assert_eq!(statuses(&third), vec!["ongoing", "ongoing"]);
+    // A baseline that cannot be read is one line, before anything is scanned.
+    let r = run(&["scan", "-q", "--endpoint-url", &moto.url(), "--baseline", "s3://no-such-bucket/b.parquet", trail]);
+    assert_one_line(&r, "s3://no-such-bucket/b.parquet: no such bucket");
+}
+
 // ---------------------------------------------------------------------------------------------
 // --trail
 

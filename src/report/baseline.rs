@@ -6,7 +6,6 @@
 //! part of it.
 
 use std::collections::HashSet;
-use std::fs::File;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -20,13 +19,17 @@ pub const RESOLVED: &str = "resolved";
 
 /// Reads the groups of a report written with `--format parquet`.
 pub fn read(path: &Path) -> Result<Vec<Group>> {
-    let file = File::open(path).with_context(|| format!("cannot open the baseline {}", path.display()))?;
-    let df = ParquetReader::new(file)
+    let bytes = std::fs::read(path).with_context(|| format!("cannot open the baseline {}", path.display()))?;
+    parse(bytes, &path.display().to_string())
+}
+
+/// The groups of a Parquet report held in memory; `name` says where it came from.
+pub fn parse(bytes: Vec<u8>, name: &str) -> Result<Vec<Group>> {
+    let df = ParquetReader::new(std::io::Cursor::new(bytes))
         .finish()
-        .with_context(|| format!("the baseline {} is not a Parquet file", path.display()))?;
-    from_frame(&df).with_context(|| {
-        format!("the baseline {} is not a denytrail report (write one with --format parquet)", path.display())
-    })
+        .with_context(|| format!("the baseline {name} is not a Parquet file"))?;
+    from_frame(&df)
+        .with_context(|| format!("the baseline {name} is not a denytrail report (write one with --format parquet)"))
 }
 
 fn from_frame(df: &DataFrame) -> PolarsResult<Vec<Group>> {

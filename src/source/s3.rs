@@ -213,7 +213,7 @@ pub fn upload(opts: &S3Options, bucket: &str, key: &str, body: Vec<u8>, content_
     let runtime = runtime()?;
     runtime.block_on(async {
         let sdk = sdk_config(opts).await;
-        let client = client_for(&sdk, opts, bucket).await.map_err(|p| refused(bucket, key, p))?;
+        let client = client_for(&sdk, opts, bucket).await.map_err(|p| refused("write", bucket, key, p))?;
         client
             .put_object()
             .bucket(bucket)
@@ -222,22 +222,41 @@ pub fn upload(opts: &S3Options, bucket: &str, key: &str, body: Vec<u8>, content_
             .body(aws_sdk_s3::primitives::ByteStream::from(body))
             .send()
             .await
-            .map_err(|err| refused(bucket, key, Problem::of(&err)))?;
+            .map_err(|err| refused("write", bucket, key, Problem::of(&err)))?;
         Ok(())
     })
 }
 
-/// Why the report could not be written, on one line.
-fn refused(bucket: &str, key: &str, problem: Problem) -> anyhow::Error {
+/// Reads `s3://bucket/key` whole (a `--baseline` report); `None` when the object does not exist
+/// yet. Other refusals are one line, like the upload's.
+pub fn download(opts: &S3Options, bucket: &str, key: &str) -> Result<Option<Vec<u8>>> {
+    let runtime = runtime()?;
+    runtime.block_on(async {
+        let sdk = sdk_config(opts).await;
+        let client = client_for(&sdk, opts, bucket).await.map_err(|p| refused("read", bucket, key, p))?;
+        let object = match client.get_object().bucket(bucket).key(key).send().await {
+            Ok(object) => object,
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => return Ok(None),
+            Err(err) => return Err(refused("read", bucket, key, Problem::of(&err))),
+        };
+        let body =
+            object.body.collect().await.map_err(|e| anyhow!("s3://{bucket}/{key}: cannot read the object: {e}"))?;
+        Ok(Some(body.into_bytes().to_vec()))
+    })
+}
+
+/// Why a report could not be written or read (`verb`), on one line.
+fn refused(verb: &str, bucket: &str, key: &str, problem: Problem) -> anyhow::Error {
     if let Some(line) = problem.credentials_line() {
         return anyhow!("s3://{bucket}/{key}: {line}");
     }
+    let (doing, action) = if verb == "write" { ("writing", "s3:PutObject") } else { ("reading", "s3:GetObject") };
     match problem {
         Problem::AccessDenied(d) => anyhow!(
-            "s3://{bucket}/{key}: access denied writing the report ({d}); the caller needs s3:PutObject on arn:aws:s3:::{bucket}/{key}"
+            "s3://{bucket}/{key}: access denied {doing} the report ({d}); the caller needs {action} on arn:aws:s3:::{bucket}/{key}"
         ),
         Problem::NotFound(d) => anyhow!("s3://{bucket}/{key}: no such bucket ({d})"),
-        other => anyhow!("s3://{bucket}/{key}: cannot write the report: {}", other.detail()),
+        other => anyhow!("s3://{bucket}/{key}: cannot {verb} the report: {}", other.detail()),
     }
 }
 
