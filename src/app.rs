@@ -390,7 +390,23 @@ fn read_events(path: &Path, args: &ScanArgs) -> Result<ScanOutput> {
     Ok(out)
 }
 
+/// Flags of `scan` that another command shares but has no use for are refused, not ignored.
+fn refuse_scan_only(command: &str, args: &ScanArgs, also_output: bool) -> Result<()> {
+    let given = [
+        ("--timeline", args.timeline.is_some()),
+        ("--baseline", args.baseline.is_some()),
+        ("--events-out", args.events_out.is_some()),
+        ("--output", also_output && !args.output.is_empty()),
+        ("--format", also_output && args.format.is_some()),
+    ];
+    match given.iter().find(|(_, on)| *on) {
+        Some((flag, _)) => Err(usage(format!("{flag} is for `denytrail scan`; `denytrail {command}` does not use it"))),
+        None => Ok(()),
+    }
+}
+
 fn run_explain(args: &ExplainArgs) -> Result<Exit> {
+    refuse_scan_only("explain", &args.scan, true)?;
     let out = match &args.events {
         Some(path) => read_events(path, &args.scan)?,
         None => scan_inputs(&args.scan)?,
@@ -434,6 +450,7 @@ fn run_explain(args: &ExplainArgs) -> Result<Exit> {
 }
 
 fn run_query(args: &QueryArgs) -> Result<Exit> {
+    refuse_scan_only("query", &args.scan, false)?;
     let outputs = outputs(&args.scan)?;
     if outputs.iter().any(|(_, f)| *f == Format::Html) {
         return Err(usage(

@@ -317,6 +317,13 @@ fn query_runs_sql_over_scanned_and_saved_events() {
     }
     let o = run(&["query", "-f", "html", "--events", &events, "--sql", "SELECT 1"]);
     assert_eq!(o.status.code(), Some(2));
+    for flag in [&["--timeline", "5m"][..], &["--baseline", "b.parquet"], &["--events-out", "e.parquet"]] {
+        let mut args = vec!["query", "--events", &events, "--sql", "SELECT 1"];
+        args.extend_from_slice(flag);
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(2), "{flag:?}");
+        assert!(stderr(&o).contains("is for `denytrail scan`"), "{}", stderr(&o));
+    }
     let o = run(&["query", "--events", &events, "--sql", "SELECT 1", &trail()]);
     assert_eq!(o.status.code(), Some(2), "a saved file and inputs at once is ambiguous");
     assert!(stderr(&o).contains("without INPUTs"), "{}", stderr(&o));
