@@ -187,59 +187,41 @@ pub fn groups_from_columns(
     text: impl Fn(&str) -> PolarsResult<Vec<String>>,
     count: impl Fn(&str) -> PolarsResult<Vec<u64>>,
 ) -> PolarsResult<Vec<Group>> {
-    // In the order the fields are filled below.
-    const TEXT: [&str; 16] = [
-        "status",
-        "principal",
-        "principal_type",
-        "account",
-        "bucket",
-        "bucket_owner",
-        "prefix",
-        "first_seen",
-        "last_seen",
-        "operations",
-        "causes",
-        "confidence",
-        "evidence",
-        "next_steps",
-        "sample_event_id",
-        "sample_key",
-    ];
-    let mut text_columns = Vec::new();
-    for name in TEXT {
-        text_columns.push(text(name)?.into_iter());
-    }
-    let mut counts = Vec::new();
-    for name in ["denied", "keys", "sessions", "source_ips"] {
-        counts.push(count(name)?.into_iter());
+    const COUNTS: [&str; 4] = ["denied", "keys", "sessions", "source_ips"];
+    let mut text_columns = HashMap::new();
+    let mut count_columns = HashMap::new();
+    for name in std::iter::once("status").chain(COLUMNS) {
+        if COUNTS.contains(&name) {
+            count_columns.insert(name, count(name)?.into_iter());
+        } else {
+            text_columns.insert(name, text(name)?.into_iter());
+        }
     }
     let mut out = Vec::with_capacity(height);
     for _ in 0..height {
-        let mut t = text_columns.iter_mut().map(|c| c.next().unwrap_or_default());
-        let mut n = counts.iter_mut().map(|c| c.next().unwrap_or_default());
-        let mut next = || t.next().unwrap_or_default();
+        let mut t = |name: &str| text_columns.get_mut(name).and_then(Iterator::next).unwrap_or_default();
+        let mut n = |name: &str| count_columns.get_mut(name).and_then(Iterator::next).unwrap_or_default();
         out.push(Group {
-            status: next(),
-            principal: next(),
-            principal_type: next(),
-            account: next(),
-            bucket: next(),
-            bucket_owner: next(),
-            prefix: next(),
-            first_seen: next(),
-            last_seen: next(),
-            operations: next(),
-            causes: next(),
-            confidence: next(),
-            evidence: next(),
-            next_steps: next(),
-            sample_event_id: next(),
-            sample_key: next(),
-            denied: n.next().unwrap_or_default(),
-            keys: n.next().unwrap_or_default(),
-            sessions: n.next().unwrap_or_default(),
-            source_ips: n.next().unwrap_or_default(),
+            status: t("status"),
+            principal: t("principal"),
+            principal_type: t("principal_type"),
+            account: t("account"),
+            bucket: t("bucket"),
+            bucket_owner: t("bucket_owner"),
+            prefix: t("prefix"),
+            first_seen: t("first_seen"),
+            last_seen: t("last_seen"),
+            operations: t("operations"),
+            causes: t("causes"),
+            confidence: t("confidence"),
+            evidence: t("evidence"),
+            next_steps: t("next_steps"),
+            sample_event_id: t("sample_event_id"),
+            sample_key: t("sample_key"),
+            denied: n("denied"),
+            keys: n("keys"),
+            sessions: n("sessions"),
+            source_ips: n("source_ips"),
             detail: GroupDetail::default(),
         });
     }
