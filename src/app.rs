@@ -221,7 +221,7 @@ impl<'a> Destination<'a> {
             Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() && !key.ends_with('/') => {
                 Ok(Destination::S3 { bucket: bucket.to_string(), key: key.to_string() })
             }
-            _ => Err(usage(format!("--output '{}' must name an object: s3://bucket/key", path.display()))),
+            _ => Err(usage(format!("'{}' must name an object: s3://bucket/key", path.display()))),
         }
     }
 }
