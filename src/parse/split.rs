@@ -916,7 +916,7 @@ mod tests {
     use super::*;
 
     /// Runs the splitter feeding `input` in chunks of `chunk` bytes, the way the decoder does.
-    fn split_chunked(input: &[u8], chunk: usize) -> Result<(Vec<String>, usize, Shape), SplitError> {
+    pub(super) fn split_chunked(input: &[u8], chunk: usize) -> Result<(Vec<String>, usize, Shape), SplitError> {
         let mut sp = Splitter::new();
         let mut buf: Vec<u8> = Vec::new();
         let mut fed = 0;
@@ -955,14 +955,18 @@ mod tests {
     }
 
     /// Seeded xorshift: failures reproduce.
-    struct Rng(u64);
+    pub(super) struct Rng(pub(super) u64);
 
     impl Rng {
-        fn below(&mut self, n: usize) -> usize {
+        pub(super) fn next(&mut self) -> u64 {
             self.0 ^= self.0 << 13;
             self.0 ^= self.0 >> 7;
             self.0 ^= self.0 << 17;
-            (self.0 % n as u64) as usize
+            self.0
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
         }
     }
 
@@ -1181,15 +1185,7 @@ mod tests {
 mod kernel_tests {
     use super::*;
 
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-    }
+    use super::tests::{Rng, split_chunked};
 
     #[test]
     fn find_escaped_matches_a_byte_loop() {
@@ -1254,27 +1250,11 @@ mod kernel_tests {
         }
     }
 
-    /// Feeds one value in small chunks and checks the bytes scanned stay linear in its size.
+    /// Feeds one value in small chunks; the bytes scanned meanwhile, and the records found.
     fn scanned_while_feeding(input: &[u8], chunk: usize) -> (u64, usize) {
-        let mut sp = Splitter::new();
-        let mut buf: Vec<u8> = Vec::new();
-        let mut fed = 0;
         let before = scanned_bytes();
-        let mut records = 0;
-        loop {
-            match sp.next(&buf, fed == input.len()).unwrap() {
-                Step::Record(_) => records += 1,
-                Step::NotObject(_) => {}
-                Step::Done => return (scanned_bytes() - before, records),
-                Step::NeedMore { keep_from } => {
-                    buf.drain(..keep_from);
-                    sp.consumed(keep_from);
-                    let take = chunk.min(input.len() - fed);
-                    buf.extend_from_slice(&input[fed..fed + take]);
-                    fed += take;
-                }
-            }
-        }
+        let (records, _, _) = split_chunked(input, chunk).unwrap();
+        (scanned_bytes() - before, records.len())
     }
 
     #[test]
