@@ -166,8 +166,7 @@ struct Session {
 }
 
 fn is_session(e: &Event) -> bool {
-    e.event_source == "sts.amazonaws.com"
-        && (e.event_name.starts_with("AssumeRole") || e.event_name == "GetFederationToken")
+    crate::diagnose::is_session_issuer(e)
         && e.error_code.is_none()
         && e.issued_access_key_id.as_deref().is_some_and(|k| !k.is_empty())
 }

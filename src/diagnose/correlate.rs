@@ -273,7 +273,8 @@ fn is_vpce_denial(ev: &Event) -> bool {
     ev.error_code.as_deref() == Some("VpceAccessDenied")
 }
 
-fn is_session_issuer(ev: &Event) -> bool {
+/// An STS call that issues session credentials (`AssumeRole*`, `GetFederationToken`).
+pub(crate) fn is_session_issuer(ev: &Event) -> bool {
     ev.event_source == "sts.amazonaws.com"
         && (ev.event_name.starts_with("AssumeRole") || ev.event_name == "GetFederationToken")
 }

@@ -29,6 +29,7 @@ use serde::Serialize;
 use crate::event::Event;
 
 pub use correlate::Companions;
+pub(crate) use correlate::is_session_issuer;
 pub use explain::{corrective_policy, explain_group};
 
 use correlate::GroupKey;
