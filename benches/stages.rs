@@ -15,9 +15,9 @@ use denytrail::parse::{ScanContext, Worker, extract};
 /// About 32 MB of decompressed CloudTrail, as gzip files in memory.
 fn trail() -> Vec<Vec<u8>> {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut opts = denytrail::synth::SynthOptions::new(dir.path().to_path_buf(), 32 << 20);
+    let mut opts = denytrail_synth::SynthOptions::new(dir.path().to_path_buf(), 32 << 20);
     opts.max_file_bytes = 4 << 20;
-    denytrail::synth::generate(&opts).expect("generate");
+    denytrail_synth::generate(&opts).expect("generate");
     let mut files = Vec::new();
     collect(dir.path(), &mut files);
     files

@@ -1,4 +1,6 @@
-//! Command-line definitions (clap). Behaviour lives in `app.rs`.
+//! Command-line definitions (clap): the flags, in shared groups (inputs and filter, AWS,
+//! outputs) and one struct per command, so clap itself refuses a flag a command does not take.
+//! `plan.rs` turns them into one checked plan before any I/O; `cmd/` runs it.
 
 use std::path::PathBuf;
 
@@ -41,9 +43,6 @@ pub enum Command {
     /// the report does not answer.
     #[command(after_help = QUERY_HELP)]
     Query(Box<QueryArgs>),
-    /// Write a synthetic CloudTrail trail (for benchmarks and large tests).
-    #[command(hide = true)]
-    Synth(SynthArgs),
 }
 
 const SCAN_HELP: &str = "Examples:
@@ -103,15 +102,28 @@ Examples:
        FROM events GROUP BY event_source, error_code ORDER BY n DESC\"";
 
 #[derive(Debug, Args)]
-pub struct QueryArgs {
-    /// The SQL (polars dialect) to run over the `events` and `groups` tables.
-    #[arg(long, value_name = "SELECT ...")]
-    pub sql: String,
-    /// Read the events from a `scan --events-out` Parquet file instead of scanning inputs.
-    #[arg(long, value_name = "FILE.parquet")]
-    pub events: Option<PathBuf>,
+pub struct ScanArgs {
     #[command(flatten)]
-    pub scan: ScanArgs,
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Also write the matched events themselves, one row each, as Parquet.
+    #[arg(long, value_name = "FILE.parquet")]
+    pub events_out: Option<PathBuf>,
+    /// Show denials per time bucket of this width (5m, 1h, 1d) per group instead of the report:
+    /// a table and a bar chart on a terminal, one row per bucket and group in other formats.
+    #[arg(long, value_name = "WIDTH", value_parser = parse_width)]
+    pub timeline: Option<i64>,
+    /// A previous report (`--format parquet`; a file or s3://bucket/key): mark each group new,
+    /// ongoing or resolved (in the baseline, gone now), new ones first. A missing baseline (the
+    /// first night) makes every group new. It is read before any --output is written, so the same
+    /// path can roll forward: --baseline B.parquet --output B.parquet.
+    #[arg(long, value_name = "FILE.parquet")]
+    pub baseline: Option<PathBuf>,
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -123,26 +135,38 @@ pub struct ExplainArgs {
     #[arg(long, value_name = "N")]
     pub group: Option<usize>,
     #[command(flatten)]
-    pub scan: ScanArgs,
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 #[derive(Debug, Args)]
-pub struct ScanArgs {
+pub struct QueryArgs {
+    /// The SQL (polars dialect) to run over the `events` and `groups` tables.
+    #[arg(long, value_name = "SELECT ...")]
+    pub sql: String,
+    /// Read the events from a `scan --events-out` Parquet file instead of scanning inputs.
+    #[arg(long, value_name = "FILE.parquet")]
+    pub events: Option<PathBuf>,
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// No progress bar and no summary on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+/// What to read and which events to keep: shared by every command that scans.
+#[derive(Debug, Args)]
+pub struct InputArgs {
     /// Files, directories, '-' (stdin) or s3://bucket[/prefix].
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<String>,
-
-    /// Report format [default: from --output's extension, else table on a terminal, csv in a pipe].
-    #[arg(long, short = 'f', value_enum)]
-    pub format: Option<Format>,
-    /// Write the report to FILE, or to s3://bucket/key, instead of stdout (required for parquet).
-    /// Repeatable: each output takes the format its extension names (.csv .json .ndjson .parquet
-    /// .md .html), else --format.
-    #[arg(long, short = 'o', value_name = "FILE")]
-    pub output: Vec<PathBuf>,
-    /// Also write the matched events themselves, one row each, as Parquet.
-    #[arg(long, value_name = "FILE.parquet")]
-    pub events_out: Option<PathBuf>,
 
     /// Event name to match (repeatable; '*' for any). Default: the S3 writes s3:PutObject authorizes.
     #[arg(long = "event-name", value_name = "NAME")]
@@ -188,31 +212,36 @@ pub struct ScanArgs {
     /// Worker threads (0 = one per core).
     #[arg(long, short = 'j', default_value_t = 0, value_name = "N")]
     pub threads: usize,
-    /// Show denials per time bucket of this width (5m, 1h, 1d) per group instead of the report:
-    /// a table and a bar chart on a terminal, one row per bucket and group in other formats.
-    #[arg(long, value_name = "WIDTH", value_parser = parse_width)]
-    pub timeline: Option<i64>,
-    /// A previous report (`--format parquet`; a file or s3://bucket/key): mark each group new,
-    /// ongoing or resolved (in the baseline, gone now), new ones first. A missing baseline (the
-    /// first night) makes every group new. It is read before any --output is written, so the same
-    /// path can roll forward: --baseline B.parquet --output B.parquet.
-    #[arg(long, value_name = "FILE.parquet")]
-    pub baseline: Option<PathBuf>,
+    /// Only decompress the inputs (benchmarks: the floor of the pipeline).
+    #[arg(long, hide = true)]
+    pub decode_only: bool,
+}
+
+/// Where a table goes and in which format.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Format [default: from --output's extension, else table on a terminal, csv in a pipe].
+    #[arg(long, short = 'f', value_enum)]
+    pub format: Option<Format>,
+    /// Write to FILE, or to s3://bucket/key, instead of stdout (required for parquet).
+    /// Repeatable: each output takes the format its extension names (.csv .json .ndjson .parquet
+    /// .md .html), else --format.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Vec<PathBuf>,
+}
+
+/// How a run reports on itself.
+#[derive(Debug, Args)]
+pub struct RunArgs {
     /// Exit with status 3 when any denial is found (4 still wins when an input failed).
     #[arg(long)]
     pub fail_on_findings: bool,
     /// No progress bar and no summary on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,
-    /// Only decompress the inputs (benchmarks: the floor of the pipeline).
-    #[arg(long, hide = true)]
-    pub decode_only: bool,
-
-    #[command(flatten)]
-    pub aws: AwsArgs,
 }
 
-/// How to reach AWS for s3:// inputs.
+/// How to reach AWS for s3:// inputs and outputs.
 #[derive(Debug, Args, Clone, Default)]
 pub struct AwsArgs {
     /// AWS profile from the shared config files.
@@ -233,26 +262,8 @@ pub struct AwsArgs {
     pub trail: Option<String>,
 }
 
-#[derive(Debug, Args)]
-pub struct SynthArgs {
-    /// Output folder (the trail root).
-    #[arg(long, short = 'o')]
-    pub out: PathBuf,
-    /// Total decompressed size to write, e.g. 1GiB.
-    #[arg(long, default_value = "64MiB", value_parser = parse_size)]
-    pub size: u64,
-    #[arg(long, default_value_t = 42)]
-    pub seed: u64,
-    /// Share of records that are denied S3 writes.
-    #[arg(long, default_value_t = 0.01)]
-    pub denied_ratio: f64,
-    /// Smallest decompressed file size.
-    #[arg(long, value_parser = parse_size)]
-    pub min_file: Option<u64>,
-    /// Largest decompressed file size.
-    #[arg(long, value_parser = parse_size)]
-    pub max_file: Option<u64>,
-}
+/// The flags only `scan` takes, for a friendlier refusal when another command is given one.
+pub const SCAN_ONLY: [&str; 5] = ["--timeline", "--baseline", "--events-out", "--output", "--format"];
 
 /// Parses a bucket width like `5m`, `1h`, `1d` into milliseconds (at least one second).
 pub fn parse_width(s: &str) -> Result<i64, String> {

@@ -3,20 +3,26 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use denytrail::app::{self, Exit, UsageError};
-use denytrail::cli::Cli;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use denytrail::cli::{Cli, SCAN_ONLY};
+use denytrail::cmd::{self, Exit};
+use denytrail::plan::UsageError;
 use denytrail::report::escape::display;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
+            if let Some(line) = scan_only_hint(&e) {
+                eprintln!("denytrail: error: {line}");
+                return ExitCode::from(Exit::Usage as u8);
+            }
             // --help and --version are not errors; clap exits 2 on usage errors.
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() { Exit::Usage as u8 } else { 0 });
         }
     };
-    match app::run(cli) {
+    match cmd::run(cli) {
         Ok(exit) => ExitCode::from(exit as u8),
         Err(err) => {
             let code = if err.downcast_ref::<UsageError>().is_some() { Exit::Usage } else { Exit::Fatal };
@@ -26,4 +32,18 @@ fn main() -> ExitCode {
             ExitCode::from(code as u8)
         }
     }
+}
+
+/// clap refuses a flag the command does not take; when it is one of `scan`'s, say so plainly.
+fn scan_only_hint(e: &clap::Error) -> Option<String> {
+    if e.kind() != ErrorKind::UnknownArgument {
+        return None;
+    }
+    let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) else { return None };
+    let flag = arg.split('=').next().unwrap_or(arg);
+    let command = std::env::args().nth(1).filter(|c| c != "scan")?;
+    SCAN_ONLY
+        .iter()
+        .find(|f| **f == flag)
+        .map(|f| format!("{f} is for `denytrail scan`; `denytrail {}` does not use it", display(&command)))
 }

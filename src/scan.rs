@@ -1,10 +1,10 @@
-//! Runs the pipeline: list the sources, process objects on a rayon pool, collect on one thread.
+//! The pipeline: sources → rayon workers → the collector. The only place that knows the pool.
 //!
-//! Workers send one small [`ObjectReport`] per object through a bounded channel; the collector
-//! merges the accounting, keeps the few matched events and drives the progress bar. Nothing the
-//! size of the input is ever held, so memory stays flat however large the trail is.
+//! Every source (the local walker and stdin, S3) hands [`Listed`] items to one bounded channel;
+//! workers open or borrow each object's bytes and run the core's per-object stages; one small
+//! [`ObjectReport`] per object goes to the collector, which merges the accounting, keeps the
+//! few matched events and drives the progress bar. Nothing the size of the input is ever held.
 
-use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::BufReader;
 use std::sync::mpsc::{SyncSender, sync_channel};
@@ -13,12 +13,12 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use rayon::prelude::*;
 
-use crate::event::{Event, EventRole};
-use crate::parse::{ObjectReport, Outcome, ScanContext, Worker};
+pub use crate::collect::ScanOutput;
+use crate::collect::Collector;
+use crate::layout::Scope;
+use crate::parse::{ObjectReport, ScanContext};
 use crate::progress::Progress;
-use crate::source::layout::Scope;
 use crate::source::{Input, Listed, Location, LogObject, local};
-use crate::stats::Stats;
 
 pub struct ScanOptions {
     pub inputs: Vec<Input>,
@@ -27,16 +27,12 @@ pub struct ScanOptions {
     /// Worker threads; 0 = one per core.
     pub threads: usize,
     pub progress: bool,
-    pub s3: crate::source::s3::S3Options,
+    pub aws: crate::aws::AwsOptions,
 }
 
-/// What a scan produced: the accounting, the target events (deduplicated) and the companions.
-#[derive(Debug, Default)]
-pub struct ScanOutput {
-    pub stats: Stats,
-    pub targets: Vec<Event>,
-    pub companions: Vec<Event>,
-}
+/// Items listed but not yet taken by a worker (local paths are small; S3 bodies are bounded by
+/// the S3 source's own memory budget as well).
+const LISTED_QUEUE: usize = 4096;
 
 pub fn run(opts: &ScanOptions) -> Result<ScanOutput> {
     let started = Instant::now();
@@ -57,32 +53,30 @@ pub fn run(opts: &ScanOptions) -> Result<ScanOutput> {
 
     let progress = Progress::new(opts.progress, 0, 0);
     let ctx = &opts.context;
-    let (tx, rx) = sync_channel::<ObjectReport>(1024);
+    let (reports_tx, reports) = sync_channel::<ObjectReport>(1024);
     std::thread::scope(|s| -> Result<()> {
-        // The walker streams local objects to the pool as it finds them; what it skips or cannot
-        // open goes straight to the collector.
-        let (objects_tx, objects_rx) = sync_channel::<LogObject>(4096);
-        let (walk_tx, walk_progress) = (tx.clone(), progress.clone());
-        s.spawn(move || walk_local(&opts.inputs, &opts.scope, &objects_tx, &walk_tx, &walk_progress));
-        let (pool, worker_tx) = (&pool, tx.clone());
+        let (listed_tx, listed) = sync_channel::<Listed>(LISTED_QUEUE);
+        let walk_progress = progress.clone();
+        let local_tx = listed_tx.clone();
+        s.spawn(move || walk_local(&opts.inputs, &opts.scope, &local_tx, &walk_progress));
+        let s3 = (!s3_inputs.is_empty()).then(|| {
+            let (s3_tx, progress) = (listed_tx.clone(), progress.clone());
+            s.spawn(move || crate::source::s3::read(&s3_inputs, &opts.aws, &opts.scope, s3_tx, progress))
+        });
+        drop(listed_tx);
+        let pool = &pool;
         s.spawn(move || {
             pool.install(|| {
-                objects_rx.into_iter().par_bridge().for_each(|obj| {
-                    let report = crate::parse::with_worker(|worker| process_local(worker, ctx, &obj));
-                    let _ = worker_tx.send(report);
+                listed.into_iter().par_bridge().for_each(|item| {
+                    let _ = reports_tx.send(process(ctx, item));
                 })
             })
         });
-        let s3_handle = (!s3_inputs.is_empty()).then(|| {
-            let (s3_tx, progress) = (tx.clone(), progress.clone());
-            s.spawn(move || crate::source::s3::scan(&s3_inputs, &opts.s3, &opts.scope, ctx, pool, s3_tx, progress))
-        });
-        drop(tx);
-        for report in rx {
+        for report in reports {
             progress.object_done(report.counts.bytes_compressed, report.counts.records_matched);
             collector.merge(report);
         }
-        if let Some(h) = s3_handle {
+        if let Some(h) = s3 {
             // Every S3 object is accounted for through the channel; only a fatal error comes back.
             h.join().map_err(|_| anyhow::anyhow!("the S3 reader panicked"))??;
         }
@@ -95,30 +89,13 @@ pub fn run(opts: &ScanOptions) -> Result<ScanOutput> {
     Ok(out)
 }
 
-/// Lists the local inputs (paths and stdin) into the object channel, in input order.
-fn walk_local(
-    inputs: &[Input],
-    scope: &Scope,
-    objects: &SyncSender<LogObject>,
-    reports: &SyncSender<ObjectReport>,
-    progress: &Progress,
-) {
+/// Lists the local inputs (paths and stdin) into the channel, in input order.
+fn walk_local(inputs: &[Input], scope: &Scope, listed: &SyncSender<Listed>, progress: &Progress) {
     let mut emit = |item: Listed| {
         // Every listed item is counted, so "objects done/listed" adds up on the bar.
-        match item {
-            Listed::Object(o) => {
-                progress.listed(1, o.size);
-                let _ = objects.send(o);
-            }
-            Listed::Skipped(name, reason) => {
-                progress.listed(1, 0);
-                let _ = reports.send(ObjectReport::skipped(&name, reason));
-            }
-            Listed::Failed(name, error) => {
-                progress.listed(1, 0);
-                let _ = reports.send(ObjectReport::failed(&name, error));
-            }
-        }
+        let size = if let Listed::Object(o) = &item { o.size } else { 0 };
+        progress.listed(1, size);
+        let _ = listed.send(item);
     };
     for input in inputs {
         match input {
@@ -131,319 +108,21 @@ fn walk_local(
     }
 }
 
-/// Opens and processes one local object (file or stdin).
-fn process_local(worker: &mut Worker, ctx: &ScanContext, obj: &LogObject) -> ObjectReport {
-    match &obj.location {
+/// One listed item, on a worker: objects are read through this thread's worker; skipped and
+/// failed items become their report.
+fn process(ctx: &ScanContext, item: Listed) -> ObjectReport {
+    let obj = match item {
+        Listed::Object(obj) => obj,
+        Listed::Skipped(name, reason) => return ObjectReport::skipped(&name, reason),
+        Listed::Failed(name, error) => return ObjectReport::failed(&name, error),
+    };
+    crate::parse::with_worker(|worker| match &obj.location {
         Location::File(path) => match File::open(path) {
             Ok(f) => worker.process(ctx, &obj.name, obj.walked, BufReader::with_capacity(256 << 10, f)),
-            Err(e) => ObjectReport::failed(&obj.name, format!("cannot open: {e}")),
+            Err(e) => ObjectReport::failed(&obj.name, crate::stats::ObjectError::Open(e.to_string())),
         },
         Location::Stdin => worker.process(ctx, &obj.name, false, std::io::stdin().lock()),
-        Location::S3 { .. } => ObjectReport::failed(&obj.name, "internal: S3 object routed to the local reader".into()),
-    }
-}
-
-#[derive(Default)]
-struct Collector {
-    stats: Stats,
-    /// Kept as the workers' batches: an `Event` is large, and one growing `Vec` would hold two
-    /// copies of every event at each doubling.
-    targets: Vec<Vec<Event>>,
-    companions: Vec<Vec<Event>>,
-    /// Session-issuing events by the access key they issued, compact until the targets are known.
-    sessions: HashMap<Box<str>, Session>,
-}
-
-/// An `AssumeRole*`/`GetFederationToken` companion in the fields the diagnosis reads, packed
-/// into one allocation. Busy accounts issue sessions by the thousand per hour and only those a
-/// denied write used matter, which is known at the end: holding full events (1.3 KB each plus a
-/// dozen strings) would make memory grow with the input.
-struct Session {
-    event_time_ms: Option<i64>,
-    /// The text fields in [`Session::FIELDS`] order, each as a `u32` length (`u32::MAX` for
-    /// none) and its bytes.
-    packed: Box<[u8]>,
-}
-
-fn is_session(e: &Event) -> bool {
-    crate::diagnose::is_session_issuer(e)
-        && e.error_code.is_none()
-        && e.issued_access_key_id.as_deref().is_some_and(|k| !k.is_empty())
-}
-
-type Field = fn(&mut Event) -> &mut Option<String>;
-
-impl Session {
-    /// Optional text fields kept; the required ones (`event_id`, `event_source`, `event_name`,
-    /// `principal`, `principal_type`) lead the packed bytes. Who issued the session, to which
-    /// role, with which session policy, and when: what the diagnosis and `explain` show.
-    const FIELDS: [Field; 5] = [
-        |e| &mut e.identity_arn,
-        |e| &mut e.account,
-        |e| &mut e.assumed_role_arn,
-        |e| &mut e.session_policy,
-        |e| &mut e.issued_access_key_id,
-    ];
-
-    fn of(mut e: Event) -> Session {
-        let mut packed = Vec::with_capacity(512);
-        let mut put = |v: Option<&str>| match v {
-            Some(v) => {
-                let v = &v.as_bytes()[..v.len().min(u32::MAX as usize - 1)];
-                packed.extend_from_slice(&(v.len() as u32).to_le_bytes());
-                packed.extend_from_slice(v);
-            }
-            None => packed.extend_from_slice(&u32::MAX.to_le_bytes()),
-        };
-        for required in [&e.event_id, &e.event_source, &e.event_name, &e.principal, &e.principal_type] {
-            put(Some(required));
-        }
-        for field in Session::FIELDS {
-            put(field(&mut e).as_deref());
-        }
-        Session { event_time_ms: e.event_time_ms, packed: packed.into_boxed_slice() }
-    }
-
-    fn into_event(self) -> Event {
-        let mut at = 0;
-        let mut next = || {
-            let len = u32::from_le_bytes(self.packed[at..at + 4].try_into().expect("4 bytes"));
-            at += 4;
-            (len != u32::MAX).then(|| {
-                let text = String::from_utf8_lossy(&self.packed[at..at + len as usize]).into_owned();
-                at += len as usize;
-                text
-            })
-        };
-        let mut e = Event {
-            event_id: next().unwrap_or_default(),
-            event_source: next().unwrap_or_default(),
-            event_name: next().unwrap_or_default(),
-            principal: next().unwrap_or_default(),
-            principal_type: next().unwrap_or_default(),
-            event_time_ms: self.event_time_ms,
-            role: Some(EventRole::Companion),
-            ..Event::default()
-        };
-        for field in Session::FIELDS {
-            *field(&mut e) = next();
-        }
-        e
-    }
-
-    fn event_id(&self) -> &[u8] {
-        let len = u32::from_le_bytes(self.packed[..4].try_into().expect("4 bytes")) as usize;
-        &self.packed[4..4 + len]
-    }
-}
-
-impl Collector {
-    fn merge(&mut self, report: ObjectReport) {
-        self.stats.counts.add(&report.counts);
-        match report.outcome {
-            Outcome::Read => {
-                self.stats.files_seen += 1;
-                self.stats.files_read += 1;
-                *self.stats.formats.entry(report.shape.name()).or_default() += 1;
-            }
-            Outcome::Skipped(reason) => self.stats.skip(reason),
-            Outcome::Failed(error) => self.stats.fail(report.name, error),
-        }
-        let (mut targets, mut companions) = (Vec::new(), Vec::new());
-        for e in report.events {
-            match e.role {
-                Some(EventRole::Companion) if is_session(&e) => {
-                    let key: Box<str> = e.issued_access_key_id.as_deref().unwrap_or_default().into();
-                    // Copies of one event issue one key; the smallest eventID wins, in any order.
-                    match self.sessions.get(&key) {
-                        Some(kept) if kept.event_id() <= e.event_id.as_bytes() => {}
-                        _ => {
-                            self.sessions.insert(key, Session::of(e));
-                        }
-                    }
-                }
-                Some(EventRole::Companion) => companions.push(e),
-                _ => targets.push(e),
-            }
-        }
-        if !targets.is_empty() {
-            targets.shrink_to_fit();
-            self.targets.push(targets);
-        }
-        if !companions.is_empty() {
-            companions.shrink_to_fit();
-            self.companions.push(companions);
-        }
-    }
-
-    fn finish(mut self) -> ScanOutput {
-        let (targets, dropped) = dedupe(flatten(std::mem::take(&mut self.targets)));
-        let used: HashSet<&str> = targets.iter().filter_map(|t| t.access_key_id.as_deref()).collect();
-        for (key, session) in std::mem::take(&mut self.sessions) {
-            // Only the keys a target used are needed; the rest are dropped unread.
-            if used.contains(&*key) {
-                self.companions.push(vec![session.into_event()]);
-            }
-        }
-        let (companions, _) = dedupe(flatten(std::mem::take(&mut self.companions)));
-        self.stats.events_unique = targets.len() as u64;
-        self.stats.duplicates_dropped = dropped;
-        self.stats.failed.sort_by(|a, b| a.path.cmp(&b.path));
-        ScanOutput { stats: self.stats, targets, companions }
-    }
-}
-
-/// One vector of exactly the batches' size, each batch freed once moved.
-fn flatten(batches: Vec<Vec<Event>>) -> Vec<Event> {
-    let mut all = Vec::with_capacity(batches.iter().map(Vec::len).sum());
-    for batch in batches {
-        all.extend(batch);
-    }
-    all
-}
-
-/// How well a copy names its caller: the caller's own copy (with an ARN) beats the bucket
-/// owner's `AWSAccount` copy.
-fn naming_rank(e: &Event) -> u8 {
-    u8::from(e.identity_arn.is_some()) * 2 + u8::from(e.principal_type != "AWSAccount")
-}
-
-/// Drops repeats of an `eventID` and merges the copies of one cross-account request (same
-/// `sharedEventID`) into the copy that names the caller best, keeping the owner account the other
-/// copy knows. Deterministic whatever order the workers delivered events in.
-pub fn dedupe(mut events: Vec<Event>) -> (Vec<Event>, u64) {
-    let before = events.len();
-    // Unstable sorts work in place: a stable sort would allocate half the events again.
-    events.sort_unstable_by(|a, b| a.event_id.cmp(&b.event_id).then_with(|| a.source_object.cmp(&b.source_object)));
-    events.dedup_by(|later, kept| !kept.event_id.is_empty() && later.event_id == kept.event_id);
-
-    let mut by_shared: std::collections::HashMap<String, Vec<Event>> = std::collections::HashMap::new();
-    let mut out = Vec::with_capacity(events.len());
-    for e in events {
-        match e.shared_event_id.clone() {
-            Some(id) => by_shared.entry(id).or_default().push(e),
-            None => out.push(e),
-        }
-    }
-    for (_, mut copies) in by_shared {
-        copies.sort_by(|a, b| naming_rank(b).cmp(&naming_rank(a)).then_with(|| a.event_id.cmp(&b.event_id)));
-        let owner = copies.iter().find_map(|c| {
-            c.bucket_owner
-                .clone()
-                .or_else(|| (c.principal_type == "AWSAccount").then(|| c.recipient_account.clone()).flatten())
-        });
-        let mut best = copies.swap_remove(0);
-        if best.bucket_owner.is_none() {
-            best.bucket_owner = owner;
-        }
-        out.push(best);
-    }
-    out.sort_unstable_by(|a, b| {
-        (a.event_time_ms, &a.event_id, &a.source_object, &a.key).cmp(&(
-            b.event_time_ms,
-            &b.event_id,
-            &b.source_object,
-            &b.key,
-        ))
-    });
-    let dropped = (before - out.len()) as u64;
-    (out, dropped)
-}
-
-impl ObjectReport {
-    fn unread(name: &str, outcome: Outcome) -> Self {
-        ObjectReport {
-            name: name.to_string(),
-            outcome,
-            counts: Default::default(),
-            shape: Default::default(),
-            events: Vec::new(),
-        }
-    }
-
-    /// An object that could not be read at all.
-    pub fn failed(name: &str, error: String) -> Self {
-        Self::unread(name, Outcome::Failed(error))
-    }
-
-    /// An object accounted for without reading.
-    pub fn skipped(name: &str, reason: crate::stats::SkipReason) -> Self {
-        Self::unread(name, Outcome::Skipped(reason))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ev(id: &str, shared: Option<&str>, arn: Option<&str>, kind: &str, owner: Option<&str>) -> Event {
-        Event {
-            event_id: id.into(),
-            shared_event_id: shared.map(Into::into),
-            identity_arn: arn.map(Into::into),
-            principal_type: kind.into(),
-            bucket_owner: owner.map(Into::into),
-            recipient_account: Some(if kind == "AWSAccount" { "444455556666" } else { "777788889999" }.into()),
-            ..Event::default()
-        }
-    }
-
-    #[test]
-    fn dedupe_by_event_id_and_shared_event_id() {
-        let caller = ev("b", Some("s1"), Some("arn:aws:sts::777788889999:assumed-role/r/s"), "AssumedRole", None);
-        let owner = ev("a", Some("s1"), None, "AWSAccount", Some("444455556666"));
-        let events = vec![
-            owner.clone(),
-            ev("x", None, None, "IAMUser", None),
-            caller.clone(),
-            ev("x", None, None, "IAMUser", None),
-        ];
-        let (out, dropped) = dedupe(events);
-        assert_eq!(dropped, 2);
-        assert_eq!(out.len(), 2);
-        let merged = out.iter().find(|e| e.shared_event_id.is_some()).unwrap();
-        assert_eq!(merged.event_id, "b", "the caller's copy names the caller best");
-        assert_eq!(merged.bucket_owner.as_deref(), Some("444455556666"), "owner learned from the other copy");
-    }
-
-    #[test]
-    fn only_sessions_a_target_used_are_kept() {
-        let session = |id: &str, key: &str| Event {
-            event_id: id.into(),
-            event_source: "sts.amazonaws.com".into(),
-            event_name: "AssumeRole".into(),
-            issued_access_key_id: Some(key.into()),
-            session_policy: Some("{\"Version\":\"2012-10-17\"}".into()),
-            identity_arn: Some("arn:aws:iam::111122223333:user/ci\u{0}\u{1b}".into()),
-            account: Some("111122223333".into()),
-            principal: "arn:aws:iam::111122223333:user/ci".into(),
-            event_time_ms: Some(7),
-            role: Some(EventRole::Companion),
-            ..Event::default()
-        };
-        let target = Event {
-            event_id: "t".into(),
-            access_key_id: Some("ASIAUSED".into()),
-            role: Some(EventRole::Target),
-            ..Event::default()
-        };
-        let mut c = Collector::default();
-        let events = vec![session("s2", "ASIAUSED"), session("s1", "ASIAUSED"), session("s3", "ASIAIDLE"), target];
-        c.merge(ObjectReport { events, ..ObjectReport::failed("x", String::new()) });
-        assert_eq!(c.sessions.len(), 2, "held compactly, one per issued key");
-        let out = c.finish();
-        assert_eq!(out.companions.len(), 1);
-        let kept = &out.companions[0];
-        assert_eq!((kept.event_id.as_str(), kept.issued_access_key_id.as_deref()), ("s1", Some("ASIAUSED")));
-        let mut want = session("s1", "ASIAUSED");
-        want.role = Some(EventRole::Companion);
-        assert_eq!(*kept, want, "every field the session had survives packing");
-        assert_eq!(out.targets.len(), 1);
-    }
-
-    #[test]
-    fn events_without_ids_are_all_kept() {
-        let (out, dropped) = dedupe(vec![ev("", None, None, "IAMUser", None), ev("", None, None, "IAMUser", None)]);
-        assert_eq!((out.len(), dropped), (2, 0));
-    }
+        // The body (and its share of the S3 memory budget) is freed when `obj` drops, after parsing.
+        Location::Body { bytes, .. } => worker.process(ctx, &obj.name, obj.walked, &bytes[..]),
+    })
 }

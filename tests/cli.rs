@@ -598,10 +598,9 @@ fn explain_kms_group_scopes_the_key_and_rejects_bad_groups() {
 #[test]
 fn synthetic_trail_is_fully_accounted_for() {
     let dir = tempfile::tempdir().unwrap();
-    let out =
-        run(&["synth", "--out", dir.path().to_str().unwrap(), "--size", "24MiB", "--max-file", "2MiB", "--seed", "7"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut opts = denytrail_synth::SynthOptions::new(dir.path().to_path_buf(), 24 << 20);
+    (opts.max_file_bytes, opts.seed) = (2 << 20, 7);
+    let summary = serde_json::to_value(denytrail_synth::generate(&opts).unwrap()).unwrap();
     for threads in ["1", "2"] {
         let (code, r) = scan_json(&["-j", threads, dir.path().to_str().unwrap()]);
         assert_eq!(code, 0);

@@ -9,9 +9,10 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use polars::prelude::{DataFrame, DataType, ParquetReader, PolarsResult, SerReader};
+use polars::prelude::{DataFrame, ParquetReader, PolarsResult, SerReader};
 
-use super::{COLUMNS, Group};
+use super::Group;
+use crate::event::GroupKey;
 
 pub const NEW: &str = "new";
 pub const ONGOING: &str = "ongoing";
@@ -33,36 +34,26 @@ pub fn parse(bytes: Vec<u8>, name: &str) -> Result<Vec<Group>> {
 }
 
 fn from_frame(df: &DataFrame) -> PolarsResult<Vec<Group>> {
-    for name in COLUMNS {
+    // A baseline is a whole report: every contract column must be there.
+    for name in super::column_names() {
         df.column(name)?;
     }
-    let text = |name: &str| -> PolarsResult<Vec<String>> {
-        let Ok(c) = df.column(name) else { return Ok(vec![String::new(); df.height()]) };
-        Ok(c.cast(&DataType::String)?.str()?.iter().map(|v| v.unwrap_or("").to_string()).collect())
-    };
-    let count = |name: &str| -> PolarsResult<Vec<u64>> {
-        Ok(df.column(name)?.cast(&DataType::UInt64)?.u64()?.iter().map(|v| v.unwrap_or(0)).collect())
-    };
-    super::groups_from_columns(df.height(), text, count)
-}
-
-fn key(g: &Group) -> (&str, &str, &str) {
-    (&g.principal, &g.bucket, &g.prefix)
+    super::rows_from_frame(df)
 }
 
 /// Marks `current` against `baseline` and orders new → ongoing → resolved. Resolved groups keep
 /// the baseline's row (its counts and times say what was seen then).
 pub fn compare(current: Vec<Group>, baseline: Vec<Group>) -> Vec<Group> {
-    let before: HashSet<(&str, &str, &str)> = baseline.iter().filter(|g| g.status != RESOLVED).map(key).collect();
-    let now: HashSet<(&str, &str, &str)> = current.iter().map(key).collect();
+    let before: HashSet<GroupKey> = baseline.iter().filter(|g| g.status != RESOLVED).map(Group::key).collect();
+    let now: HashSet<GroupKey> = current.iter().map(Group::key).collect();
     let resolved: Vec<Group> = baseline
         .iter()
-        .filter(|g| g.status != RESOLVED && !now.contains(&key(g)))
+        .filter(|g| g.status != RESOLVED && !now.contains(&g.key()))
         .map(|g| Group { status: RESOLVED.to_string(), ..g.clone() })
         .collect();
     let (mut new, mut ongoing) = (Vec::new(), Vec::new());
     for mut g in current {
-        if before.contains(&key(&g)) {
+        if before.contains(&g.key()) {
             g.status = ONGOING.to_string();
             ongoing.push(g);
         } else {

@@ -1,15 +1,20 @@
-//! Report writers. Human formats escape log text; machine formats keep it, minus raw controls.
+//! The one table writer. Every table — the report, the timeline, query results, the events of
+//! `--events-out` — is a polars frame written by [`write_table`] in any format; the report and
+//! the timeline add only their terminal views and the `stats` around their JSON rows.
+//!
+//! Human formats escape log text; machine formats keep it, minus raw controls; CSV cells never
+//! start a formula.
 
 use std::io::Write;
 
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
+use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets};
 use polars::prelude::*;
-use serde::Serialize;
 
-use super::escape::{csv_cell, json_text, markdown_cell};
+use super::escape::{csv_cell, display, json_text, markdown_cell, shorten};
 use super::html::{self, HtmlMeta};
 use super::timeline::{POINT_COLUMNS, Timeline, TimelinePoint};
-use super::{COLUMNS, Group, groups_to_frame, table};
+use super::{Group, groups_to_frame, table};
 use crate::stats::Stats;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -44,46 +49,179 @@ impl Format {
     }
 }
 
-/// The columns of `groups`: the contract's, led by `status` when a baseline set it.
-pub fn columns(groups: &[Group]) -> Vec<&'static str> {
-    let status = groups.iter().any(|g| !g.status.is_empty());
-    status.then_some("status").into_iter().chain(COLUMNS).collect()
+/// Fields written before the rows in the JSON format: `{"stats": {...}, "groups": [...]}`.
+pub struct JsonEnvelope {
+    /// `(key, JSON text)` pairs, in order.
+    pub fields: Vec<(&'static str, String)>,
+    /// The key of the rows array.
+    pub rows: &'static str,
 }
 
-fn row_strings(g: &Group, status: bool) -> Vec<String> {
-    let lead = status.then(|| g.status.clone());
-    lead.into_iter()
-        .chain([
-            g.principal.clone(),
-            g.principal_type.clone(),
-            g.account.clone(),
-            g.bucket.clone(),
-            g.bucket_owner.clone(),
-            g.prefix.clone(),
-            g.denied.to_string(),
-            g.first_seen.clone(),
-            g.last_seen.clone(),
-            g.keys.to_string(),
-            g.sessions.to_string(),
-            g.source_ips.to_string(),
-            g.operations.clone(),
-            g.causes.clone(),
-            g.confidence.clone(),
-            g.evidence.clone(),
-            g.next_steps.clone(),
-            g.sample_event_id.clone(),
-            g.sample_key.clone(),
-        ])
+/// Writes `frame` in `format`: a table that fits `width` on a terminal, CSV, JSON (an array of
+/// rows, or `envelope` around it), NDJSON, Markdown or Parquet. Rows keep the frame's column
+/// order; datetimes are RFC 3339 UTC in the text formats.
+pub fn write_table(
+    format: Format,
+    frame: &DataFrame,
+    envelope: Option<&JsonEnvelope>,
+    width: usize,
+    out: &mut dyn Write,
+) -> Result<()> {
+    if format == Format::Parquet {
+        return write_parquet(&mut frame.clone(), out);
+    }
+    let shown = readable(frame)?;
+    let names: Vec<&str> = shown.get_column_names().iter().map(|s| s.as_str()).collect();
+    match format {
+        Format::Table => {
+            if shown.width() == 0 {
+                writeln!(out, "(no columns)")?;
+            } else {
+                writeln!(out, "{}", aligned(&shown, &names, width))?;
+                writeln!(out, "{} row(s)", shown.height())?;
+            }
+        }
+        Format::Csv => {
+            let mut w = csv::Writer::from_writer(&mut *out);
+            w.write_record(&names)?;
+            for row in rows(&shown) {
+                w.write_record(row.iter().map(|v| csv_cell(&text(v))))?;
+            }
+            w.flush()?;
+        }
+        Format::Json | Format::Ndjson => {
+            let objects = json_rows(&shown, &names)?;
+            if format == Format::Ndjson {
+                for o in objects {
+                    writeln!(out, "{}", json_text(o))?;
+                }
+            } else {
+                let rows = if objects.is_empty() { "[]".to_string() } else { format!("[\n{}\n]", objects.join(",\n")) };
+                let text = match envelope {
+                    None => rows,
+                    Some(env) => {
+                        let mut fields: Vec<String> =
+                            env.fields.iter().map(|(k, v)| format!("\"{k}\": {v}")).collect();
+                        fields.push(format!("\"{}\": {rows}", env.rows));
+                        format!("{{\n{}\n}}", fields.join(",\n"))
+                    }
+                };
+                writeln!(out, "{}", json_text(text))?;
+            }
+        }
+        Format::Markdown => {
+            writeln!(out, "| {} |", names.join(" | "))?;
+            writeln!(out, "|{}", "---|".repeat(names.len()))?;
+            for row in rows(&shown) {
+                let cells: Vec<String> = row.iter().map(|v| markdown_cell(&text(v))).collect();
+                writeln!(out, "| {} |", cells.join(" | "))?;
+            }
+        }
+        Format::Html => bail!("a table has no HTML form of its own; use --format csv, json, ndjson, markdown or parquet"),
+        Format::Parquet => unreachable!("written above"),
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Each row as one JSON object, written by hand so the keys keep the frame's column order.
+fn json_rows(df: &DataFrame, names: &[&str]) -> Result<Vec<String>> {
+    let keys: Vec<String> = names.iter().map(serde_json::to_string).collect::<Result<_, _>>()?;
+    rows(df)
+        .iter()
+        .map(|row| {
+            let fields: Vec<String> = keys
+                .iter()
+                .zip(row)
+                .map(|(k, v)| Ok(format!("{k}:{}", serde_json::to_string(&json_value(v))?)))
+                .collect::<Result<_, serde_json::Error>>()?;
+            Ok(format!("{{{}}}", fields.join(",")))
+        })
         .collect()
 }
 
-#[derive(Serialize)]
-struct JsonReport<'a> {
-    stats: &'a Stats,
-    groups: &'a [Group],
+pub fn write_parquet(df: &mut DataFrame, out: &mut dyn Write) -> Result<()> {
+    ParquetWriter::new(out).finish(df).context("cannot write Parquet")?;
+    Ok(())
 }
 
-/// Everything a writer may show.
+/// Datetime columns as RFC 3339 UTC text, for the text formats.
+fn readable(df: &DataFrame) -> PolarsResult<DataFrame> {
+    let exprs: Vec<Expr> = df
+        .columns()
+        .iter()
+        .map(|c| match c.dtype() {
+            DataType::Datetime(_, _) => col(c.name().clone()).dt().to_string("%Y-%m-%dT%H:%M:%SZ"),
+            _ => col(c.name().clone()),
+        })
+        .collect();
+    df.clone().lazy().select(exprs).collect()
+}
+
+fn text(v: &AnyValue) -> String {
+    match v {
+        AnyValue::Null => String::new(),
+        AnyValue::String(s) => s.to_string(),
+        AnyValue::StringOwned(s) => s.to_string(),
+        other => other.to_string(),
+    }
+}
+
+fn json_value(v: &AnyValue) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        AnyValue::Null => Value::Null,
+        AnyValue::Boolean(b) => Value::Bool(*b),
+        AnyValue::Int8(_) | AnyValue::Int16(_) | AnyValue::Int32(_) | AnyValue::Int64(_) => {
+            v.extract::<i64>().map_or(Value::Null, Value::from)
+        }
+        AnyValue::UInt8(_) | AnyValue::UInt16(_) | AnyValue::UInt32(_) | AnyValue::UInt64(_) => {
+            v.extract::<u64>().map_or(Value::Null, Value::from)
+        }
+        AnyValue::Float32(_) | AnyValue::Float64(_) => v.extract::<f64>().map_or(Value::Null, Value::from),
+        other => Value::String(text(other)),
+    }
+}
+
+/// The rows of `df` as cells, column by column converted once.
+fn rows(df: &DataFrame) -> Vec<Vec<AnyValue<'_>>> {
+    (0..df.height()).map(|i| df.columns().iter().map(|c| c.get(i).unwrap_or(AnyValue::Null)).collect()).collect()
+}
+
+/// An aligned table that fits `width`: the widest columns are shortened first (never below
+/// 8 characters), in the middle, rather than wrapped.
+fn aligned(df: &DataFrame, names: &[&str], width: usize) -> String {
+    let cells: Vec<Vec<(String, bool)>> = rows(df)
+        .iter()
+        .map(|row| row.iter().map(|v| (display(&text(v)), v.is_primitive_numeric())).collect())
+        .collect();
+    let mut widths: Vec<usize> = names.iter().map(|n| n.chars().count()).collect();
+    for row in &cells {
+        for (w, (c, _)) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let budget = width.saturating_sub(1 + 3 * names.len());
+    while widths.iter().sum::<usize>() > budget {
+        let Some((i, &w)) = widths.iter().enumerate().filter(|(_, w)| **w > 8).max_by_key(|(_, w)| **w) else {
+            break;
+        };
+        let excess = widths.iter().sum::<usize>() - budget;
+        widths[i] = (w - excess.min(w - 8)).max(8);
+    }
+    let mut t = Table::new();
+    t.load_preset(presets::UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Disabled);
+    t.set_header(names.iter().zip(&widths).map(|(n, &w)| Cell::new(shorten(n, w))));
+    for row in cells {
+        t.add_row(row.iter().zip(&widths).map(|((c, numeric), &w)| {
+            let cell = Cell::new(shorten(c, w));
+            if *numeric { cell.set_alignment(CellAlignment::Right) } else { cell }
+        }));
+    }
+    t.to_string()
+}
+
+/// Everything a report writer may show.
 pub struct Report<'a> {
     pub groups: &'a [Group],
     pub stats: &'a Stats,
@@ -93,11 +231,22 @@ pub struct Report<'a> {
     pub width: usize,
 }
 
-/// Writes the report in `format` to `out`.
+/// The report's JSON envelope: the stats, then the groups.
+fn stats_envelope(stats: &Stats, extra: Vec<(&'static str, String)>, rows: &'static str) -> Result<JsonEnvelope> {
+    let mut fields = extra;
+    fields.push(("stats", indent(&serde_json::to_string_pretty(stats)?)));
+    Ok(JsonEnvelope { fields, rows })
+}
+
+/// Indents all but the first line of a pretty-printed value by two spaces (it sits one level in).
+fn indent(text: &str) -> String {
+    text.replace('\n', "\n  ")
+}
+
+/// Writes the report in `format`: the fitted table and the HTML page are its own views; every
+/// other format is the report frame through [`write_table`].
 pub fn write(format: Format, report: &Report, out: &mut dyn Write) -> Result<()> {
     let groups = report.groups;
-    let columns = columns(groups);
-    let status = columns[0] == "status";
     match format {
         Format::Table => {
             if groups.is_empty() {
@@ -105,111 +254,54 @@ pub fn write(format: Format, report: &Report, out: &mut dyn Write) -> Result<()>
             } else {
                 writeln!(out, "{}", table::render(groups, report.width))?;
             }
-        }
-        Format::Csv => {
-            let mut w = csv::Writer::from_writer(&mut *out);
-            w.write_record(&columns)?;
-            for g in groups {
-                w.write_record(row_strings(g, status).iter().map(|c| csv_cell(c)))?;
-            }
-            w.flush()?;
-        }
-        Format::Json => {
-            let text = serde_json::to_string_pretty(&JsonReport { stats: report.stats, groups })?;
-            writeln!(out, "{}", json_text(text))?;
-        }
-        Format::Ndjson => {
-            for g in groups {
-                writeln!(out, "{}", json_text(serde_json::to_string(g)?))?;
-            }
-        }
-        Format::Markdown => {
-            writeln!(out, "| {} |", columns.join(" | "))?;
-            writeln!(out, "|{}", "---|".repeat(columns.len()))?;
-            for g in groups {
-                let cells: Vec<String> = row_strings(g, status).iter().map(|c| markdown_cell(c)).collect();
-                writeln!(out, "| {} |", cells.join(" | "))?;
-            }
-        }
-        Format::Parquet => {
-            let mut df = groups_to_frame(groups)?;
-            write_parquet(&mut df, out)?;
+            out.flush()?;
         }
         Format::Html => {
             out.write_all(html::render(groups, report.stats, report.timeline, &report.meta).as_bytes())?;
+            out.flush()?;
+        }
+        _ => {
+            let envelope = stats_envelope(report.stats, Vec::new(), "groups")?;
+            write_table(format, &groups_to_frame(groups)?, Some(&envelope), report.width, out)?;
         }
     }
-    out.flush()?;
     Ok(())
 }
 
-#[derive(Serialize)]
-struct JsonTimeline<'a> {
-    bucket_width: String,
-    stats: &'a Stats,
-    points: &'a [TimelinePoint],
+/// The timeline's long rows as a frame (`POINT_COLUMNS`).
+pub fn points_frame(points: &[TimelinePoint]) -> PolarsResult<DataFrame> {
+    let s = |f: fn(&TimelinePoint) -> &str, name: &str| {
+        Column::new(name.into(), points.iter().map(f).collect::<Vec<_>>())
+    };
+    let columns = vec![
+        s(|p| &p.bucket_start, POINT_COLUMNS[0]),
+        s(|p| &p.principal, POINT_COLUMNS[1]),
+        s(|p| &p.bucket, POINT_COLUMNS[2]),
+        s(|p| &p.prefix, POINT_COLUMNS[3]),
+        Column::new(POINT_COLUMNS[4].into(), points.iter().map(|p| p.denied).collect::<Vec<_>>()),
+    ];
+    DataFrame::new(points.len(), columns)
 }
 
-/// Writes `--timeline`: the bucketed view in `format` (the terminal chart for `table`).
+/// Writes `--timeline`: the bar chart on a terminal, the page's own chart in HTML, and the long
+/// rows (one per bucket and group) in every other format.
 pub fn write_timeline(format: Format, report: &Report, out: &mut dyn Write) -> Result<()> {
     let tl = report.timeline;
-    let points = || tl.points(report.groups);
     match format {
-        Format::Table => write!(out, "{}", tl.render_text(report.groups, report.width))?,
-        Format::Csv => {
-            let mut w = csv::Writer::from_writer(&mut *out);
-            w.write_record(POINT_COLUMNS)?;
-            for p in points() {
-                let row = [p.bucket_start, p.principal, p.bucket, p.prefix, p.denied.to_string()];
-                w.write_record(row.iter().map(|c| csv_cell(c)))?;
-            }
-            w.flush()?;
-        }
-        Format::Json => {
-            let json = JsonTimeline { bucket_width: tl.width_label(), stats: report.stats, points: &points() };
-            writeln!(out, "{}", json_text(serde_json::to_string_pretty(&json)?))?;
-        }
-        Format::Ndjson => {
-            for p in points() {
-                writeln!(out, "{}", json_text(serde_json::to_string(&p)?))?;
-            }
-        }
-        Format::Markdown => {
-            writeln!(out, "| {} |", POINT_COLUMNS.join(" | "))?;
-            writeln!(out, "|{}", "---|".repeat(POINT_COLUMNS.len()))?;
-            for p in points() {
-                let row = [p.bucket_start, p.principal, p.bucket, p.prefix, p.denied.to_string()];
-                let cells: Vec<String> = row.iter().map(|c| markdown_cell(c)).collect();
-                writeln!(out, "| {} |", cells.join(" | "))?;
-            }
-        }
-        Format::Parquet => {
-            let p = points();
-            let s = |f: fn(&TimelinePoint) -> &str, name: &str| {
-                Column::new(name.into(), p.iter().map(f).collect::<Vec<_>>())
-            };
-            let mut df = DataFrame::new(
-                p.len(),
-                vec![
-                    s(|p| &p.bucket_start, "bucket_start"),
-                    s(|p| &p.principal, "principal"),
-                    s(|p| &p.bucket, "bucket"),
-                    s(|p| &p.prefix, "prefix"),
-                    Column::new("denied".into(), p.iter().map(|p| p.denied).collect::<Vec<_>>()),
-                ],
-            )?;
-            write_parquet(&mut df, out)?;
+        Format::Table => {
+            write!(out, "{}", tl.render_text(report.groups, report.width))?;
+            out.flush()?;
+            Ok(())
         }
         // The page carries its own chart at the --timeline width.
-        Format::Html => return write(format, report, out),
+        Format::Html => write(format, report, out),
+        _ => {
+            let width = ("bucket_width", serde_json::to_string(&tl.width_label())?);
+            let envelope = stats_envelope(report.stats, vec![width], "points")?;
+            let frame = points_frame(&tl.points(report.groups))?;
+            write_table(format, &frame, Some(&envelope), report.width, out)
+        }
     }
-    out.flush()?;
-    Ok(())
-}
-
-pub fn write_parquet(df: &mut DataFrame, out: &mut dyn Write) -> Result<()> {
-    anyhow::Context::context(ParquetWriter::new(out).finish(df), "cannot write Parquet")?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -275,7 +367,7 @@ mod tests {
     fn csv_has_contract_columns_and_no_formulas() {
         let text = String::from_utf8(render(Format::Csv)).unwrap();
         let mut r = csv::Reader::from_reader(text.as_bytes());
-        assert_eq!(r.headers().unwrap().iter().collect::<Vec<_>>(), COLUMNS);
+        assert_eq!(r.headers().unwrap().iter().collect::<Vec<_>>(), super::super::column_names().collect::<Vec<_>>());
         for rec in r.records() {
             for cell in rec.unwrap().iter() {
                 assert!(!cell.starts_with(['=', '+', '-', '@']), "formula cell {cell}");
@@ -302,7 +394,57 @@ mod tests {
         assert!(md.starts_with("| principal | principal_type |"));
         let pq = render(Format::Parquet);
         let df = ParquetReader::new(std::io::Cursor::new(pq)).finish().unwrap();
-        assert_eq!(df.get_column_names().iter().map(|s| s.as_str()).collect::<Vec<_>>(), COLUMNS);
+        assert_eq!(
+            df.get_column_names().iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+            super::super::column_names().collect::<Vec<_>>()
+        );
         assert_eq!(df.height(), 1);
+    }
+}
+
+#[cfg(test)]
+mod table_tests {
+    use super::*;
+    use crate::report::query::execute;
+
+    fn events() -> DataFrame {
+        df!(
+            "principal" => ["a", "a", "b\u{1b}[2J"],
+            "source_ip" => ["1.1.1.1", "2.2.2.2", "=1+1"],
+            "n" => [1i64, 2, 3],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn sql_groups_and_orders() {
+        let df = execute(
+            "SELECT principal, COUNT(*) AS denied, SUM(n) AS total FROM events GROUP BY principal ORDER BY denied DESC",
+            vec![("events", events())],
+        )
+        .unwrap();
+        assert_eq!(df.height(), 2);
+        let mut out = Vec::new();
+        write_table(Format::Json, &df, None, 80, &mut out).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v[0]["principal"], "a");
+        assert_eq!(v[0]["denied"], 2);
+        assert_eq!(v[0]["total"], 3);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.find("\"principal\"") < text.find("\"denied\""), "column order kept: {text}");
+        assert!(execute("SELECT nope FROM events", vec![("events", events())]).is_err());
+    }
+
+    #[test]
+    fn text_formats_are_defused() {
+        let mut out = Vec::new();
+        write_table(Format::Csv, &events(), None, 80, &mut out).unwrap();
+        let csv = String::from_utf8(out).unwrap();
+        assert!(csv.contains("'=1+1") && !csv.contains('\u{1b}'), "{csv}");
+        let mut out = Vec::new();
+        write_table(Format::Table, &events(), None, 60, &mut out).unwrap();
+        let table = String::from_utf8(out).unwrap();
+        assert!(!table.contains('\u{1b}') && table.contains("3 row(s)"), "{table}");
+        assert!(table.lines().all(|l| l.chars().count() <= 60), "{table}");
     }
 }

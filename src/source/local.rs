@@ -4,9 +4,9 @@ use std::path::Path;
 
 use walkdir::WalkDir;
 
-use super::layout::{self, Scope};
+use crate::layout::{self, Scope};
 use super::{Listed, Location, LogObject};
-use crate::stats::SkipReason;
+use crate::stats::{ObjectError, SkipReason};
 
 fn segments(path: &Path) -> Vec<&str> {
     path.components().filter_map(|c| c.as_os_str().to_str()).collect()
@@ -19,7 +19,7 @@ pub fn walk(root: &Path, scope: &Scope, emit: &mut dyn FnMut(Listed)) {
     let meta = match std::fs::metadata(root) {
         Ok(m) => m,
         Err(e) => {
-            emit(Listed::Failed(name(root), format!("cannot open: {e}")));
+            emit(Listed::Failed(name(root), ObjectError::Open(e.to_string())));
             return;
         }
     };
@@ -50,7 +50,7 @@ pub fn walk(root: &Path, scope: &Scope, emit: &mut dyn FnMut(Listed)) {
             Err(e) => {
                 let path = e.path().map_or_else(|| name(root), name);
                 let reason = e.io_error().map_or(e.to_string(), |io| io.to_string());
-                emit(Listed::Failed(path, format!("cannot read: {reason}")));
+                emit(Listed::Failed(path, ObjectError::Walk(reason)));
                 continue;
             }
         };
@@ -88,7 +88,7 @@ mod tests {
     struct Listing {
         objects: Vec<LogObject>,
         skipped: Vec<(String, SkipReason)>,
-        failed: Vec<(String, String)>,
+        failed: Vec<(String, ObjectError)>,
     }
 
     fn listing(root: &Path, scope: &Scope) -> Listing {
@@ -133,6 +133,7 @@ mod tests {
 
         let missing = listing(&dir.path().join("nope"), &Scope::default());
         assert_eq!(missing.failed.len(), 1);
-        assert!(missing.failed[0].1.starts_with("cannot open"));
+        assert!(matches!(missing.failed[0].1, ObjectError::Open(_)));
+        assert!(missing.failed[0].1.to_string().starts_with("cannot open: "));
     }
 }

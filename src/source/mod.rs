@@ -1,27 +1,31 @@
 //! Where log bytes come from: local files and directories, stdin, and S3.
 //!
-//! A source only lists and opens [`LogObject`]s; what is inside them is the parser's business.
-//! Objects that are never read (digests, insights, out of scope) are accounted for here.
+//! A source only lists objects and produces their bytes (a path to open, stdin, or a body
+//! fetched into memory); what is inside them is the pipeline's business (`crate::scan`).
+//! Objects that are never read (digests, insights, out of scope) and objects that cannot be
+//! reached are accounted for here, as [`Listed::Skipped`] and [`Listed::Failed`].
 
-pub mod layout;
 pub mod local;
 pub mod s3;
 pub mod trail;
 
 use std::path::PathBuf;
 
-use crate::stats::SkipReason;
+pub use crate::layout;
+use crate::stats::{ObjectError, SkipReason};
 
 /// Where one log object's bytes live.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Location {
     File(PathBuf),
     Stdin,
-    S3 { bucket: String, key: String },
+    /// Fetched whole (an S3 object). `_budget` holds the body's share of the source's memory
+    /// budget and returns it when the body is dropped, after parsing.
+    Body { bytes: Vec<u8>, _budget: Box<dyn std::any::Any + Send> },
 }
 
 /// One log file to read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct LogObject {
     /// How the summary names it: a path, `-`, or `s3://bucket/key`.
     pub name: String,
@@ -38,8 +42,8 @@ pub enum Listed {
     Object(LogObject),
     /// Accounted for without reading (digest, insight, out of scope).
     Skipped(String, SkipReason),
-    /// Could not be listed or opened.
-    Failed(String, String),
+    /// Could not be listed, opened or fetched.
+    Failed(String, ObjectError),
 }
 
 /// A positional input, as the user wrote it.

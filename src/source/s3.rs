@@ -8,60 +8,28 @@
 //! - fetchers keep `--concurrency` GETs in flight, re-GET bodies cut short (the SDK retries
 //!   throttling, 5xx and connection errors itself), and hold each body under a memory budget
 //!   until it is parsed;
-//! - the rayon pool parses the bodies exactly like local files.
+//! - the bodies go to the pipeline as [`LogObject`]s, parsed there exactly like local files.
 //!
-//! The async stages run on a small tokio runtime owned by the calling thread, which hands the
-//! bodies to rayon. Credentials that fail, and a log bucket that cannot be listed, end the scan
+//! The async stages run on a small tokio runtime owned by the calling thread, which forwards
+//! the listed items to the pipeline's channel. Credentials that fail, and a log bucket that cannot be listed, end the scan
 //! with one line; an object that cannot be read is reported as failed and the scan goes on.
 
-use std::error::Error as StdError;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 use std::sync::mpsc::SyncSender;
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow};
-use aws_config::{BehaviorVersion, SdkConfig};
+use anyhow::{Result, anyhow};
 use aws_sdk_s3::Client;
-use aws_sdk_s3::config::Region;
-use aws_sdk_s3::config::http::HttpResponse;
-use aws_sdk_s3::config::retry::{RetryConfig, RetryPartition, TokenBucket};
-use aws_sdk_s3::config::timeout::TimeoutConfig;
-use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 
-use super::layout::{self, Scope};
-use crate::parse::{ObjectReport, ScanContext};
+use super::{Listed, Location, LogObject};
+use crate::aws::{AwsOptions, Problem, chain, runtime, s3_client_for, sdk_config};
+use crate::layout::{self, Scope};
 use crate::progress::Progress;
-use crate::stats::SkipReason;
+use crate::stats::{ObjectError, SkipReason};
 
-/// How to reach S3.
-#[derive(Debug, Clone, Default)]
-pub struct S3Options {
-    pub profile: Option<String>,
-    /// The client's region; `None` = the credential chain's, then the bucket's own.
-    pub region: Option<String>,
-    pub endpoint_url: Option<String>,
-    /// GETs in flight at once.
-    pub concurrency: usize,
-}
-
-/// The region asked when nothing names one; S3 answers from there with the bucket's own.
-pub(crate) const FALLBACK_REGION: &str = "us-east-1";
-/// Attempts per request inside the SDK (throttling, 5xx, connection errors).
-const SDK_ATTEMPTS: u32 = 8;
-/// Attempts of the first request to a bucket: an endpoint that cannot be reached is said at once.
-const PROBE_ATTEMPTS: u32 = 3;
-/// Full-jitter exponential backoff between SDK attempts: 0–0.2 s, 0–0.4 s, … capped at 10 s.
-const SDK_INITIAL_BACKOFF: Duration = Duration::from_millis(200);
-const SDK_MAX_BACKOFF: Duration = Duration::from_secs(10);
-/// Retry quota shared by one client's requests. The SDK's default (500) runs dry within seconds
-/// when S3 throttles 64 requests in flight, which would fail objects that a pause would save.
-const RETRY_QUOTA: usize = 50_000;
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Time to the first response byte.
-const READ_TIMEOUT: Duration = Duration::from_secs(60);
 /// A whole body must arrive within this (CloudTrail objects are at most 50 MB); a body that
 /// stops flowing earlier is caught by the SDK's stalled-stream protection.
 const BODY_TIMEOUT: Duration = Duration::from_secs(300);
@@ -81,182 +49,46 @@ const KEY_QUEUE: usize = 4096;
 /// Fetched bodies and reports waiting for the decode stage.
 const ITEM_QUEUE: usize = 256;
 
-/// Reads every in-scope object under the given `(bucket, prefix)` inputs.
+/// Lists and fetches every in-scope object under the given `(bucket, prefix)` inputs, handing
+/// each to `out` as a body to parse, or as skipped or failed.
 ///
-/// Every object is accounted for through `tx` as it is read, skipped or failed; an error means
-/// the scan cannot go on (no usable credentials, a log bucket that cannot be listed).
-pub fn scan(
+/// Every object is accounted for through `out`; an error means the scan cannot go on (no
+/// usable credentials, a log bucket that cannot be listed).
+pub fn read(
     inputs: &[(String, String)],
-    opts: &S3Options,
+    opts: &AwsOptions,
     scope: &Scope,
-    ctx: &ScanContext,
-    pool: &rayon::ThreadPool,
-    tx: SyncSender<ObjectReport>,
+    out: SyncSender<Listed>,
     progress: Progress,
 ) -> Result<()> {
     let runtime = runtime()?;
-    let (out, mut items) = mpsc::channel(ITEM_QUEUE);
-    let shared = Arc::new(Shared { scope: scope.clone(), progress, out });
+    let (tx, mut items) = mpsc::channel(ITEM_QUEUE);
+    let shared = Arc::new(Shared { scope: scope.clone(), progress, out: tx });
     let reader = runtime.spawn(read_all(inputs.to_vec(), opts.clone(), shared));
-
     let mut fatal = None;
-    pool.in_place_scope(|s| {
-        while let Some(item) = items.blocking_recv() {
-            match item {
-                Item::Body { name, walked, body, memory } => {
-                    let tx = tx.clone();
-                    s.spawn(move |_| {
-                        let report = crate::parse::with_worker(|w| w.process(ctx, &name, walked, &body[..]));
-                        drop((body, memory));
-                        let _ = tx.send(report);
-                    });
-                }
-                Item::Report(report) => {
-                    let _ = tx.send(report);
-                }
-                Item::Fatal(err) => {
-                    fatal = Some(err);
-                    break;
+    while let Some(item) = items.blocking_recv() {
+        match item {
+            Item::Listed(listed) => {
+                if out.send(listed).is_err() {
+                    break; // the pipeline stopped
                 }
             }
+            Item::Fatal(err) => {
+                fatal = Some(err);
+                break;
+            }
         }
-    });
+    }
     if let Some(err) = fatal {
         reader.abort();
         drop(items);
         runtime.shutdown_timeout(Duration::from_secs(1));
         return Err(err);
     }
+    drop(items);
     match runtime.block_on(reader) {
         Ok(result) => result,
         Err(e) => Err(anyhow!("the S3 reader stopped: {e}")),
-    }
-}
-
-/// A small runtime for the network side: request latency, not CPU, bounds it.
-pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("denytrail-aws")
-        .enable_all()
-        .build()
-        .context("cannot start the AWS client runtime")
-}
-
-/// The SDK configuration: the standard credential chain (environment, profiles, SSO, container
-/// and instance roles) with `--profile`, `--aws-region` and `--endpoint-url`, and retries sized
-/// for millions of small GETs.
-pub(crate) async fn sdk_config(opts: &S3Options) -> SdkConfig {
-    let retry = RetryConfig::standard()
-        .with_max_attempts(SDK_ATTEMPTS)
-        .with_initial_backoff(SDK_INITIAL_BACKOFF)
-        .with_max_backoff(SDK_MAX_BACKOFF);
-    let timeouts = TimeoutConfig::builder().connect_timeout(CONNECT_TIMEOUT).read_timeout(READ_TIMEOUT).build();
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(retry).timeout_config(timeouts);
-    if let Some(profile) = &opts.profile {
-        loader = loader.profile_name(profile);
-    }
-    if let Some(region) = &opts.region {
-        loader = loader.region(Region::new(region.clone()));
-    }
-    if let Some(url) = &opts.endpoint_url {
-        loader = loader.endpoint_url(url);
-    }
-    loader.load().await
-}
-
-/// An S3 client in `region` (else the configuration's, else [`FALLBACK_REGION`]). Custom
-/// endpoints (MinIO, moto, LocalStack) get path-style addressing: they rarely serve
-/// `bucket.host` names.
-fn s3_client(sdk: &SdkConfig, region: Option<&str>, path_style: bool) -> Client {
-    let region = region.map(str::to_string).or_else(|| sdk.region().map(|r| r.to_string()));
-    let partition = RetryPartition::custom("denytrail-s3")
-        .token_bucket(TokenBucket::builder().capacity(RETRY_QUOTA).build())
-        .build();
-    let config = aws_sdk_s3::config::Builder::from(sdk)
-        .region(Region::new(region.unwrap_or_else(|| FALLBACK_REGION.to_string())))
-        .force_path_style(path_style)
-        .retry_partition(partition)
-        .build();
-    Client::from_conf(config)
-}
-
-/// A client in the bucket's own region, found with HeadBucket (`x-amz-bucket-region` comes back
-/// on success and on the redirect S3 answers from another region). The probe also fails fast,
-/// with few retries, when S3 cannot be reached at all or the credentials do not work.
-async fn client_for(sdk: &SdkConfig, opts: &S3Options, bucket: &str) -> Result<Client, Problem> {
-    let path_style = opts.endpoint_url.is_some();
-    let first = s3_client(sdk, None, path_style);
-    let asked = first.config().region().map(|r| r.to_string());
-    let probe =
-        aws_sdk_s3::config::Builder::new().retry_config(RetryConfig::standard().with_max_attempts(PROBE_ATTEMPTS));
-    let found = match first.head_bucket().bucket(bucket).customize().config_override(probe).send().await {
-        Ok(out) => out.bucket_region().map(str::to_string),
-        Err(err) => {
-            let problem = Problem::of(&err);
-            if problem.is_credentials() || matches!(err, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)) {
-                return Err(problem);
-            }
-            // Anything else (403 and 404 carry no body on HEAD) is explained by the listing.
-            err.raw_response().and_then(|r| r.headers().get("x-amz-bucket-region")).map(str::to_string)
-        }
-    };
-    Ok(match found {
-        Some(region) if Some(&region) != asked.as_ref() => s3_client(sdk, Some(&region), path_style),
-        _ => first,
-    })
-}
-
-/// Writes `body` to `s3://bucket/key` (the report sink of `--output s3://…`). The SDK retries
-/// transient errors; a refusal comes back as one line naming the permission needed.
-pub fn upload(opts: &S3Options, bucket: &str, key: &str, body: Vec<u8>, content_type: &str) -> Result<()> {
-    let runtime = runtime()?;
-    runtime.block_on(async {
-        let sdk = sdk_config(opts).await;
-        let client = client_for(&sdk, opts, bucket).await.map_err(|p| refused("write", bucket, key, p))?;
-        client
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            .content_type(content_type)
-            .body(aws_sdk_s3::primitives::ByteStream::from(body))
-            .send()
-            .await
-            .map_err(|err| refused("write", bucket, key, Problem::of(&err)))?;
-        Ok(())
-    })
-}
-
-/// Reads `s3://bucket/key` whole (a `--baseline` report); `None` when the object does not exist
-/// yet. Other refusals are one line, like the upload's.
-pub fn download(opts: &S3Options, bucket: &str, key: &str) -> Result<Option<Vec<u8>>> {
-    let runtime = runtime()?;
-    runtime.block_on(async {
-        let sdk = sdk_config(opts).await;
-        let client = client_for(&sdk, opts, bucket).await.map_err(|p| refused("read", bucket, key, p))?;
-        let object = match client.get_object().bucket(bucket).key(key).send().await {
-            Ok(object) => object,
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => return Ok(None),
-            Err(err) => return Err(refused("read", bucket, key, Problem::of(&err))),
-        };
-        let body =
-            object.body.collect().await.map_err(|e| anyhow!("s3://{bucket}/{key}: cannot read the object: {e}"))?;
-        Ok(Some(body.into_bytes().to_vec()))
-    })
-}
-
-/// Why a report could not be written or read (`verb`), on one line.
-fn refused(verb: &str, bucket: &str, key: &str, problem: Problem) -> anyhow::Error {
-    if let Some(line) = problem.credentials_line() {
-        return anyhow!("s3://{bucket}/{key}: {line}");
-    }
-    let (doing, action) = if verb == "write" { ("writing", "s3:PutObject") } else { ("reading", "s3:GetObject") };
-    match problem {
-        Problem::AccessDenied(d) => anyhow!(
-            "s3://{bucket}/{key}: access denied {doing} the report ({d}); the caller needs {action} on arn:aws:s3:::{bucket}/{key}"
-        ),
-        Problem::NotFound(d) => anyhow!("s3://{bucket}/{key}: no such bucket ({d})"),
-        other => anyhow!("s3://{bucket}/{key}: cannot {verb} the report: {}", other.detail()),
     }
 }
 
@@ -268,12 +100,10 @@ struct Shared {
     out: mpsc::Sender<Item>,
 }
 
-/// What crosses from the async stages to the decode stage.
+/// What crosses from the async stages to the pipeline.
 enum Item {
-    /// A body to parse; `memory` returns its share of the budget once parsed.
-    Body { name: String, walked: bool, body: Vec<u8>, memory: OwnedSemaphorePermit },
-    /// An object accounted for without parsing: skipped or failed.
-    Report(ObjectReport),
+    /// A body to parse, or an object accounted for without parsing: skipped or failed.
+    Listed(Listed),
     /// Nothing more can be read (the credentials stopped working): stop at once.
     Fatal(anyhow::Error),
 }
@@ -288,14 +118,14 @@ struct Key {
     walked: bool,
 }
 
-async fn read_all(inputs: Vec<(String, String)>, opts: S3Options, shared: Arc<Shared>) -> Result<()> {
+async fn read_all(inputs: Vec<(String, String)>, opts: AwsOptions, shared: Arc<Shared>) -> Result<()> {
     let sdk = sdk_config(&opts).await;
     let (keys, queue) = mpsc::channel(KEY_QUEUE);
     let mut fetchers = JoinSet::new();
     fetchers.spawn(fetch_all(queue, opts.concurrency.max(1), shared.clone()));
     let listers = (opts.concurrency / 4).clamp(1, MAX_LISTERS);
     for (bucket, prefix) in inputs {
-        let client = client_for(&sdk, &opts, &bucket).await.map_err(|p| fatal(&bucket, "read", p))?;
+        let client = s3_client_for(&sdk, &opts, &bucket).await.map_err(|p| fatal(&bucket, "read", p))?;
         let lister = Arc::new(Lister {
             client,
             bucket: bucket.into(),
@@ -447,8 +277,7 @@ impl Lister {
         let progress = &self.shared.progress;
         if let Some(reason) = skip_key(key, walked, &self.shared.scope) {
             progress.listed(1, 0);
-            let report = ObjectReport::skipped(&self.name(key), reason);
-            let _ = self.shared.out.send(Item::Report(report)).await;
+            let _ = self.shared.out.send(Item::Listed(Listed::Skipped(self.name(key), reason))).await;
             return;
         }
         progress.listed(1, size);
@@ -461,8 +290,8 @@ impl Lister {
     /// a local path that does not exist), the scan goes on.
     async fn folder_failed(&self, prefix: &str, error: String) {
         self.shared.progress.listed(1, 0);
-        let report = ObjectReport::failed(&self.name(prefix), error);
-        let _ = self.shared.out.send(Item::Report(report)).await;
+        let failed = Listed::Failed(self.name(prefix), ObjectError::Fetch(error));
+        let _ = self.shared.out.send(Item::Listed(failed)).await;
     }
 }
 
@@ -550,10 +379,16 @@ async fn fetch(key: Key, request: OwnedSemaphorePermit, memory: OwnedSemaphorePe
         }
     };
     drop(request);
-    match result {
-        Ok(body) => Item::Body { name, walked: key.walked, body, memory },
-        Err(reason) => Item::Report(ObjectReport::failed(&name, reason)),
-    }
+    let size = key.size;
+    Item::Listed(match result {
+        Ok(bytes) => Listed::Object(LogObject {
+            name,
+            location: Location::Body { bytes, _budget: Box::new(memory) },
+            walked: key.walked,
+            size,
+        }),
+        Err(reason) => Listed::Failed(name, ObjectError::Fetch(reason)),
+    })
 }
 
 /// One GET, body included.
@@ -584,108 +419,6 @@ fn backoff(attempt: u32, initial: Duration, max: Duration) -> Duration {
 // ---------------------------------------------------------------------------------------------
 // Errors
 
-/// What went wrong with an AWS request, in the terms a user acts on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Problem {
-    /// The credential chain found nothing usable.
-    NoCredentials(String),
-    /// Credentials were sent and refused: expired, unknown or badly signed.
-    BadCredentials(String),
-    AccessDenied(String),
-    NotFound(String),
-    /// Throttling that outlasted the retries, 5xx, network failures, unexpected answers.
-    Other(String),
-}
-
-impl Problem {
-    /// Classifies an SDK error into one line, without the SDK's nested dump.
-    pub(crate) fn of<E>(err: &SdkError<E, HttpResponse>) -> Problem
-    where
-        E: ProvideErrorMetadata + StdError + 'static,
-    {
-        match err {
-            SdkError::ServiceError(service) => {
-                let e = service.err();
-                let status = service.raw().status().as_u16();
-                Problem::from_service(e.code(), e.message(), status)
-            }
-            SdkError::TimeoutError(_) => Problem::Other("the request timed out".into()),
-            other => {
-                let text = source_chain(other);
-                if text.contains("no credentials found in chain") {
-                    Problem::NoCredentials(NO_CREDENTIALS.into())
-                } else if text.to_ascii_lowercase().contains("credential") {
-                    // First line only: provider errors can list every provider tried.
-                    Problem::NoCredentials(text.lines().next().unwrap_or_default().trim_end_matches(':').to_string())
-                } else {
-                    Problem::Other(text)
-                }
-            }
-        }
-    }
-
-    /// Classifies an error answer by its code (and its HTTP status when it has no code).
-    pub(crate) fn from_service(code: Option<&str>, message: Option<&str>, status: u16) -> Problem {
-        let text = match (code, message) {
-            (Some(c), Some(m)) if !m.is_empty() => format!("{c}: {m}"),
-            (Some(c), _) => c.to_string(),
-            (None, Some(m)) if !m.is_empty() => format!("HTTP {status}: {m}"),
-            (None, _) => format!("HTTP {status}"),
-        };
-        match code {
-            Some(
-                "ExpiredToken"
-                | "ExpiredTokenException"
-                | "TokenRefreshRequired"
-                | "RequestExpired"
-                | "InvalidAccessKeyId"
-                | "InvalidClientTokenId"
-                | "SignatureDoesNotMatch"
-                | "InvalidToken"
-                | "UnrecognizedClientException"
-                | "IncompleteSignature"
-                | "MissingAuthenticationToken"
-                | "MissingAuthenticationTokenException",
-            ) => Problem::BadCredentials(text),
-            Some("AccessDenied" | "AccessDeniedException" | "AllAccessDisabled" | "Forbidden") => {
-                Problem::AccessDenied(text)
-            }
-            Some("NoSuchBucket" | "NoSuchKey" | "NotFound" | "TrailNotFoundException") => Problem::NotFound(text),
-            Some(_) => Problem::Other(text),
-            None if status == 403 => Problem::AccessDenied(text),
-            None if status == 404 => Problem::NotFound(text),
-            None => Problem::Other(text),
-        }
-    }
-
-    pub(crate) fn is_credentials(&self) -> bool {
-        matches!(self, Problem::NoCredentials(_) | Problem::BadCredentials(_))
-    }
-
-    pub(crate) fn detail(&self) -> &str {
-        match self {
-            Problem::NoCredentials(d)
-            | Problem::BadCredentials(d)
-            | Problem::AccessDenied(d)
-            | Problem::NotFound(d)
-            | Problem::Other(d) => d,
-        }
-    }
-
-    /// The line for credentials that do not work, whatever was asked with them.
-    pub(crate) fn credentials_line(&self) -> Option<String> {
-        match self {
-            Problem::NoCredentials(d) => Some(format!(
-                "no usable AWS credentials ({d}); set AWS_PROFILE or --profile, run `aws sso login`, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
-            )),
-            Problem::BadCredentials(d) => Some(format!(
-                "the AWS credentials were refused ({d}); they may have expired: refresh them (e.g. `aws sso login`) or choose another --profile"
-            )),
-            _ => None,
-        }
-    }
-}
-
 /// The one-line error that ends a scan of `bucket`; `verb` is what was being done to it.
 fn fatal(bucket: &str, verb: &str, problem: Problem) -> anyhow::Error {
     if let Some(line) = problem.credentials_line() {
@@ -706,34 +439,6 @@ fn fatal(bucket: &str, verb: &str, problem: Problem) -> anyhow::Error {
         other => anyhow!("s3://{bucket}: cannot {verb} the log bucket: {}", other.detail()),
     }
 }
-
-/// An error and its causes on one line, without the SDK's generic top levels.
-fn source_chain(err: &(dyn StdError + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut next = err.source();
-    while let Some(e) = next {
-        let text = e.to_string();
-        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) && !GENERIC.contains(&text.as_str()) {
-            parts.push(text);
-        }
-        next = e.source();
-    }
-    if parts.is_empty() { err.to_string() } else { parts.join(": ") }
-}
-
-/// An error with its causes on one line.
-fn chain(err: &(dyn StdError + 'static)) -> String {
-    let top = err.to_string();
-    let rest = source_chain(err);
-    if rest == top || rest.contains(&top) { rest } else { format!("{top}: {rest}") }
-}
-
-/// The credential chain's "Attempted:" list, in one line.
-const NO_CREDENTIALS: &str = "none found in the environment, the shared config and credentials files, web identity, the container or instance metadata";
-
-/// Wrapper messages that say nothing by themselves.
-const GENERIC: &[&str] =
-    &["io error", "other", "dispatch failure", "response error", "service error", "failed to construct request"];
 
 #[cfg(test)]
 mod tests {

@@ -13,7 +13,7 @@ use aws_sdk_cloudtrail::operation::get_event_selectors::GetEventSelectorsOutput;
 use aws_sdk_cloudtrail::types::Trail;
 
 use super::Input;
-use super::s3::{FALLBACK_REGION, Problem, S3Options, runtime, sdk_config};
+use crate::aws::{AwsOptions, FALLBACK_REGION, Problem, runtime, sdk_config};
 
 /// What a trail lookup found: the S3 inputs to scan, and warnings for the user (e.g. the trail
 /// does not log S3 write data events for some or all buckets).
@@ -23,11 +23,11 @@ pub struct TrailInputs {
     pub warnings: Vec<String>,
 }
 
-pub fn resolve(trail: &str, opts: &S3Options) -> Result<TrailInputs> {
+pub fn resolve(trail: &str, opts: &AwsOptions) -> Result<TrailInputs> {
     runtime()?.block_on(resolve_async(trail, opts))
 }
 
-async fn resolve_async(trail: &str, opts: &S3Options) -> Result<TrailInputs> {
+async fn resolve_async(trail: &str, opts: &AwsOptions) -> Result<TrailInputs> {
     let sdk = sdk_config(opts).await;
     let arn = TrailArn::parse(trail);
     // A trail ARN names its region; a bare name is looked up in the configured one.

@@ -38,7 +38,54 @@ impl SkipReason {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FailedObject {
     pub path: String,
-    pub error: String,
+    pub error: ObjectError,
+}
+
+/// Why a log object failed. The summary and `stats.failed[].error` show its one-line text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectError {
+    /// A file or input that could not be opened.
+    Open(String),
+    /// A directory entry the walk could not read.
+    Walk(String),
+    /// An S3 GET that failed after its retries, or whose body never arrived whole.
+    Fetch(String),
+    /// Bad or truncated gzip, a read error, or more than `--max-decompressed`.
+    Decode { detail: String, records_before: u64 },
+    /// The JSON ends inside a value (a file cut short).
+    TruncatedJson { detail: String, records_before: u64 },
+    /// Not JSON, or JSON of a broken shape.
+    InvalidJson { detail: String, records_before: u64 },
+    /// One record larger than [`crate::parse::MAX_RECORD`].
+    RecordTooLarge,
+}
+
+impl std::fmt::Display for ObjectError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let after = |n: &u64| if *n > 0 { format!(" (after {n} records)") } else { String::new() };
+        match self {
+            ObjectError::Open(e) => write!(f, "cannot open: {e}"),
+            ObjectError::Walk(e) => write!(f, "cannot read: {e}"),
+            ObjectError::Fetch(e) => f.write_str(e),
+            ObjectError::Decode { detail, records_before } | ObjectError::TruncatedJson { detail, records_before } => {
+                write!(f, "{detail}{}", after(records_before))
+            }
+            ObjectError::InvalidJson { detail, records_before } => {
+                write!(f, "invalid JSON: {detail}{}", after(records_before))
+            }
+            ObjectError::RecordTooLarge => {
+                write!(f, "a record is larger than {} bytes", crate::parse::MAX_RECORD)
+            }
+        }
+    }
+}
+
+impl std::error::Error for ObjectError {}
+
+impl Serialize for ObjectError {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 /// Counters for one object, or summed over a scan.
@@ -96,7 +143,7 @@ impl Stats {
         *self.skipped_by_reason.entry(reason.as_str()).or_default() += 1;
     }
 
-    pub fn fail(&mut self, path: String, error: String) {
+    pub fn fail(&mut self, path: String, error: ObjectError) {
         self.files_seen += 1;
         self.files_failed += 1;
         self.failed.push(FailedObject { path, error });

@@ -141,6 +141,31 @@ impl Event {
     }
 }
 
+/// What a report row is: one principal × bucket × prefix. Built only by [`GroupKey::of`], so the
+/// report, the diagnosis and the timeline agree on which events form a group.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct GroupKey {
+    pub principal: String,
+    /// "" when the event names no bucket.
+    pub bucket: String,
+    pub prefix: String,
+}
+
+impl GroupKey {
+    pub fn of(e: &Event) -> GroupKey {
+        GroupKey {
+            principal: e.principal.clone(),
+            bucket: e.bucket.clone().unwrap_or_default(),
+            prefix: e.prefix.clone(),
+        }
+    }
+
+    /// Whether `e` belongs to this group (without building its key).
+    pub fn holds(&self, e: &Event) -> bool {
+        e.principal == self.principal && e.bucket.as_deref().unwrap_or("") == self.bucket && e.prefix == self.prefix
+    }
+}
+
 pub const ANONYMOUS: &str = "ANONYMOUS_PRINCIPAL";
 
 /// A 12-digit AWS account id.

@@ -309,11 +309,11 @@ fn line(ev: &Event, expect: Map<String, Value>) -> String {
 fn corpus_file_matches_cases() {
     let rendered = render_corpus(&cases::all());
     if std::env::var_os("DENYTRAIL_BLESS").is_some() {
-        let path = std::path::Path::new(file!()).parent().expect("dir").join("../../../testdata/diagnose/cases.ndjson");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/diagnose/cases.ndjson");
         std::fs::write(&path, &rendered).expect("write cases.ndjson");
         return;
     }
-    let stored = include_str!("../../../testdata/diagnose/cases.ndjson");
+    let stored = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/diagnose/cases.ndjson"));
     assert!(
         stored == rendered,
         "testdata/diagnose/cases.ndjson is out of date with src/diagnose/tests/cases.rs; regenerate with DENYTRAIL_BLESS=1"

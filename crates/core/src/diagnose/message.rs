@@ -395,7 +395,7 @@ mod tests {
         // Read in place: ../shared/realdata is beside the checkout (its licences live there).
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/realdata/aws-docs-samples/iam-userguide_access-denied-error-message-examples.txt"
+            "/../../../shared/realdata/aws-docs-samples/iam-userguide_access-denied-error-message-examples.txt"
         );
         let text =
             std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e} (../shared/realdata is needed)"));

@@ -250,7 +250,7 @@ fn summary(out: &mut String, groups: &[Group], stats: &Stats, meta: &HtmlMeta) -
     if !stats.failed.is_empty() {
         writeln!(out, "<h2 id=\"failed\">Failed inputs</h2>\n<ul class=\"failed\">")?;
         for f in &stats.failed {
-            writeln!(out, "<li><code>{}</code><br>{}</li>", Esc(&f.path), Esc(&f.error))?;
+            writeln!(out, "<li><code>{}</code><br>{}</li>", Esc(&f.path), Esc(&f.error.to_string()))?;
         }
         writeln!(out, "</ul>")?;
     }
@@ -1086,7 +1086,7 @@ mod tests {
     #[test]
     fn empty_report_and_failures() {
         let mut stats = Stats::default();
-        stats.fail("AWSLogs/<b>x.json.gz".into(), "truncated gzip".into());
+        stats.fail("AWSLogs/<b>x.json.gz".into(), crate::stats::ObjectError::Decode { detail: "truncated gzip".into(), records_before: 0 });
         let inputs = vec![];
         let html = render(&[], &stats, &Timeline::build(0, vec![], None, 48), &meta(&inputs));
         assert!(html.contains("Incomplete: 1 input failed."));

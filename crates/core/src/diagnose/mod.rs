@@ -29,10 +29,10 @@ use serde::Serialize;
 use crate::event::Event;
 
 pub use correlate::Companions;
-pub(crate) use correlate::is_session_issuer;
+pub use correlate::is_session_issuer;
 pub use explain::{corrective_policy, explain_group};
 
-use correlate::GroupKey;
+use correlate::GroupProfile;
 use rules::{EventCtx, Finding, RULES, UNEXPLAINED, tag_rank};
 use steps::Fill;
 
@@ -160,7 +160,7 @@ pub fn diagnose_group(targets: &[&Event], companions: &Companions<'_>) -> Diagno
     let kms_involved = ctxs
         .iter()
         .any(|c| c.msg.is_kms() || c.kms.is_some() || c.ev.sse.as_deref().is_some_and(|s| s.starts_with("aws:kms")));
-    let key = GroupKey {
+    let key = GroupProfile {
         bucket: fill.bucket.as_deref(),
         principal_arn: fill.principal_arn.as_deref(),
         caller_account: fill.caller_account.as_deref(),

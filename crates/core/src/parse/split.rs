@@ -61,6 +61,16 @@ pub struct SplitError {
     pub message: &'static str,
 }
 
+/// The one error that means "cut short" rather than "not JSON".
+const TRUNCATED: &str = "truncated JSON: input ends inside a value";
+
+impl SplitError {
+    /// The input ended inside a value: a file cut short, not a broken one.
+    pub fn truncated(&self) -> bool {
+        self.message == TRUNCATED
+    }
+}
+
 impl std::fmt::Display for SplitError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} at byte {}", self.message, self.offset)
@@ -176,7 +186,7 @@ impl Splitter {
             self.pos = at;
             let short = |keep_from| {
                 if eof {
-                    Err((buf.len(), "truncated JSON: input ends inside a value"))
+                    Err((buf.len(), TRUNCATED))
                 } else {
                     Ok(Step::NeedMore { keep_from })
                 }
@@ -1139,7 +1149,7 @@ mod tests {
             r#"{"Records":[{"a":1}]"#,
         ] {
             let e = split_all_chunkings(bad).unwrap_err();
-            assert!(e.message.starts_with("truncated"), "{bad}: {e}");
+            assert!(e.truncated(), "{bad}: {e}");
         }
         for (bad, msg) in [
             ("hello", "not a JSON object or array"),

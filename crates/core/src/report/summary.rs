@@ -13,7 +13,7 @@ fn mb(bytes: u64) -> String {
 pub fn failures(stats: &Stats) -> String {
     let mut out = String::new();
     for f in &stats.failed {
-        let _ = writeln!(out, "denytrail: failed: {}: {}", display(&f.path), display(&f.error));
+        let _ = writeln!(out, "denytrail: failed: {}: {}", display(&f.path), display(&f.error.to_string()));
     }
     out
 }

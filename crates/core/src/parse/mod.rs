@@ -15,7 +15,7 @@ use aho_corasick::packed;
 use crate::decode::{CHUNK, Counted, DecodeError, Decoder, Encoding};
 use crate::event::{Event, EventRole};
 use crate::filter::{Filter, companion_kind};
-use crate::stats::{Counts, SkipReason};
+use crate::stats::{Counts, ObjectError, SkipReason};
 use split::{Shape, Splitter, Step};
 
 /// A single record larger than this is treated as a broken file rather than buffered further.
@@ -86,7 +86,7 @@ fn minimal(mut needles: Vec<String>) -> Vec<String> {
 pub enum Outcome {
     Read,
     Skipped(SkipReason),
-    Failed(String),
+    Failed(ObjectError),
 }
 
 /// Everything one object contributed to the scan.
@@ -156,7 +156,7 @@ impl Worker {
         raw: R,
         report: &mut ObjectReport,
     ) -> Result<(), Outcome> {
-        let fail = |e: DecodeError| Outcome::Failed(e.to_string());
+        let fail = |e: DecodeError| Outcome::Failed(ObjectError::Decode { detail: e.to_string(), records_before: 0 });
         let (mut decoder, encoding) = Decoder::new(Counted::new(raw), ctx.max_decompressed).map_err(fail)?;
         if ctx.decode_only {
             return self.decode_only(&mut decoder, report);
@@ -173,8 +173,12 @@ impl Worker {
                     if before_any && walked && encoding == Encoding::Plain && !has_log_extension(name) {
                         break Err(Outcome::Skipped(SkipReason::NotALogFile));
                     }
-                    let what = if e.message.starts_with("truncated") { "" } else { "invalid JSON: " };
-                    break Err(Outcome::Failed(format!("{what}{e}{}", after(report.counts.records_read))));
+                    let (detail, records_before) = (e.to_string(), report.counts.records_read);
+                    break Err(Outcome::Failed(if e.truncated() {
+                        ObjectError::TruncatedJson { detail, records_before }
+                    } else {
+                        ObjectError::InvalidJson { detail, records_before }
+                    }));
                 }
             };
             match step {
@@ -184,7 +188,7 @@ impl Worker {
                     self.filled -= keep_from;
                     splitter.consumed(keep_from);
                     if self.filled > MAX_RECORD {
-                        break Err(Outcome::Failed(format!("a record is larger than {MAX_RECORD} bytes")));
+                        break Err(Outcome::Failed(ObjectError::RecordTooLarge));
                     }
                     if self.buf.len() < self.filled + CHUNK {
                         // Only a record longer than a chunk grows the buffer.
@@ -193,7 +197,10 @@ impl Worker {
                     match decoder.fill(&mut self.buf[self.filled..self.filled + CHUNK]) {
                         Ok(0) => eof = true,
                         Ok(n) => self.filled += n,
-                        Err(e) => break Err(Outcome::Failed(format!("{e}{}", after(report.counts.records_read)))),
+                        Err(e) => {
+                            let records_before = report.counts.records_read;
+                            break Err(Outcome::Failed(ObjectError::Decode { detail: e.to_string(), records_before }));
+                        }
                     }
                 }
                 Step::NotObject(_) => {
@@ -246,17 +253,13 @@ impl Worker {
             match decoder.fill(&mut self.buf[..CHUNK]) {
                 Ok(0) => break Ok(()),
                 Ok(_) => {}
-                Err(e) => break Err(Outcome::Failed(e.to_string())),
+                Err(e) => break Err(Outcome::Failed(ObjectError::Decode { detail: e.to_string(), records_before: 0 })),
             }
         };
         report.counts.bytes_compressed = decoder.raw().count;
         report.counts.bytes_decompressed = decoder.decompressed();
         result
     }
-}
-
-fn after(records: u64) -> String {
-    if records > 0 { format!(" (after {records} records)") } else { String::new() }
 }
 
 /// A record is CloudTrail when it has one of the keys every CloudTrail event carries.

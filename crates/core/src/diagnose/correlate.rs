@@ -58,7 +58,7 @@ pub(crate) enum ChangeScope {
 
 /// The identity of a group, for matching policy changes to it.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct GroupKey<'a> {
+pub(crate) struct GroupProfile<'a> {
     pub bucket: Option<&'a str>,
     pub principal_arn: Option<&'a str>,
     pub caller_account: Option<&'a str>,
@@ -72,7 +72,7 @@ pub(crate) struct GroupKey<'a> {
     pub kinds: Vec<PolicyKind>,
 }
 
-impl GroupKey<'_> {
+impl GroupProfile<'_> {
     /// A policy of one of `kinds` may be what denies this group.
     fn could_be(&self, kinds: &[PolicyKind]) -> bool {
         self.generic || self.kinds.iter().any(|k| kinds.contains(k))
@@ -218,7 +218,7 @@ impl<'e> Companions<'e> {
     }
 
     /// Policy changes relevant to a group made before its first denial (newest first).
-    pub(crate) fn changes_before(&self, group: &GroupKey<'_>) -> Vec<&Event> {
+    pub(crate) fn changes_before(&self, group: &GroupProfile<'_>) -> Vec<&Event> {
         let Some(first) = group.first_denial_ms else {
             return Vec::new();
         };
@@ -274,7 +274,7 @@ fn is_vpce_denial(ev: &Event) -> bool {
 }
 
 /// An STS call that issues session credentials (`AssumeRole*`, `GetFederationToken`).
-pub(crate) fn is_session_issuer(ev: &Event) -> bool {
+pub fn is_session_issuer(ev: &Event) -> bool {
     ev.event_source == "sts.amazonaws.com"
         && (ev.event_name.starts_with("AssumeRole") || ev.event_name == "GetFederationToken")
 }
@@ -332,7 +332,7 @@ pub(crate) fn change_scope(ev: &Event) -> Option<ChangeScope> {
 }
 
 /// Whether a policy change can affect the group.
-fn change_touches(change: &Event, group: &GroupKey<'_>) -> bool {
+fn change_touches(change: &Event, group: &GroupProfile<'_>) -> bool {
     let resource = change.changed_resource.as_deref().filter(|r| !r.is_empty());
     match change_scope(change) {
         Some(ChangeScope::Bucket) => {

@@ -1,0 +1,59 @@
+//! denytrail-core: the pipeline's pure stages, with no polars and no AWS SDK.
+//!
+//! [`decode`] (gzip or plain, size limit) → [`parse`] (record splitting, prefilter, simd-json →
+//! [`event::Event`]) → [`filter`] (targets and companions) → [`collect`] (accounting in [`stats`],
+//! dedupe) → [`diagnose`] (likely causes) → [`report`] (rows and the renderers that need no
+//! dataframe). [`layout`] knows the CloudTrail key layout that sources prune by.
+//!
+//! Keeping these here lets their tests build and run in seconds; the `denytrail` binary adds
+//! the sources, the worker pool, polars grouping and SQL, and AWS around them.
+
+pub mod collect;
+pub mod decode;
+pub mod diagnose;
+pub mod event;
+pub mod filter;
+pub mod layout;
+pub mod parse;
+pub mod report;
+pub mod stats;
+
+use std::collections::HashMap;
+
+use event::{Event, GroupKey};
+use report::{CauseLine, GroupDetail, GroupDiagnosis};
+
+/// The diagnosis columns of every group: the targets are grouped as the report groups them, and
+/// correlated with the companion events (and with each other: a target can explain a neighbour).
+pub fn diagnose_groups(targets: &[Event], companions: &[Event]) -> HashMap<GroupKey, GroupDiagnosis> {
+    let index = diagnose::Companions::new(companions.iter().chain(targets).collect());
+    let mut groups: HashMap<GroupKey, Vec<&Event>> = HashMap::new();
+    for e in targets {
+        groups.entry(GroupKey::of(e)).or_default().push(e);
+    }
+    groups.into_iter().map(|(key, events)| (key, group_diagnosis(&diagnose::diagnose_group(&events, &index)))).collect()
+}
+
+/// The report's view of a diagnosis.
+pub fn group_diagnosis(d: &diagnose::Diagnosis) -> GroupDiagnosis {
+    GroupDiagnosis {
+        causes: d.causes_column(),
+        confidence: d.confidence_column(),
+        evidence: d.evidence.clone(),
+        next_steps: d.next_steps_column(),
+        detail: GroupDetail {
+            causes: d
+                .causes
+                .iter()
+                .map(|c| CauseLine {
+                    tag: c.tag.to_string(),
+                    confidence: c.confidence.to_string(),
+                    share: c.share,
+                    evidence: c.evidence.clone(),
+                })
+                .collect(),
+            facts: d.facts.clone(),
+            steps: d.next_steps.clone(),
+        },
+    }
+}

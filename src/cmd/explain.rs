@@ -1,0 +1,54 @@
+//! `denytrail explain`: each group in prose — what was denied, the likely causes with evidence,
+//! the commands that confirm them, and the corrective policy where one applies.
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use anyhow::{Context, Result};
+use chrono::Utc;
+
+use super::{Exit, exit_for};
+use crate::cli::ExplainArgs;
+use crate::event::Event;
+use crate::plan::{EventsFrom, usage};
+use crate::report::{self, escape::display};
+
+pub fn run(args: &ExplainArgs) -> Result<Exit> {
+    let quiet = args.run.quiet;
+    if args.group == Some(0) {
+        return Err(usage("--group counts from 1 (the group with the most denials)"));
+    }
+    let from = EventsFrom::of(args.events.as_deref(), &args.input, &args.aws, quiet, Utc::now())?;
+    let saved = matches!(from, EventsFrom::Saved(..));
+    let out = super::events(from)?;
+    // Only the order and keys of the groups are needed here; each is diagnosed once below.
+    let groups = report::build(&out.targets, &HashMap::new()).context("cannot group the events")?;
+    let chosen: Vec<(usize, &report::Group)> = match args.group {
+        Some(n) if n > groups.len() => {
+            return Err(usage(format!("--group {n}: the report has {} group(s)", groups.len())));
+        }
+        Some(n) => vec![(n, &groups[n - 1])],
+        None => groups.iter().enumerate().map(|(i, g)| (i + 1, g)).collect(),
+    };
+    let index = crate::diagnose::Companions::new(out.companions.iter().chain(&out.targets).collect());
+    let mut stdout = std::io::stdout().lock();
+    if chosen.is_empty() {
+        writeln!(stdout, "no matching denials")?;
+    }
+    for (rank, g) in chosen {
+        let key = g.key();
+        let members: Vec<&Event> = out.targets.iter().filter(|e| key.holds(e)).collect();
+        let d = crate::diagnose::diagnose_group(&members, &index);
+        let text = crate::diagnose::explain_group(&members, &d);
+        writeln!(stdout, "## Group {rank} of {}\n", groups.len())?;
+        // Log text inside the explanation is shown escaped, never raw.
+        for line in text.lines() {
+            writeln!(stdout, "{}", display(line))?;
+        }
+        writeln!(stdout)?;
+    }
+    if !quiet && !saved {
+        eprint!("{}", report::summary::render(&out.stats, groups.len()));
+    }
+    Ok(exit_for(&out, args.run.fail_on_findings, !groups.is_empty()))
+}

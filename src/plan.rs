@@ -1,0 +1,287 @@
+//! Arguments → one checked plan, before any I/O.
+//!
+//! Every flag is validated here, together, the way ripgrep turns its low-level arguments into
+//! `HiArgs`: times, globs, accounts, outputs and their formats, `s3://` locations. A command
+//! then runs a plan that cannot be wrong in a way the command line could have said, so a bad
+//! `--since` is refused before a baseline is downloaded or a bucket listed.
+
+use std::collections::HashSet;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+
+use crate::aws::AwsOptions;
+use crate::cli::{AwsArgs, InputArgs, OutputArgs};
+use crate::filter::{ErrorCodes, Filter, Glob1};
+use crate::layout::Scope;
+use crate::parse::ScanContext;
+use crate::report::escape::display;
+use crate::report::write::Format;
+use crate::scan::ScanOptions;
+use crate::sink::Destination;
+use crate::source::Input;
+
+/// A mistake in the command line, reported as one line with exit status 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+pub fn usage(msg: impl Into<String>) -> anyhow::Error {
+    UsageError(msg.into()).into()
+}
+
+/// What a scan reads and keeps: the sources, the filter and scope, and how to reach AWS.
+pub struct ScanPlan {
+    pub inputs: Vec<Input>,
+    /// `--trail`: inputs found through DescribeTrails at run time.
+    pub trail: Option<String>,
+    pub filter: Filter,
+    pub scope: Scope,
+    pub prefix_depth: usize,
+    pub max_decompressed: u64,
+    pub threads: usize,
+    pub decode_only: bool,
+    pub aws: AwsOptions,
+    pub quiet: bool,
+}
+
+/// Where the events come from: a scan, or the events a `scan --events-out` saved.
+pub enum EventsFrom {
+    Scan(ScanPlan),
+    /// The file, and the globs that still apply to its events.
+    Saved(PathBuf, Filter, AwsOptions),
+}
+
+/// One output: where, and in which format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Output {
+    pub to: Destination,
+    pub format: Format,
+}
+
+impl ScanPlan {
+    pub fn of(input: &InputArgs, aws: &AwsArgs, quiet: bool, now: DateTime<Utc>) -> anyhow::Result<ScanPlan> {
+        if input.inputs.is_empty() && aws.trail.is_none() {
+            return Err(usage("give at least one INPUT (a file, a directory, '-' or s3://bucket/prefix) or --trail"));
+        }
+        let inputs = input.inputs.iter().map(|s| Input::parse(s)).collect::<Result<Vec<_>, _>>().map_err(usage)?;
+        if inputs.iter().filter(|i| **i == Input::Stdin).count() > 1 {
+            return Err(usage("'-' (stdin) can be given only once"));
+        }
+        let (filter, scope) = filter_and_scope(input, now)?;
+        if input.prefix_depth == 0 {
+            return Err(usage("--prefix-depth must be at least 1"));
+        }
+        Ok(ScanPlan {
+            inputs,
+            trail: aws.trail.clone(),
+            filter,
+            scope,
+            prefix_depth: input.prefix_depth,
+            max_decompressed: input.max_decompressed.max(1),
+            threads: input.threads,
+            decode_only: input.decode_only,
+            aws: aws_options(aws),
+            quiet,
+        })
+    }
+
+    /// The pipeline's options, with the inputs `--trail` added.
+    pub fn scan_options(self, trail_inputs: Vec<Input>) -> ScanOptions {
+        let mut context = ScanContext::new(self.filter, self.prefix_depth, self.max_decompressed);
+        context.decode_only = self.decode_only;
+        let mut inputs = self.inputs;
+        inputs.extend(trail_inputs);
+        ScanOptions {
+            inputs,
+            context,
+            scope: self.scope,
+            threads: self.threads,
+            progress: !self.quiet && std::io::stderr().is_terminal(),
+            aws: self.aws,
+        }
+    }
+}
+
+impl EventsFrom {
+    /// `--events FILE` reads what a scan saved, so INPUTs and `--trail` would be ambiguous.
+    pub fn of(
+        events: Option<&Path>,
+        input: &InputArgs,
+        aws: &AwsArgs,
+        quiet: bool,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<EventsFrom> {
+        let Some(path) = events else { return Ok(EventsFrom::Scan(ScanPlan::of(input, aws, quiet, now)?)) };
+        if !input.inputs.is_empty() || aws.trail.is_some() {
+            return Err(usage("--events reads the events a scan saved: give it without INPUTs or --trail"));
+        }
+        let (filter, _) = filter_and_scope(input, now)?;
+        Ok(EventsFrom::Saved(path.to_path_buf(), filter, aws_options(aws)))
+    }
+}
+
+pub fn aws_options(aws: &AwsArgs) -> AwsOptions {
+    AwsOptions {
+        profile: aws.profile.clone(),
+        region: aws.aws_region.clone(),
+        endpoint_url: aws.endpoint_url.clone(),
+        concurrency: aws.concurrency.max(1),
+    }
+}
+
+/// Where each table goes, and in which format. Each `--output` takes the format its extension
+/// names, else `--format`, else the table. Without `--output`: stdout, in `--format`, else the
+/// table on a terminal and CSV in a pipe (data for the next tool). `allowed` refuses formats a
+/// command cannot write.
+pub fn outputs(args: &OutputArgs, allowed: impl Fn(Format) -> Result<(), String>) -> anyhow::Result<Vec<Output>> {
+    let outputs = if args.output.is_empty() {
+        let piped = !std::io::stdout().is_terminal();
+        let format = args.format.unwrap_or(if piped { Format::Csv } else { Format::Table });
+        if format.needs_file() {
+            return Err(usage("--format parquet needs --output FILE"));
+        }
+        vec![Output { to: Destination::Stdout, format }]
+    } else {
+        args.output
+            .iter()
+            .map(|path| {
+                let format = format_of(path).or(args.format).unwrap_or(Format::Table);
+                Ok(Output { to: Destination::parse(path).map_err(usage)?, format })
+            })
+            .collect::<anyhow::Result<_>>()?
+    };
+    for o in &outputs {
+        allowed(o.format).map_err(usage)?;
+    }
+    Ok(outputs)
+}
+
+/// An `s3://bucket/key` or local location given to a flag.
+pub fn location(path: &Path) -> anyhow::Result<Destination> {
+    Destination::parse(path).map_err(usage)
+}
+
+/// The format a file name asks for, by its extension.
+fn format_of(path: &Path) -> Option<Format> {
+    let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+    [
+        (".csv", Format::Csv),
+        (".json", Format::Json),
+        (".ndjson", Format::Ndjson),
+        (".jsonl", Format::Ndjson),
+        (".parquet", Format::Parquet),
+        (".md", Format::Markdown),
+        (".html", Format::Html),
+        (".htm", Format::Html),
+    ]
+    .into_iter()
+    .find(|(ext, _)| name.ends_with(ext))
+    .map(|(_, f)| f)
+}
+
+/// Parses `--since`/`--until`: RFC 3339, a date, or a duration ago (`24h`, `7d`).
+/// A bare date means its first instant for `--since` and its last for `--until`.
+pub fn parse_time(s: &str, now: DateTime<Utc>, end_of_day: bool) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        let start = d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
+        return Ok(if end_of_day { start + Duration::days(1) - Duration::milliseconds(1) } else { start });
+    }
+    if let Ok(d) = humantime::parse_duration(s) {
+        let d = Duration::from_std(d).map_err(|_| format!("'{s}' is too long ago"))?;
+        return now.checked_sub_signed(d).ok_or_else(|| format!("'{s}' is too long ago"));
+    }
+    Err(format!(
+        "'{s}' is not a time: use RFC 3339 (2026-11-21T09:00:00Z), a date (2026-11-21) or a duration ago (24h, 7d)"
+    ))
+}
+
+fn set(values: &[String]) -> Option<HashSet<String>> {
+    (!values.is_empty()).then(|| values.iter().map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect())
+}
+
+/// Builds the filter and the listing scope from the arguments.
+pub fn filter_and_scope(args: &InputArgs, now: DateTime<Utc>) -> anyhow::Result<(Filter, Scope)> {
+    let mut filter = Filter::default();
+    if !args.event_names.is_empty() {
+        filter.event_names = (!args.event_names.iter().any(|n| n == "*")).then(|| set(&args.event_names)).flatten();
+        filter.event_sources = None;
+    }
+    if !args.event_sources.is_empty() {
+        filter.event_sources =
+            (!args.event_sources.iter().any(|n| n == "*")).then(|| set(&args.event_sources)).flatten();
+    }
+    if args.all_errors {
+        filter.error_codes = ErrorCodes::AnyError;
+    } else if args.error_codes.iter().any(|c| c == "*") {
+        filter.error_codes = ErrorCodes::Any;
+    } else if let Some(codes) = set(&args.error_codes) {
+        filter.error_codes = ErrorCodes::Set(codes);
+    }
+    let since = args.since.as_deref().map(|s| parse_time(s, now, false)).transpose().map_err(usage)?;
+    let until = args.until.as_deref().map(|s| parse_time(s, now, true)).transpose().map_err(usage)?;
+    if let (Some(s), Some(u)) = (since, until)
+        && s > u
+    {
+        return Err(usage(format!("--since ({s}) is after --until ({u})")));
+    }
+    filter.since_ms = since.map(|t| t.timestamp_millis());
+    filter.until_ms = until.map(|t| t.timestamp_millis());
+    filter.accounts = set(&args.accounts);
+    filter.regions = set(&args.regions);
+    if let Some(bad) = args.accounts.iter().find(|a| !crate::event::is_account_id(a)) {
+        return Err(usage(format!("--account '{}' is not a 12-digit AWS account id", display(bad))));
+    }
+    let glob = |g: &Option<String>, flag: &str| {
+        g.as_deref().map(|p| Glob1::new(p).map_err(|e| usage(format!("{flag} '{p}': {e}")))).transpose()
+    };
+    filter.principal = glob(&args.principal, "--principal")?;
+    filter.bucket = glob(&args.bucket, "--bucket")?;
+    filter.prefix = glob(&args.prefix, "--prefix")?;
+
+    let scope = Scope {
+        accounts: filter.accounts.clone(),
+        regions: filter.regions.clone(),
+        from_day: since.map(|t| t.date_naive()),
+        // Folders are named by delivery day: records of day D may arrive on D+1.
+        to_day: until.map(|t| t.date_naive() + Duration::days(1)),
+    };
+    Ok((filter, scope))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times() {
+        let now = DateTime::parse_from_rfc3339("2026-11-23T12:00:00Z").unwrap().with_timezone(&Utc);
+        assert_eq!(parse_time("24h", now, false).unwrap().to_rfc3339(), "2026-11-22T12:00:00+00:00");
+        assert_eq!(parse_time("7d", now, false).unwrap().to_rfc3339(), "2026-11-16T12:00:00+00:00");
+        assert_eq!(parse_time("2026-11-21", now, false).unwrap().to_rfc3339(), "2026-11-21T00:00:00+00:00");
+        assert_eq!(parse_time("2026-11-21", now, true).unwrap().timestamp_millis() % 86_400_000, 86_399_999);
+        assert_eq!(
+            parse_time("2026-11-21T09:00:00+02:00", now, false).unwrap().to_rfc3339(),
+            "2026-11-21T07:00:00+00:00"
+        );
+        assert!(parse_time("yesterday-ish", now, false).is_err());
+    }
+
+    #[test]
+    fn formats_follow_the_extension_then_the_flag() {
+        let args = OutputArgs {
+            format: Some(Format::Json),
+            output: vec!["r.csv".into(), "s3://b/k.html".into(), "plain".into()],
+        };
+        let got: Vec<Format> = outputs(&args, |_| Ok(())).unwrap().into_iter().map(|o| o.format).collect();
+        assert_eq!(got, [Format::Csv, Format::Html, Format::Json]);
+        let refused = outputs(&args, |f| if f == Format::Html { Err("no html".into()) } else { Ok(()) });
+        assert!(refused.unwrap_err().downcast_ref::<UsageError>().is_some());
+        let bad = OutputArgs { format: None, output: vec!["s3://bucket-only".into()] };
+        assert!(outputs(&bad, |_| Ok(())).is_err());
+    }
+}

@@ -1,0 +1,185 @@
+//! Where reports go: stdout, a local file, or an S3 object — and where a `--baseline` report is
+//! read back from. Sinks only write bytes they are handed; what the bytes are is the writer's.
+//!
+//! A local file is written to a temporary name beside it and renamed into place once whole,
+//! so a reader (or tomorrow's `--baseline`) never sees half a report. An S3 object needs no
+//! temporary name: a PutObject becomes visible only once its whole body has arrived.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow};
+
+use crate::aws::{AwsOptions, Problem, runtime, s3_client_for, sdk_config};
+
+/// Where a report is written or read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    Stdout,
+    File(PathBuf),
+    S3 { bucket: String, key: String },
+}
+
+impl Destination {
+    /// `s3://bucket/key` names an object; anything else is a local path. An `s3://` location
+    /// must name an object (not a bucket or a folder): `what` says which flag gave it.
+    pub fn parse(path: &Path) -> Result<Destination, String> {
+        let Some(rest) = path.to_str().and_then(|p| p.strip_prefix("s3://")) else {
+            return Ok(Destination::File(path.to_path_buf()));
+        };
+        match rest.split_once('/') {
+            Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() && !key.ends_with('/') => {
+                Ok(Destination::S3 { bucket: bucket.to_string(), key: key.to_string() })
+            }
+            _ => Err(format!("'{}' must name an object: s3://bucket/key", path.display())),
+        }
+    }
+
+    /// How messages name it.
+    pub fn name(&self) -> String {
+        match self {
+            Destination::Stdout => "stdout".into(),
+            Destination::File(p) => p.display().to_string(),
+            Destination::S3 { bucket, key } => format!("s3://{bucket}/{key}"),
+        }
+    }
+
+    /// Writes what `write` produces here. `content_type` labels an S3 object.
+    pub fn deliver(
+        &self,
+        aws: &AwsOptions,
+        content_type: &str,
+        write: impl FnOnce(&mut dyn Write) -> Result<()>,
+    ) -> Result<()> {
+        match self {
+            Destination::Stdout => write(&mut std::io::stdout().lock()),
+            Destination::File(path) => write_file(path, write),
+            Destination::S3 { bucket, key } => {
+                let mut body = Vec::new();
+                write(&mut body)?;
+                upload(aws, bucket, key, body, content_type)
+            }
+        }
+    }
+
+    /// Reads the whole object or file; `None` when it does not exist (yet).
+    pub fn read(&self, aws: &AwsOptions) -> Result<Option<Vec<u8>>> {
+        match self {
+            Destination::Stdout => Err(anyhow!("stdout cannot be read")),
+            Destination::File(path) if !path.exists() => Ok(None),
+            Destination::File(path) => {
+                std::fs::read(path).map(Some).with_context(|| format!("cannot open {}", path.display()))
+            }
+            Destination::S3 { bucket, key } => download(aws, bucket, key),
+        }
+    }
+}
+
+/// Writes `path` through a temporary file beside it, renamed into place once complete; on any
+/// error the temporary file is removed and `path` is left as it was.
+pub fn write_file(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{file_name}.denytrail-{}.tmp", std::process::id()));
+    let result = (|| -> Result<()> {
+        let f = File::create(&tmp).with_context(|| format!("cannot create {}", path.display()))?;
+        let mut out = BufWriter::new(f);
+        write(&mut out)?;
+        let f = out.into_inner().map_err(|e| e.into_error()).with_context(|| format!("cannot write {}", path.display()))?;
+        f.sync_all().with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+/// Writes `body` to `s3://bucket/key` (the report sink of `--output s3://…`). The SDK retries
+/// transient errors; a refusal comes back as one line naming the permission needed.
+fn upload(opts: &AwsOptions, bucket: &str, key: &str, body: Vec<u8>, content_type: &str) -> Result<()> {
+    let runtime = runtime()?;
+    runtime.block_on(async {
+        let sdk = sdk_config(opts).await;
+        let client = s3_client_for(&sdk, opts, bucket).await.map_err(|p| refused("write", bucket, key, p))?;
+        client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(aws_sdk_s3::primitives::ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|err| refused("write", bucket, key, Problem::of(&err)))?;
+        Ok(())
+    })
+}
+
+/// Reads `s3://bucket/key` whole (a `--baseline` report); `None` when the object does not exist
+/// yet. Other refusals are one line, like the upload's.
+fn download(opts: &AwsOptions, bucket: &str, key: &str) -> Result<Option<Vec<u8>>> {
+    let runtime = runtime()?;
+    runtime.block_on(async {
+        let sdk = sdk_config(opts).await;
+        let client = s3_client_for(&sdk, opts, bucket).await.map_err(|p| refused("read", bucket, key, p))?;
+        let object = match client.get_object().bucket(bucket).key(key).send().await {
+            Ok(object) => object,
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => return Ok(None),
+            Err(err) => return Err(refused("read", bucket, key, Problem::of(&err))),
+        };
+        let body =
+            object.body.collect().await.map_err(|e| anyhow!("s3://{bucket}/{key}: cannot read the object: {e}"))?;
+        Ok(Some(body.into_bytes().to_vec()))
+    })
+}
+
+/// Why a report could not be written or read (`verb`), on one line.
+fn refused(verb: &str, bucket: &str, key: &str, problem: Problem) -> anyhow::Error {
+    if let Some(line) = problem.credentials_line() {
+        return anyhow!("s3://{bucket}/{key}: {line}");
+    }
+    let (doing, action) = if verb == "write" { ("writing", "s3:PutObject") } else { ("reading", "s3:GetObject") };
+    match problem {
+        Problem::AccessDenied(d) => anyhow!(
+            "s3://{bucket}/{key}: access denied {doing} the report ({d}); the caller needs {action} on arn:aws:s3:::{bucket}/{key}"
+        ),
+        Problem::NotFound(d) => anyhow!("s3://{bucket}/{key}: no such bucket ({d})"),
+        other => anyhow!("s3://{bucket}/{key}: cannot {verb} the report: {}", other.detail()),
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destinations() {
+        let d = |s: &str| Destination::parse(Path::new(s));
+        assert_eq!(d("r.csv").unwrap(), Destination::File("r.csv".into()));
+        assert_eq!(
+            d("s3://reports/nightly/2026-11-23.html").unwrap(),
+            Destination::S3 { bucket: "reports".into(), key: "nightly/2026-11-23.html".into() }
+        );
+        for bad in ["s3://", "s3://b", "s3://b/", "s3:///k", "s3://b/dir/"] {
+            assert!(d(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_old_file_and_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.csv");
+        write_file(&path, |w| Ok(w.write_all(b"old")?)).unwrap();
+        let err = write_file(&path, |w| {
+            w.write_all(b"half")?;
+            Err(anyhow!("the writer failed"))
+        });
+        assert!(err.is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, ["report.csv"], "no temporary file is left behind");
+        write_file(&path, |w| Ok(w.write_all(b"new")?)).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+    }
+}
