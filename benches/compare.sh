@@ -14,7 +14,7 @@
 # default ~/.cache/denytrail-bench), DENYTRAIL_VENV (Python venv for DuckDB, created and given
 # `pip install duckdb` when missing; default ~/.cache/denytrail-venv). Needs pigz, jq, python3, awk.
 #
-# The trail is `denytrail synth` output: AWSLogs/<acct>/CloudTrail/<region>/..., ~1% denied S3
+# The trail is `denytrail-synth` output: AWSLogs/<acct>/CloudTrail/<region>/..., ~1% denied S3
 # writes. The page cache is warmed first, so every contender reads from memory. Contenders:
 #   denytrail scan           the whole job (report as JSON), 1 thread and all threads
 #   denytrail --decode-only  denytrail's own gzip stage alone (hidden flag), 1 thread and all threads
@@ -71,9 +71,12 @@ cores="$(nproc)"
 if [ -z "${DENYTRAIL:-}" ]; then
     export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/denytrail-target}"
     say "building the release binary (set DENYTRAIL=... to measure another one)"
-    (cd "$repo" && cargo build --release --locked --quiet)
+    (cd "$repo" && cargo build --release --locked --quiet -p denytrail -p denytrail-synth)
     DENYTRAIL="$CARGO_TARGET_DIR/release/denytrail"
 fi
+# The trail writer is a dev tool beside the binary (crates/synth), not part of what users install.
+SYNTH="${SYNTH:-$(dirname "$DENYTRAIL")/denytrail-synth}"
+[ -x "$SYNTH" ] || (cd "$repo" && cargo build --release --quiet -p denytrail-synth)
 [ -x "$DENYTRAIL" ] || { say "DENYTRAIL=$DENYTRAIL is not an executable"; exit 1; }
 case "$DENYTRAIL" in
     */debug/*) say "warning: $DENYTRAIL is a debug build: its numbers mean nothing" ;;
@@ -111,7 +114,7 @@ if [ ! -s "$summary" ]; then
     say "generating $trail"
     rm -rf "$trail"
     mkdir -p "$bench_dir"
-    "$DENYTRAIL" synth --out "$trail" --size "$size" --min-file "$min_file" --max-file "$max_file" \
+    "$SYNTH" --out "$trail" --size "$size" --min-file "$min_file" --max-file "$max_file" \
         --seed "$seed" >"$summary.tmp"
     mv "$summary.tmp" "$summary"
 else

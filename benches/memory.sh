@@ -13,9 +13,12 @@ set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 if [ -z "${DENYTRAIL:-}" ]; then
     export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/denytrail-target}"
-    (cd "$repo" && cargo build --release --quiet)
+    (cd "$repo" && cargo build --release --quiet -p denytrail -p denytrail-synth)
     DENYTRAIL="$CARGO_TARGET_DIR/release/denytrail"
 fi
+# The trail writer is a dev tool beside the binary (crates/synth), not part of what users install.
+SYNTH="${SYNTH:-$(dirname "$DENYTRAIL")/denytrail-synth}"
+[ -x "$SYNTH" ] || (cd "$repo" && cargo build --release --quiet -p denytrail-synth)
 bench_dir="${DENYTRAIL_BENCH_DIR:-$HOME/.cache/denytrail-bench}"
 sizes=("${@:-1GiB 4GiB}")
 read -r -a sizes <<< "${sizes[*]}"
@@ -26,7 +29,7 @@ for size in "${sizes[@]}"; do
     trail="$bench_dir/trail-$size-450KiB-45MiB-seed7"
     if [ ! -f "$trail.json" ]; then
         echo "memory.sh: generating $trail" >&2
-        "$DENYTRAIL" synth --out "$trail" --size "$size" --min-file 450KiB --max-file 45MiB --seed 7 > "$trail.json.tmp"
+        "$SYNTH" --out "$trail" --size "$size" --min-file 450KiB --max-file 45MiB --seed 7 > "$trail.json.tmp"
         mv "$trail.json.tmp" "$trail.json"
     fi
     cat "$(find "$trail" -type f | head -1)" > /dev/null

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Measures `denytrail scan s3://…` against moto on loopback: objects/s, MB/s (compressed and
 # decompressed) and peak RSS, at --concurrency 1 and at the default, on a synthetic trail of many
-# small objects (`denytrail synth`, ~12,400 objects of 2-8 KiB decompressed for 64MiB).
+# small objects (`denytrail-synth`, ~12,400 objects of 2-8 KiB decompressed for 64MiB).
 #
 #   PROFILE=debug|release|dev-opt
 #                           which build to measure: debug (default); release (~20 min cold);
@@ -32,6 +32,12 @@ else case "$profile" in
     dev-opt) cargo build --quiet --config 'profile.dev.package.denytrail.opt-level=3'; bin="$CARGO_TARGET_DIR/debug/denytrail" ;;
     *) cargo build --quiet; bin="$CARGO_TARGET_DIR/debug/denytrail" ;;
 esac; fi
+# The trail writer is a dev tool (crates/synth), built beside the binary being measured.
+synth="$(dirname "$bin")/denytrail-synth"
+if [ ! -x "$synth" ]; then
+    cargo build --quiet --release -p denytrail-synth
+    synth="$CARGO_TARGET_DIR/release/denytrail-synth"
+fi
 
 work="$(mktemp -d)"
 moto_pid=""
@@ -42,7 +48,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== synthetic trail ($size)" >&2
-"$bin" synth --out "$work/trail" --size "$size" --min-file 2KiB --max-file 8KiB >"$work/synth.json"
+"$synth" --out "$work/trail" --size "$size" --min-file 2KiB --max-file 8KiB >"$work/synth.json"
 cat "$work/synth.json" >&2
 
 port="$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"

@@ -6,7 +6,7 @@
 use std::error::Error as StdError;
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result};
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::Region;
@@ -245,4 +245,3 @@ const NO_CREDENTIALS: &str = "none found in the environment, the shared config a
 /// Wrapper messages that say nothing by themselves.
 const GENERIC: &[&str] =
     &["io error", "other", "dispatch failure", "response error", "service error", "failed to construct request"];
-

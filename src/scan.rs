@@ -13,8 +13,8 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use rayon::prelude::*;
 
-pub use crate::collect::ScanOutput;
 use crate::collect::Collector;
+pub use crate::collect::ScanOutput;
 use crate::layout::Scope;
 use crate::parse::{ObjectReport, ScanContext};
 use crate::progress::Progress;

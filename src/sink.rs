@@ -86,7 +86,8 @@ pub fn write_file(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>)
         let f = File::create(&tmp).with_context(|| format!("cannot create {}", path.display()))?;
         let mut out = BufWriter::new(f);
         write(&mut out)?;
-        let f = out.into_inner().map_err(|e| e.into_error()).with_context(|| format!("cannot write {}", path.display()))?;
+        let f =
+            out.into_inner().map_err(|e| e.into_error()).with_context(|| format!("cannot write {}", path.display()))?;
         f.sync_all().with_context(|| format!("cannot write {}", path.display()))?;
         std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
     })();
@@ -147,7 +148,6 @@ fn refused(verb: &str, bucket: &str, key: &str, problem: Problem) -> anyhow::Err
         other => anyhow!("s3://{bucket}/{key}: cannot {verb} the report: {}", other.detail()),
     }
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -29,7 +29,8 @@ pub fn run(args: &QueryArgs) -> Result<Exit> {
     let groups = report::build(&out.targets, &diagnosis).context("cannot group the events")?;
     let all: Vec<&Event> = out.targets.iter().chain(&out.companions).collect();
     let tables = vec![("events", report::frame::events_frame(&all)?), ("groups", report::groups_to_frame(&groups)?)];
-    let result = query::execute(&args.sql, tables).map_err(|e| usage(format!("--sql: {}", one_line(&e.to_string()))))?;
+    let result =
+        query::execute(&args.sql, tables).map_err(|e| usage(format!("--sql: {}", one_line(&e.to_string()))))?;
     let width = terminal_width();
     for o in &outputs {
         o.to.deliver(&aws, o.format.content_type(), |w| write_table(o.format, &result, None, width, w))?;

@@ -111,7 +111,11 @@ fn emit(
     let report = Report { groups, stats: &out.stats, timeline, meta, width: terminal_width() };
     for o in outputs {
         o.to.deliver(aws, o.format.content_type(), |w| {
-            if args.timeline.is_some() { write::write_timeline(o.format, &report, w) } else { write::write(o.format, &report, w) }
+            if args.timeline.is_some() {
+                write::write_timeline(o.format, &report, w)
+            } else {
+                write::write(o.format, &report, w)
+            }
         })?;
     }
     if let Some(path) = &args.events_out {

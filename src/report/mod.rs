@@ -8,7 +8,10 @@ pub mod frame;
 pub mod query;
 pub mod write;
 
-pub use denytrail_core::report::*;
+pub use denytrail_core::report::{
+    COLUMNS, CauseLine, Cell, Group, GroupDetail, GroupDiagnosis, STATUS, column_names, columns_of, escape, html,
+    rfc3339_ms, summary, table, timeline,
+};
 
 use std::collections::HashMap;
 
@@ -107,7 +110,8 @@ pub fn groups_to_frame(groups: &[Group]) -> PolarsResult<DataFrame> {
                     groups.iter().map(|g| if let Cell::Count(n) = (c.get)(g) { n } else { 0 }).collect();
                 Column::new(name, values)
             } else {
-                let values: Vec<&str> = groups.iter().map(|g| if let Cell::Text(s) = (c.get)(g) { s } else { "" }).collect();
+                let values: Vec<&str> =
+                    groups.iter().map(|g| if let Cell::Text(s) = (c.get)(g) { s } else { "" }).collect();
                 Column::new(name, values)
             }
         })

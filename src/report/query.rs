@@ -16,4 +16,3 @@ pub fn execute(sql: &str, tables: Vec<(&str, DataFrame)>) -> PolarsResult<DataFr
     }
     ctx.execute(sql)?.collect()
 }
-

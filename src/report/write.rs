@@ -7,7 +7,7 @@
 
 use std::io::Write;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets};
 use polars::prelude::*;
 
@@ -100,8 +100,7 @@ pub fn write_table(
                 let text = match envelope {
                     None => rows,
                     Some(env) => {
-                        let mut fields: Vec<String> =
-                            env.fields.iter().map(|(k, v)| format!("\"{k}\": {v}")).collect();
+                        let mut fields: Vec<String> = env.fields.iter().map(|(k, v)| format!("\"{k}\": {v}")).collect();
                         fields.push(format!("\"{}\": {rows}", env.rows));
                         format!("{{\n{}\n}}", fields.join(",\n"))
                     }
@@ -117,7 +116,9 @@ pub fn write_table(
                 writeln!(out, "| {} |", cells.join(" | "))?;
             }
         }
-        Format::Html => bail!("a table has no HTML form of its own; use --format csv, json, ndjson, markdown or parquet"),
+        Format::Html => {
+            bail!("a table has no HTML form of its own; use --format csv, json, ndjson, markdown or parquet")
+        }
         Format::Parquet => unreachable!("written above"),
     }
     out.flush()?;
@@ -141,7 +142,7 @@ fn json_rows(df: &DataFrame, names: &[&str]) -> Result<Vec<String>> {
 }
 
 pub fn write_parquet(df: &mut DataFrame, out: &mut dyn Write) -> Result<()> {
-    ParquetWriter::new(out).finish(df).context("cannot write Parquet")?;
+    anyhow::Context::context(ParquetWriter::new(out).finish(df), "cannot write Parquet")?;
     Ok(())
 }
 
@@ -270,9 +271,8 @@ pub fn write(format: Format, report: &Report, out: &mut dyn Write) -> Result<()>
 
 /// The timeline's long rows as a frame (`POINT_COLUMNS`).
 pub fn points_frame(points: &[TimelinePoint]) -> PolarsResult<DataFrame> {
-    let s = |f: fn(&TimelinePoint) -> &str, name: &str| {
-        Column::new(name.into(), points.iter().map(f).collect::<Vec<_>>())
-    };
+    let s =
+        |f: fn(&TimelinePoint) -> &str, name: &str| Column::new(name.into(), points.iter().map(f).collect::<Vec<_>>());
     let columns = vec![
         s(|p| &p.bucket_start, POINT_COLUMNS[0]),
         s(|p| &p.principal, POINT_COLUMNS[1]),

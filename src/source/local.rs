@@ -4,8 +4,8 @@ use std::path::Path;
 
 use walkdir::WalkDir;
 
-use crate::layout::{self, Scope};
 use super::{Listed, Location, LogObject};
+use crate::layout::{self, Scope};
 use crate::stats::{ObjectError, SkipReason};
 
 fn segments(path: &Path) -> Vec<&str> {

@@ -21,7 +21,10 @@ pub enum Location {
     Stdin,
     /// Fetched whole (an S3 object). `_budget` holds the body's share of the source's memory
     /// budget and returns it when the body is dropped, after parsing.
-    Body { bytes: Vec<u8>, _budget: Box<dyn std::any::Any + Send> },
+    Body {
+        bytes: Vec<u8>,
+        _budget: Box<dyn std::any::Any + Send>,
+    },
 }
 
 /// One log file to read.

@@ -185,11 +185,7 @@ impl Splitter {
             // Whitespace is never re-scanned, and `pos` is always a valid `keep_from`.
             self.pos = at;
             let short = |keep_from| {
-                if eof {
-                    Err((buf.len(), TRUNCATED))
-                } else {
-                    Ok(Step::NeedMore { keep_from })
-                }
+                if eof { Err((buf.len(), TRUNCATED)) } else { Ok(Step::NeedMore { keep_from }) }
             };
             match self.state {
                 State::Done => return Ok(Step::Done),

@@ -1086,7 +1086,10 @@ mod tests {
     #[test]
     fn empty_report_and_failures() {
         let mut stats = Stats::default();
-        stats.fail("AWSLogs/<b>x.json.gz".into(), crate::stats::ObjectError::Decode { detail: "truncated gzip".into(), records_before: 0 });
+        stats.fail(
+            "AWSLogs/<b>x.json.gz".into(),
+            crate::stats::ObjectError::Decode { detail: "truncated gzip".into(), records_before: 0 },
+        );
         let inputs = vec![];
         let html = render(&[], &stats, &Timeline::build(0, vec![], None, 48), &meta(&inputs));
         assert!(html.contains("Incomplete: 1 input failed."));

@@ -310,7 +310,7 @@ fn corpus_file_matches_cases() {
     let rendered = render_corpus(&cases::all());
     if std::env::var_os("DENYTRAIL_BLESS").is_some() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/diagnose/cases.ndjson");
-        std::fs::write(&path, &rendered).expect("write cases.ndjson");
+        std::fs::write(path, &rendered).expect("write cases.ndjson");
         return;
     }
     let stored = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/diagnose/cases.ndjson"));
