@@ -681,3 +681,44 @@ fn decode_only_reads_the_same_bytes_and_stops_there() {
     assert_eq!(o["records_read"], 0);
     assert_eq!(only["groups"], json!([]));
 }
+
+// ---------------------------------------------------------------- the plan is checked before any I/O
+
+#[test]
+fn bad_flags_are_refused_before_any_io() {
+    // The baseline and the output name an S3 endpoint that does not answer: a plan checked first
+    // refuses the bad --since at once, without trying to reach it.
+    let o = run(&[
+        "scan",
+        "--since",
+        "yesterday-ish",
+        "--baseline",
+        "s3://no-such-bucket/b.parquet",
+        "--endpoint-url",
+        "http://127.0.0.1:9",
+        &trail(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("'yesterday-ish' is not a time"), "{err}");
+
+    // A flag the command does not take is refused by the parser, with the command that takes it.
+    for (command, flag) in [("explain", "--timeline=5m"), ("explain", "--output=r.csv"), ("query", "--baseline=b")] {
+        let mut args = vec![command, flag];
+        if command == "query" {
+            args.extend(["--sql", "SELECT 1"]);
+        }
+        let t = trail();
+        args.push(&t);
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(2), "{command} {flag}");
+        let err = stderr(&o);
+        let name = flag.split('=').next().unwrap();
+        assert!(err.contains(&format!("{name} is for `denytrail scan`; `denytrail {command}`")), "{err}");
+    }
+    // Other unknown flags keep clap's own message.
+    let o = run(&["query", "--sql", "SELECT 1", "--fail-on-findings", &trail()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("unexpected argument '--fail-on-findings'"), "{}", stderr(&o));
+}
