@@ -24,6 +24,8 @@ fn main() -> ExitCode {
     };
     match cmd::run(cli) {
         Ok(exit) => ExitCode::from(exit as u8),
+        // A reader that stopped reading (`| head`) is not an error: end quietly, as ripgrep does.
+        Err(err) if closed_stdout(&err) => ExitCode::SUCCESS,
         Err(err) => {
             let code = if err.downcast_ref::<UsageError>().is_some() { Exit::Usage } else { Exit::Fatal };
             // One line: the error and its causes, escaped (paths and messages may come from logs).
@@ -46,4 +48,14 @@ fn scan_only_hint(e: &clap::Error) -> Option<String> {
         .iter()
         .find(|f| **f == flag)
         .map(|f| format!("{f} is for `denytrail scan`; `denytrail {}` does not use it", display(&command)))
+}
+
+/// Whether the error is a write to a stdout whose reader has gone (EPIPE), at any depth.
+fn closed_stdout(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || e.downcast_ref::<csv::Error>().is_some_and(
+                |c| matches!(c.kind(), csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe),
+            )
+    })
 }

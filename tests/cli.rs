@@ -722,3 +722,25 @@ fn bad_flags_are_refused_before_any_io() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("unexpected argument '--fail-on-findings'"), "{}", stderr(&o));
 }
+
+// ---------------------------------------------------------------- closed stdout
+
+#[test]
+fn a_closed_stdout_ends_every_command_quietly() {
+    let t = trail();
+    let mut runs: Vec<Vec<&str>> = Vec::new();
+    for format in ["table", "csv", "json", "ndjson", "markdown", "html"] {
+        runs.push(vec!["scan", "-q", "-f", format, &t]);
+        runs.push(vec!["scan", "-q", "-f", format, "--timeline", "1h", &t]);
+    }
+    runs.push(vec!["explain", "-q", &t]);
+    runs.push(vec!["query", "-q", "-f", "csv", "--sql", "SELECT * FROM events", &t]);
+    for args in runs {
+        let mut child = bin().args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        // The reader goes away before the first byte is written, as `| head -c0` would.
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        assert!(o.stderr.is_empty(), "{args:?} is not quiet: {}", stderr(&o));
+    }
+}
