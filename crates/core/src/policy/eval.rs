@@ -322,11 +322,11 @@ pub fn evaluate(req: &Request, snap: &Snapshot) -> Decision {
         }
     };
 
-    let principal = caller.arn.as_deref().and_then(|a| snap.principals.get(a));
+    let principal = caller.policy_holder().and_then(|a| snap.principals.get(a));
     let needs_identity = !anonymous && caller.kind != CallerKind::Root;
     let who = caller
-        .arn
-        .clone()
+        .policy_holder()
+        .map(str::to_string)
         .unwrap_or_else(|| format!("a caller of account {}", caller.account.as_deref().unwrap_or("?")));
     let (identity, boundary) = if !needs_identity {
         (Layer::absent(), Layer::absent())
@@ -390,15 +390,17 @@ pub fn evaluate(req: &Request, snap: &Snapshot) -> Decision {
         .chain(&boundary.judged)
         .chain(&session.judged)
         .collect();
+    // An unreadable Deny could flip an allow; an unreadable Allow matters only if nothing else decides.
+    let mut unreadable_allows: Vec<Missing> = vec![];
     for j in &all {
         for (s, a) in &j.rows {
             match a {
                 Applies::Yes { .. } if s.effect == Effect::Deny => return Decision::ExplicitDeny { by: s.clone() },
-                Applies::Unknown(why) => miss(
-                    &mut missing,
-                    format!("{} {} statement #{}", j.policy.kind.label(), j.policy.id, s.index),
-                    why.clone(),
-                ),
+                Applies::Unknown(why) => {
+                    let item = format!("{} {} statement #{}", j.policy.kind.label(), j.policy.id, s.index);
+                    let list = if s.effect == Effect::Deny { &mut missing } else { &mut unreadable_allows };
+                    miss(list, item, why.clone());
+                }
                 _ => {}
             }
         }
@@ -536,6 +538,7 @@ pub fn evaluate(req: &Request, snap: &Snapshot) -> Decision {
             }
         }
         _ => {
+            missing.extend(unreadable_allows);
             if missing.is_empty() {
                 missing.push(Missing { item: "evaluation".into(), reason: "undecided".into() });
             }

@@ -50,9 +50,20 @@ pub struct Caller {
     /// For `AwsService` callers: the service principal (`cloudtrail.amazonaws.com`).
     #[serde(default)]
     pub service: Option<String>,
+    /// For a federated-user session: the IAM user who called `GetFederationToken`.
+    #[serde(default)]
+    pub parent_user: Option<String>,
 }
 
 impl Caller {
+    /// The role or user whose identity policies and boundary apply (the snapshot's `principals` key).
+    pub fn policy_holder(&self) -> Option<&str> {
+        match self.kind {
+            CallerKind::FederatedUser => self.parent_user.as_deref(),
+            _ => self.arn.as_deref(),
+        }
+    }
+
     pub fn is_session(&self) -> bool {
         matches!(self.kind, CallerKind::AssumedRole | CallerKind::FederatedUser)
     }
@@ -236,6 +247,7 @@ fn caller_of(e: &Event) -> Caller {
             c.kind = CallerKind::FederatedUser;
             c.session_arn = e.identity_arn.clone();
             c.arn = e.identity_arn.clone();
+            c.parent_user = e.session_issuer_arn.clone();
         }
         "AWSService" => {
             c.kind = CallerKind::AwsService;

@@ -214,3 +214,34 @@ pub struct OrgLevel {
     pub target: String,
     pub policies: Vec<Policy>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snapshot_survives_its_file() {
+        let mut snap = Snapshot { taken_at_ms: Some(1_764_410_400_000), ..Snapshot::default() };
+        snap.buckets.insert(
+            "b".into(),
+            BucketConfig {
+                owner_account: Some("111122223333".into()),
+                policy: Visibility::Visible(Some(Policy::new("arn:aws:s3:::b", serde_json::json!({"Statement": []})))),
+                public_access_block: Visibility::Visible(None),
+                account_public_access_block: Visibility::NotVisible {
+                    reason: NotVisibleReason::Refused,
+                    detail: Some("s3:GetAccountPublicAccessBlock".into()),
+                },
+                ownership: Visibility::Visible(Some(ObjectOwnership::BucketOwnerEnforced)),
+                ..BucketConfig::default()
+            },
+        );
+        snap.sessions.insert("ASIAEXAMPLE".into(), Visibility::not_visible(NotVisibleReason::NotFound));
+        let text = serde_json::to_string(&snap).unwrap();
+        assert!(text.contains(r#""account_public_access_block":{"not_visible":{"reason":"refused""#), "{text}");
+        assert_eq!(serde_json::from_str::<Snapshot>(&text).unwrap(), snap);
+        // Fields left out read as "not fetched", never as "none".
+        let sparse: BucketConfig = serde_json::from_str("{}").unwrap();
+        assert_eq!(sparse.policy, Visibility::not_visible(NotVisibleReason::NotFetched));
+    }
+}

@@ -304,6 +304,10 @@ fn names(kind: &str, id: &str, caller: &Caller) -> Option<Grantee> {
             if caller.arn.as_deref() == Some(id) {
                 return Some(if caller.kind == CallerKind::AssumedRole { Grantee::Role } else { Grantee::Direct });
             }
+            // The IAM user behind a federated session: limited like a role ARN (evaluation-logic page).
+            if caller.parent_user.as_deref() == Some(id) {
+                return Some(Grantee::Role);
+            }
             None
         }
         "Service" => (caller.service.as_deref() == Some(id)).then_some(Grantee::Direct),
@@ -331,11 +335,10 @@ fn not_principal_excludes(np: &Value, caller: &Caller) -> bool {
         }
         CallerKind::Root => account_listed,
         CallerKind::IamUser => account_listed && caller.arn.as_deref().is_some_and(has),
-        CallerKind::AssumedRole | CallerKind::FederatedUser => {
-            account_listed
-                && caller.session_arn.as_deref().is_some_and(has)
-                && (caller.kind == CallerKind::FederatedUser || caller.arn.as_deref().is_some_and(has))
+        CallerKind::AssumedRole => {
+            account_listed && caller.session_arn.as_deref().is_some_and(has) && caller.arn.as_deref().is_some_and(has)
         }
+        CallerKind::FederatedUser => account_listed && caller.session_arn.as_deref().is_some_and(has),
     }
 }
 
