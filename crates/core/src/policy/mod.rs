@@ -12,7 +12,7 @@ mod statement;
 
 pub use eval::{Decision, Missing, PolicyKind, PolicyRef, Setting, StatementRef, evaluate};
 pub use render::{confirmed_by, pretty_statement};
-pub use request::{Caller, CallerKind, CtxValue, Request, kms_account, s3_action};
+pub use request::{Caller, CallerKind, CtxValue, Request, Wants, kms_account, s3_action};
 pub use snapshot::{
     AccountOrg, AclGrant, BucketConfig, DefaultEncryption, KmsKeyConfig, NotVisibleReason, ObjectOwnership, OrgLevel,
     Policy, PrincipalConfig, PublicAccessBlock, Snapshot, Visibility, VpcEndpointConfig,

@@ -216,6 +216,71 @@ impl Request {
     }
 }
 
+/// What a request needs read before it can be judged: the keys of [`super::Snapshot`]'s maps.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Wants {
+    pub bucket: Option<String>,
+    /// Role or user ARN (`principals`).
+    pub principal: Option<String>,
+    pub kms_key: Option<String>,
+    pub vpc_endpoint: Option<String>,
+    /// The caller's and the resource owner's accounts (`accounts`: SCPs, RCPs, organization id).
+    pub accounts: Vec<String>,
+    /// The access key of a session whose `AssumeRole*` companion may carry a session policy (`sessions`).
+    pub session_key: Option<String>,
+}
+
+impl Request {
+    /// The snapshot entries this request is judged against (for the fetcher: fetch each once per scan).
+    pub fn wants(&self) -> Wants {
+        let kms = self.action.to_ascii_lowercase().starts_with("kms:");
+        let mut accounts: Vec<String> =
+            [self.caller.account.clone(), self.resource_account.clone()].into_iter().flatten().collect();
+        accounts.dedup();
+        Wants {
+            bucket: if kms { None } else { self.bucket.clone() },
+            principal: self.caller.policy_holder().map(str::to_string),
+            kms_key: kms.then(|| self.resource.clone()),
+            vpc_endpoint: self.vpc_endpoint.clone(),
+            accounts,
+            session_key: self.caller.is_session().then(|| self.caller.access_key_id.clone()).flatten(),
+        }
+    }
+
+    /// The KMS key an upload is encrypted with: the SSE-KMS header's key, else the bucket's default
+    /// KMS key when the request asks for SSE-KMS or sends no SSE header. A bare key id is made an ARN
+    /// with `region` and the bucket owner's account. `None` for SSE-S3, or when the key is unknown
+    /// (e.g. the AWS managed `aws/s3` key). The flag: S3 Bucket Keys are on.
+    pub fn upload_kms_key(
+        &self,
+        default: Option<&super::DefaultEncryption>,
+        region: Option<&str>,
+    ) -> Option<(String, bool)> {
+        let header = |k: &str| match self.get(k) {
+            Some(CtxValue::Str(s)) => Some(s.as_str()),
+            _ => None,
+        };
+        let sse = header("s3:x-amz-server-side-encryption");
+        let bucket_key = default.is_some_and(|d| d.bucket_key_enabled);
+        let key = match (sse, header("s3:x-amz-server-side-encryption-aws-kms-key-id")) {
+            (_, Some(k)) => k.to_string(),
+            (Some(s), None) if !s.starts_with("aws:kms") => return None,
+            _ => {
+                let d = default.filter(|d| d.algorithm.starts_with("aws:kms") || sse.is_some())?;
+                d.kms_key_arn.clone()?
+            }
+        };
+        if key.starts_with("arn:") {
+            return Some((key, bucket_key));
+        }
+        if key.starts_with("alias/") {
+            return None;
+        }
+        let (region, account) = (region?, self.resource_account.as_deref()?);
+        Some((format!("arn:aws:kms:{region}:{account}:key/{key}"), bucket_key))
+    }
+}
+
 /// The account of a key ARN (`arn:aws:kms:region:account:key/id`).
 pub fn kms_account(key_arn: &str) -> Option<String> {
     key_arn.split(':').nth(4).filter(|a| is_account_id(a)).map(str::to_string)
@@ -463,6 +528,37 @@ mod tests {
         user.session_issuer_arn = None;
         let r = Request::from_event(&user).unwrap();
         assert_eq!(r.get("aws:username"), Some(&CtxValue::Str("alice".into())));
+    }
+
+    #[test]
+    fn what_to_fetch_and_which_key() {
+        let mut r = Request::from_event(&session_event("PutObject")).unwrap();
+        let w = r.wants();
+        assert_eq!(w.bucket.as_deref(), Some("b"));
+        assert_eq!(w.principal.as_deref(), Some("arn:aws:iam::111122223333:role/app"));
+        assert_eq!(w.accounts, vec!["111122223333".to_string()]);
+        assert_eq!(w.session_key.as_deref(), Some("ASIAEXAMPLE"));
+        let default = super::super::DefaultEncryption {
+            algorithm: "aws:kms".into(),
+            kms_key_arn: Some("arn:aws:kms:us-east-1:111122223333:key/d".into()),
+            bucket_key_enabled: true,
+        };
+        // No header: the bucket default applies.
+        assert_eq!(
+            r.upload_kms_key(Some(&default), Some("us-east-1")),
+            Some(("arn:aws:kms:us-east-1:111122223333:key/d".into(), true))
+        );
+        r.context.insert("s3:x-amz-server-side-encryption".into(), CtxValue::Str("AES256".into()));
+        assert_eq!(r.upload_kms_key(Some(&default), Some("us-east-1")), None);
+        r.context.insert("s3:x-amz-server-side-encryption".into(), CtxValue::Str("aws:kms".into()));
+        r.context.insert("s3:x-amz-server-side-encryption-aws-kms-key-id".into(), CtxValue::Str("k9".into()));
+        assert_eq!(
+            r.upload_kms_key(None, Some("eu-west-1")),
+            Some(("arn:aws:kms:eu-west-1:111122223333:key/k9".into(), false))
+        );
+        let k = r.kms_for_upload("arn:aws:kms:eu-west-1:111122223333:key/k9", Some("eu-west-1"), false);
+        assert_eq!(k.wants().kms_key.as_deref(), Some("arn:aws:kms:eu-west-1:111122223333:key/k9"));
+        assert_eq!(k.wants().bucket, None);
     }
 
     #[test]
