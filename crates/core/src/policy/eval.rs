@@ -195,7 +195,7 @@ fn nearest(set: &[&Judged]) -> Option<StatementRef> {
 /// A layer that is either read (some policies) or not (a gap).
 struct Layer {
     judged: Vec<Judged>,
-    /// `None`: does not apply; `Some(Tri::Unknown)` when not visible.
+    /// False when the layer applies but could not be read (its verdict is then unknown).
     known: bool,
 }
 
