@@ -15,6 +15,7 @@ pub mod event;
 pub mod filter;
 pub mod layout;
 pub mod parse;
+pub mod policy;
 pub mod report;
 pub mod stats;
 
