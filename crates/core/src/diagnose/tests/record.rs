@@ -226,10 +226,12 @@ fn assume_role_event(e: &Event) -> Value {
 fn bucket_policy_event(e: &Event) -> Value {
     let mut r = envelope(e, "1.10");
     let bucket = e.bucket.as_deref().unwrap_or("");
+    // The document the case set, as CloudTrail logs it (an object), else a stock one.
+    let document: Option<Value> = e.policy_document.as_deref().and_then(|d| serde_json::from_str(d).ok());
     r.insert(
         "requestParameters".into(),
         json!({
-            "bucketPolicy": {
+            "bucketPolicy": document.unwrap_or_else(|| json!({
                 "Version": "2012-10-17",
                 "Statement": [{
                     "Sid": "DenyOutsideVpce",
@@ -239,7 +241,7 @@ fn bucket_policy_event(e: &Event) -> Value {
                     "Resource": format!("arn:aws:s3:::{bucket}/*"),
                     "Condition": { "StringNotEquals": { "aws:SourceVpce": "vpce-0c0ffee1234567890" } },
                 }],
-            },
+            })),
             "bucketName": bucket,
             "Host": e.host.clone().unwrap_or_else(|| format!("{bucket}.s3.amazonaws.com")),
             "policy": "",
