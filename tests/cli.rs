@@ -220,7 +220,7 @@ fn output_formats() {
     // CSV (the default when piped) carries the contract's header.
     let csv = run(&["scan", "-q", &trail()]);
     let text = String::from_utf8(csv.stdout).unwrap();
-    assert!(text.starts_with("principal,principal_type,account,bucket,bucket_owner,prefix,denied,first_seen,last_seen,keys,sessions,source_ips,operations,causes,confidence,evidence,next_steps,sample_event_id,sample_key\n"));
+    assert!(text.starts_with("principal,principal_type,account,bucket,bucket_owner,prefix,denied,first_seen,last_seen,keys,sessions,source_ips,operations,causes,confidence,facts,evidence,next_steps,sample_event_id,sample_key\n"));
     assert_eq!(text.lines().count(), 6);
 
     let table = bin().args(["scan", "-q", "--format", "table", &trail()]).env("COLUMNS", "100").output().unwrap();
@@ -537,12 +537,13 @@ fn diagnosis_corpus_through_the_real_parser() {
 // ---------------------------------------------------------------- explain
 
 /// The corrective policy printed by `explain` (the indented JSON block after its heading).
-fn policy_in(text: &str) -> Option<Value> {
-    let start = text.find("Corrective policy")?;
+/// The JSON draft of the remedy whose heading starts with `place` ("identity policy", …).
+fn policy_in(text: &str, place: &str) -> Option<Value> {
+    let start = text.find(&format!("Remedy ({place}"))?;
     let rest = &text[start..];
     let open = rest.find("\n  {")? + 1;
     let end = rest[open..].find("\n  }")? + open + 4;
-    Some(serde_json::from_str(&rest[open..end]).expect("the corrective policy is valid JSON"))
+    Some(serde_json::from_str(&rest[open..end]).expect("the remedy's draft is valid JSON"))
 }
 
 #[test]
@@ -563,7 +564,7 @@ fn explain_from_inputs_and_from_events_parquet_agree() {
     assert!(
         live.contains("aws iam simulate-principal-policy --policy-source-arn arn:aws:iam::111122223333:user/alice")
     );
-    let policy = policy_in(&live).expect("an identity cause gets a corrective policy");
+    let policy = policy_in(&live, "identity policy").expect("an identity cause gets an identity-policy draft");
     assert_eq!(policy["Version"], "2012-10-17");
     let stmt = &policy["Statement"][0];
     assert_eq!(stmt["Effect"], "Allow");
@@ -576,17 +577,25 @@ fn explain_from_inputs_and_from_events_parquet_agree() {
 fn explain_kms_group_scopes_the_key_and_rejects_bad_groups() {
     let out = String::from_utf8(run(&["explain", "-q", "--group", "2", &trail()]).stdout).unwrap();
     assert!(out.contains("kms-denied — 100% of events, high confidence"), "{out}");
-    let policy = policy_in(&out).unwrap();
+    // An AWSReservedSSO_ role is fixed in its permission set, and only the KMS permission is
+    // missing (S3 authorization already passed).
+    assert!(policy_in(&out, "identity policy").is_none(), "{out}");
+    let policy = policy_in(&out, "IAM Identity Center permission set").expect("a permission-set draft");
     let statements = policy["Statement"].as_array().unwrap();
-    assert_eq!(statements[0]["Resource"], "arn:aws:s3:::acme-data-lake/raw/*");
-    assert_eq!(statements[1]["Action"], json!(["kms:GenerateDataKey"]));
+    assert_eq!(statements.len(), 1, "{out}");
+    assert_eq!(statements[0]["Action"], json!(["kms:GenerateDataKey"]));
     assert_eq!(
-        statements[1]["Resource"],
+        statements[0]["Resource"],
         "arn:aws:kms:us-east-1:444455556666:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     );
-    // No identity policy fixes a bucket policy's explicit deny: no corrective policy for it.
+    assert!(out.contains("provision-permission-set"), "{out}");
+    // No Allow fixes a bucket policy's explicit deny: the remedy is the Deny itself, narrowed.
     let ci = String::from_utf8(run(&["explain", "-q", "--group", "1", &trail()]).stdout).unwrap();
-    assert!(ci.contains("bucket-policy-deny") && policy_in(&ci).is_none(), "{ci}");
+    assert!(ci.contains("bucket-policy-deny") && policy_in(&ci, "identity policy").is_none(), "{ci}");
+    let deny = policy_in(&ci, "bucket policy").expect("the Deny statement to change");
+    assert_eq!(deny["Sid"], "DenyUnencryptedBuildUploads");
+    assert_eq!(deny["Effect"], "Deny");
+    assert_eq!(deny["Condition"]["Null"]["s3:x-amz-server-side-encryption"], "false");
     for bad in ["0", "6"] {
         let o = run(&["explain", "-q", "--group", bad, &trail()]);
         assert_eq!(o.status.code(), Some(2), "--group {bad}");

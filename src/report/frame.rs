@@ -58,6 +58,7 @@ const TEXT: &[(&str, Text)] = &[
     ("issued_access_key_id", |e| e.issued_access_key_id.as_deref()),
     ("assumed_role_arn", |e| e.assumed_role_arn.as_deref()),
     ("session_policy", |e| e.session_policy.as_deref()),
+    ("policy_document", |e| e.policy_document.as_deref()),
     ("changed_resource", |e| e.changed_resource.as_deref()),
     ("source_object", |e| Some(&e.source_object)),
 ];
@@ -111,6 +112,9 @@ pub fn events_frame_of(events: &[Event], names: &[&str]) -> PolarsResult<DataFra
     DataFrame::new(events.len(), columns)
 }
 
+/// Columns an older `--events-out` file may lack.
+const LATER: &[&str] = &["policy_document"];
+
 /// Reads an events table back (from `--events-out`), for `explain` and `query` over Parquet.
 pub fn events_from_frame(df: &DataFrame) -> PolarsResult<Vec<Event>> {
     let text = |name: &str| -> PolarsResult<Vec<Option<String>>> {
@@ -118,7 +122,12 @@ pub fn events_from_frame(df: &DataFrame) -> PolarsResult<Vec<Event>> {
     };
     let mut cols: std::collections::HashMap<&str, Vec<Option<String>>> = std::collections::HashMap::new();
     for (name, _) in TEXT {
-        cols.insert(name, text(name)?);
+        // Columns added after a file was written (policy_document) read as empty.
+        let column = match text(name) {
+            Err(_) if LATER.contains(name) => vec![None; df.height()],
+            other => other?,
+        };
+        cols.insert(name, column);
     }
     let times: Vec<Option<i64>> = df.column("event_time")?.cast(&DataType::Int64)?.i64()?.iter().collect();
     let mfa: Vec<Option<bool>> = df.column("mfa_authenticated")?.bool()?.iter().collect();
@@ -179,6 +188,7 @@ pub fn events_from_frame(df: &DataFrame) -> PolarsResult<Vec<Event>> {
             issued_access_key_id: take("issued_access_key_id"),
             assumed_role_arn: take("assumed_role_arn"),
             session_policy: take("session_policy"),
+            policy_document: take("policy_document"),
             changed_resource: take("changed_resource"),
             source_object: take("source_object").unwrap_or_default(),
             role: None,

@@ -326,6 +326,7 @@ mod tests {
             operations: "PutObject".into(),
             causes: String::new(),
             confidence: String::new(),
+            facts: String::new(),
             evidence: String::new(),
             next_steps: String::new(),
             sample_event_id: "e".into(),

@@ -99,6 +99,11 @@ pub struct Event {
     pub session_policy: Option<String>,
     /// For policy-change events: the resource changed (bucket, policy ARN, role, key id...).
     pub changed_resource: Option<String>,
+    /// The policy document a companion carries, as JSON text: `bucketPolicy` of PutBucketPolicy,
+    /// `policyDocument` of Put*Policy/CreatePolicyVersion, `policy` of PutKeyPolicy and AssumeRole*,
+    /// `content` of Organizations policies. Dropped (not cut) above [`MAX_POLICY_DOCUMENT`] bytes,
+    /// so what is kept always parses.
+    pub policy_document: Option<String>,
 
     /// The log object (file path or s3:// URL) the record came from.
     pub source_object: String,
@@ -167,6 +172,10 @@ impl GroupKey {
 }
 
 pub const ANONYMOUS: &str = "ANONYMOUS_PRINCIPAL";
+
+/// Largest policy document kept on an [`Event`] (IAM's own limits are 20 KiB for a bucket
+/// policy and 32 KiB for a key policy, so a longer one is not a real policy).
+pub const MAX_POLICY_DOCUMENT: usize = 64 << 10;
 
 /// A 12-digit AWS account id.
 pub fn is_account_id(s: &str) -> bool {

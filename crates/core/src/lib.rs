@@ -40,6 +40,7 @@ pub fn group_diagnosis(d: &diagnose::Diagnosis) -> GroupDiagnosis {
     GroupDiagnosis {
         causes: d.causes_column(),
         confidence: d.confidence_column(),
+        facts: d.facts_column(),
         evidence: d.evidence.clone(),
         next_steps: d.next_steps_column(),
         detail: GroupDetail {

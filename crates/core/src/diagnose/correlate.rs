@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use crate::event::{Event, EventRole};
 
 use super::message::{PolicyKind, starts_with_ci};
+use super::policy::Document;
 use crate::event::is_account_id;
+use crate::filter::S3_WRITES;
 
 /// How long before the S3 event a KMS call may happen and still be the one S3 made for it.
 const KMS_WINDOW_MS: i64 = 60_000;
@@ -36,6 +38,15 @@ pub struct Companions<'e> {
     changes: Vec<usize>,
     /// Every copy of a request by `sharedEventID`.
     by_shared_id: HashMap<String, Vec<usize>>,
+    /// The parsed policy document of each change or session event that carries one.
+    documents: HashMap<usize, Document>,
+    /// Successful S3 writes by caller (role or user ARN), in time order: what the same
+    /// principal could still do (kept only when the scan keeps successes).
+    successes: HashMap<String, Vec<usize>>,
+    /// Object reads (GetObject/HeadObject, any outcome) by bucket and key: a probe reads back.
+    reads: HashMap<(String, String), Vec<usize>>,
+    /// Buckets each principal was denied a write on (for "tries many buckets").
+    denied_buckets: HashMap<String, Vec<String>>,
 }
 
 /// A KMS denial joined to an S3 write.
@@ -88,6 +99,33 @@ impl<'e> Companions<'e> {
             if let Some(shared) = ev.shared_event_id.as_deref().filter(|s| !s.is_empty()) {
                 this.by_shared_id.entry(shared.to_string()).or_default().push(i);
             }
+            if ev.event_source == "s3.amazonaws.com" {
+                if let (Some(b), Some(k)) = (ev.bucket.as_deref(), ev.key.as_deref())
+                    && matches!(ev.event_name.as_str(), "GetObject" | "HeadObject")
+                {
+                    this.reads.entry((b.to_string(), k.to_string())).or_default().push(i);
+                }
+                if S3_WRITES.contains(&ev.event_name.as_str()) {
+                    if ev.error_code.is_none() {
+                        if let Some(who) = ev.principal_arn() {
+                            this.successes.entry(caller_key(who)).or_default().push(i);
+                        }
+                    } else if ev.error_code.as_deref() == Some("AccessDenied")
+                        && let Some(b) = ev.bucket.as_deref()
+                    {
+                        let slot = this.denied_buckets.entry(ev.principal.clone()).or_default();
+                        if !slot.iter().any(|x| x == b) {
+                            slot.push(b.to_string());
+                        }
+                    }
+                }
+            }
+            if let Some(doc) = ev.policy_document.as_deref().and_then(Document::parse)
+                && (is_session_issuer(ev) || change_scope(ev).is_some())
+                && ev.error_code.is_none()
+            {
+                this.documents.insert(i, doc);
+            }
             if ev.role == Some(EventRole::Target) {
                 continue;
             }
@@ -116,6 +154,9 @@ impl<'e> Companions<'e> {
             slot.sort_by_key(by_time);
         }
         this.vpce.sort_by_key(by_time);
+        for slot in this.successes.values_mut().chain(this.reads.values_mut()) {
+            slot.sort_by_key(by_time);
+        }
         changes.sort_by_key(by_time);
         this.changes = changes;
         this
@@ -217,6 +258,105 @@ impl<'e> Companions<'e> {
         })
     }
 
+    /// The bucket policy in force at `before_ms` as the trail knows it: the newest PutBucketPolicy
+    /// (or DeleteBucketPolicy, which leaves none) on `bucket`, with its parsed document. A
+    /// PutBucketPolicy replaces the whole policy, so its document is authoritative.
+    pub(crate) fn bucket_policy_at(&self, bucket: &str, before_ms: Option<i64>) -> Option<(&'e Event, &Document)> {
+        let i = self.newest_change(before_ms, |c| {
+            matches!(c.event_name.as_str(), "PutBucketPolicy" | "DeleteBucketPolicy")
+                && (c.bucket.as_deref() == Some(bucket) || c.changed_resource.as_deref() == Some(bucket))
+        })?;
+        Some((self.events[i], self.documents.get(&i)?))
+    }
+
+    /// Identity-side documents the trail holds for a principal (inline policies put on its role
+    /// or user, newest first). One inline policy among many: it can confirm a Deny, not rule one out.
+    pub(crate) fn identity_documents(
+        &self,
+        principal_arn: &str,
+        before_ms: Option<i64>,
+    ) -> Vec<(&'e Event, &Document)> {
+        let name = super::text::iam_name(principal_arn);
+        self.documents_where(before_ms, |c| {
+            c.event_source == "iam.amazonaws.com"
+                && c.changed_resource.as_deref().is_some_and(|r| r == principal_arn || Some(r) == name)
+        })
+    }
+
+    /// Organization policy documents (SCP/RCP contents) the trail holds, newest first.
+    pub(crate) fn organization_documents(&self, before_ms: Option<i64>) -> Vec<(&'e Event, &Document)> {
+        self.documents_where(before_ms, |c| c.event_source == "organizations.amazonaws.com")
+    }
+
+    /// The parsed session policy of a session-issuing event (`session_policy` is what a compact
+    /// session companion keeps of it).
+    pub(crate) fn session_document(session: &Event) -> Option<Document> {
+        session.policy_document.as_deref().or(session.session_policy.as_deref()).and_then(Document::parse)
+    }
+
+    fn newest_change(&self, before_ms: Option<i64>, pick: impl Fn(&Event) -> bool) -> Option<usize> {
+        self.changes
+            .iter()
+            .rev()
+            .copied()
+            .filter(|&i| match (self.events[i].event_time_ms, before_ms) {
+                (Some(t), Some(b)) => t <= b,
+                _ => true,
+            })
+            .find(|&i| pick(self.events[i]))
+    }
+
+    fn documents_where(&self, before_ms: Option<i64>, pick: impl Fn(&Event) -> bool) -> Vec<(&'e Event, &Document)> {
+        self.changes
+            .iter()
+            .rev()
+            .copied()
+            .filter(|&i| match (self.events[i].event_time_ms, before_ms) {
+                (Some(t), Some(b)) => t <= b,
+                _ => true,
+            })
+            .filter(|&i| pick(self.events[i]))
+            .filter_map(|i| Some((self.events[i], self.documents.get(&i)?)))
+            .collect()
+    }
+
+    /// The same caller's successful CreateMultipartUpload of the same object before an UploadPart.
+    pub(crate) fn initiate_before(&self, part: &Event) -> Option<&'e Event> {
+        let who = caller_key(part.principal_arn()?);
+        self.successes.get(&who)?.iter().rev().map(|&i| self.events[i]).find(|s| {
+            s.event_name == "CreateMultipartUpload"
+                && s.bucket == part.bucket
+                && s.key == part.key
+                && matches!((s.event_time_ms, part.event_time_ms), (Some(a), Some(b)) if a <= b)
+        })
+    }
+
+    /// The caller's newest successful write to the same bucket and prefix before `before_ms`.
+    pub(crate) fn last_success(&self, like: &Event, before_ms: Option<i64>) -> Option<&'e Event> {
+        let who = caller_key(like.principal_arn()?);
+        self.successes.get(&who)?.iter().rev().map(|&i| self.events[i]).find(|s| {
+            s.bucket == like.bucket
+                && s.prefix == like.prefix
+                && matches!((s.event_time_ms, before_ms), (Some(a), Some(b)) if a < b)
+        })
+    }
+
+    /// A read of the object a denied write tried to create, after the write, from the same
+    /// address or caller: a probe checking whether its upload landed.
+    pub(crate) fn read_back(&self, write: &Event) -> Option<&'e Event> {
+        let key = (write.bucket.clone()?, write.key.clone()?);
+        self.reads.get(&key)?.iter().map(|&i| self.events[i]).find(|r| {
+            let same = (r.source_ip.is_some() && r.source_ip == write.source_ip) || r.principal == write.principal;
+            let after = matches!((r.event_time_ms, write.event_time_ms), (Some(a), Some(b)) if a >= b);
+            same && after
+        })
+    }
+
+    /// How many buckets this principal was denied a write on, in the whole scan.
+    pub(crate) fn denied_bucket_count(&self, principal: &str) -> usize {
+        self.denied_buckets.get(principal).map_or(0, Vec::len)
+    }
+
     /// Policy changes relevant to a group made before its first denial (newest first).
     pub(crate) fn changes_before(&self, group: &GroupProfile<'_>) -> Vec<&Event> {
         let Some(first) = group.first_denial_ms else {
@@ -246,6 +386,11 @@ fn window<'a>(events: &[&Event], index: &'a [usize], range: Option<(i64, i64)>) 
         None => (untimed, index.len()),
     };
     index[..untimed].iter().chain(&index[start.max(untimed)..end.max(start).max(untimed)]).copied()
+}
+
+/// Sessions of one role share their successes: the role ARN, not the session ARN, is the key.
+fn caller_key(arn: &str) -> String {
+    crate::event::role_arn_from_session_arn(arn).unwrap_or_else(|| arn.to_string())
 }
 
 /// Identifiers a caller is known by, for joining its own events: access key, principal id, ARN.
@@ -337,8 +482,13 @@ fn change_touches(change: &Event, group: &GroupProfile<'_>) -> bool {
     match change_scope(change) {
         Some(ChangeScope::Bucket) => {
             let Some(bucket) = group.bucket else { return false };
-            change.bucket.as_deref() == Some(bucket)
-                || resource.is_some_and(|r| r == bucket || r.strip_prefix("arn:aws:s3:::") == Some(bucket))
+            // A bucket setting cannot be what a message blaming another policy type names.
+            let relevant = group.kinds.is_empty()
+                || group.could_be(&[PolicyKind::Resource])
+                || (change.event_name == "PutBucketEncryption" && group.kms_involved);
+            relevant
+                && (change.bucket.as_deref() == Some(bucket)
+                    || resource.is_some_and(|r| r == bucket || r.strip_prefix("arn:aws:s3:::") == Some(bucket)))
         }
         Some(ChangeScope::Account) => {
             let account = resource.filter(|r| is_account_id(r)).or(change.recipient_account.as_deref());

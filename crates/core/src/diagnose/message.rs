@@ -325,7 +325,17 @@ fn split_token(text: &str) -> (&str, &str) {
 /// A resource token, quoted ("arn:…") or bare.
 fn resource_token(text: &str) -> (&str, &str) {
     if let Some(inner) = text.strip_prefix('"') {
-        match inner.find('"') {
+        // A key may itself hold quotes (`=HYPERLINK("http://x")`): the closing quote is the one
+        // the reason clause (or the end) follows, not the first one.
+        let closes = |i: usize| {
+            let after = inner[i + 1..].trim_start();
+            after.is_empty()
+                || starts_with_ci(after, "because ")
+                || starts_with_ci(after, "with ")
+                || after.starts_with(':')
+        };
+        let quotes = inner.match_indices('"').map(|(i, _)| i);
+        match quotes.clone().find(|&i| closes(i)).or(quotes.clone().next()) {
             Some(i) => (&inner[..i], &inner[i + 1..]),
             None => split_token(inner),
         }
@@ -438,6 +448,15 @@ mod tests {
             m.policy_arn,
             Some("arn:aws:organizations::999988887777:policy/o-abc123/service_control_policy/p-examp1e")
         );
+    }
+
+    #[test]
+    fn a_resource_with_inner_quotes_is_kept_whole() {
+        let m = parse(
+            "User: arn:aws:iam::111122223333:user/alice is not authorized to perform: s3:PutObject on resource: \"arn:aws:s3:::acme-artifacts/releases/v2/=HYPERLINK(\"http://x\")\" because no identity-based policy allows the s3:PutObject action",
+        );
+        assert_eq!(m.resource, Some("arn:aws:s3:::acme-artifacts/releases/v2/=HYPERLINK(\"http://x\")"));
+        assert_eq!(m.reason().map(|r| r.kind), Some(PolicyKind::Identity));
     }
 
     #[test]

@@ -5,16 +5,21 @@
 //! - [`rules`] holds one pure function per cause tag and the table in §3 order.
 //! - [`correlate`] indexes companion events ([`Companions`]) and joins them to targets.
 //! - [`steps`] fills the next-step commands with the group's own ARNs.
-//! - [`explain`] renders the readable per-group section and the corrective policy.
+//! - [`policy`] reads the policy documents the trail holds and matches them against a request.
+//! - [`remedy`] says where the fix goes: the policy type and place of the deny, per cause.
+//! - [`explain`] renders the readable per-group section.
 //!
 //! Per event, every rule runs; an event no rule explains gets `unexplained`. Per group, each tag's
 //! share is the fraction of events it explains, its confidence the highest any event gave it, and
-//! its evidence that event's sentence. Facts (temporary credentials, presigned URL, ...) are listed
-//! apart from causes.
+//! its evidence that event's sentence. Facts (temporary credentials, presigned URL, suspicious, ...)
+//! are listed apart from causes. Confidence comes from positive evidence: a missing optional
+//! header alone is at most `low`.
 
 mod correlate;
 mod explain;
 mod message;
+mod policy;
+mod remedy;
 mod rules;
 mod steps;
 mod text;
@@ -31,6 +36,7 @@ use crate::event::Event;
 pub use correlate::Companions;
 pub use correlate::is_session_issuer;
 pub use explain::{corrective_policy, explain_group};
+pub use remedy::{Remedy, RemedyPlace};
 
 use correlate::GroupProfile;
 use rules::{EventCtx, Finding, RULES, UNEXPLAINED, tag_rank};
@@ -78,6 +84,10 @@ pub struct Diagnosis {
     pub evidence: String,
     /// Commands to confirm the causes, filled in with the group's values, de-duplicated.
     pub next_steps: Vec<String>,
+    /// For each of `next_steps`: the account it must run in.
+    pub run_in: Vec<String>,
+    /// Where the fix goes, strongest cause first (one per place); empty when no cause names one.
+    pub remedies: Vec<Remedy>,
 }
 
 impl Diagnosis {
@@ -96,6 +106,17 @@ impl Diagnosis {
         self.next_steps.join(" ; ")
     }
 
+    /// The facts joined by ", " (the report's `facts` column).
+    pub fn facts_column(&self) -> String {
+        self.facts.join(", ")
+    }
+
+    /// The kind and place of the first remedy (`none` when the diagnosis withholds a grant,
+    /// "" when no cause names a place).
+    pub fn remedy_place(&self) -> Option<RemedyPlace> {
+        self.remedies.first().map(|r| r.place)
+    }
+
     /// The cause with `tag`, if present.
     pub fn cause(&self, tag: &str) -> Option<&CauseShare> {
         self.causes.iter().find(|c| c.tag == tag)
@@ -110,18 +131,20 @@ pub(crate) fn percent(share: f64) -> String {
 
 /// The fact labels in display order.
 const FACTS: &[&str] = &[
+    "suspicious",
     "cross-account",
     "anonymous",
     "temporary credentials",
     "presigned URL",
-    "AWS service caller",
+    "AWS service",
     "directory bucket",
     "expired request",
 ];
 
-fn facts_of(c: &EventCtx<'_>) -> [bool; 7] {
+fn facts_of(c: &EventCtx<'_>) -> [bool; 8] {
     let ev = c.ev;
     [
+        !c.suspicious.is_empty(),
         c.cross_account().is_some(),
         ev.anonymous(),
         ev.temporary_credentials(),
@@ -155,11 +178,13 @@ pub fn diagnose_group(targets: &[&Event], companions: &Companions<'_>) -> Diagno
     let mut ctxs: Vec<EventCtx<'_>> = targets.iter().map(|ev| EventCtx::new(ev, companions)).collect();
 
     // Group-level correlation: policy changes before the first denial.
-    let first_denial_ms = targets.iter().filter_map(|e| e.event_time_ms).min();
     let fill = Fill::new(&ctxs);
     let kms_involved = ctxs
         .iter()
         .any(|c| c.msg.is_kms() || c.kms.is_some() || c.ev.sse.as_deref().is_some_and(|s| s.starts_with("aws:kms")));
+    // Errors no policy can cause take no part in policy-change correlation.
+    let policy_ctxs: Vec<&EventCtx<'_>> = ctxs.iter().filter(|c| c.policy_can_cause()).collect();
+    let first_denial_ms = policy_ctxs.iter().filter_map(|c| c.ev.event_time_ms).min();
     let key = GroupProfile {
         bucket: fill.bucket.as_deref(),
         principal_arn: fill.principal_arn.as_deref(),
@@ -168,13 +193,14 @@ pub fn diagnose_group(targets: &[&Event], companions: &Companions<'_>) -> Diagno
         kms_key: fill.kms_key.as_deref(),
         kms_involved,
         first_denial_ms,
-        generic: ctxs.iter().any(|c| c.msg.is_generic()),
-        kinds: ctxs.iter().filter_map(|c| c.msg.reason().map(|r| r.kind)).collect(),
+        generic: policy_ctxs.iter().any(|c| c.msg.is_generic()),
+        kinds: policy_ctxs.iter().filter_map(|c| c.msg.reason().map(|r| r.kind)).collect(),
     };
     let changes = companions.changes_before(&key);
     for c in &mut ctxs {
         c.first_denial_ms = first_denial_ms;
         c.change = changes.first().map(|&e| (e, changes.len() - 1));
+        c.last_success = changes.first().and_then(|ch| companions.last_success(c.ev, ch.event_time_ms));
     }
     let fill = Fill::new(&ctxs);
 
@@ -216,23 +242,59 @@ pub fn diagnose_group(targets: &[&Event], companions: &Companions<'_>) -> Diagno
         b.confidence.cmp(&a.confidence).then(b.events.cmp(&a.events)).then(tag_rank(a.tag).cmp(&tag_rank(b.tag)))
     });
 
+    // Suspicion: every indicator, once. A probe (an anonymous or outside caller, or mostly
+    // hostile requests) gets no grant at all; a few odd requests from a known caller only a warning.
+    let mut signs: Vec<String> = Vec::new();
+    for sign in ctxs.iter().flat_map(|c| &c.suspicious) {
+        if !signs.contains(sign) {
+            signs.push(sign.clone());
+        }
+    }
+    let hostile = ctxs.iter().filter(|c| !c.suspicious.is_empty()).count();
+    let outsider = ctxs.iter().any(|c| c.ev.anonymous() || (c.cross_account().is_some() && c.generic()));
+    let probe = !signs.is_empty() && (outsider || hostile * 2 >= total);
+    let (withhold, warn) = if probe { (signs.clone(), Vec::new()) } else { (Vec::new(), signs.clone()) };
+
     let mut next_steps: Vec<String> = Vec::new();
-    for cause in &causes {
-        let commands = match RULES.iter().find(|r| r.tag == cause.tag) {
-            Some(rule) => (rule.steps)(&fill),
-            None => steps::unexplained(&fill),
-        };
-        for cmd in commands {
-            if !next_steps.contains(&cmd) {
-                next_steps.push(cmd);
+    let mut run_in: Vec<String> = Vec::new();
+    let mut add = |list: Vec<steps::Step>| {
+        for s in list {
+            if !next_steps.contains(&s.command) {
+                next_steps.push(s.command);
+                run_in.push(s.run_in);
             }
+        }
+    };
+    if probe {
+        add(steps::suspicious(&fill));
+    }
+    for cause in &causes {
+        match RULES.iter().find(|r| r.tag == cause.tag) {
+            // A probe is not investigated as a missing grant.
+            Some(_) | None if probe && cause.tag != "recent-policy-change" => {}
+            Some(rule) => add((rule.steps)(&fill)),
+            None => add(steps::unexplained(&fill)),
         }
     }
 
+    let remedies = remedy::remedies(&remedy::Group {
+        ctxs: &ctxs,
+        fill: &fill,
+        causes: &causes,
+        withhold: &withhold,
+        suspicious: &warn,
+    });
+    let mut evidence = causes.first().map(|c| c.evidence.clone()).unwrap_or_default();
+    if !signs.is_empty() {
+        evidence.push_str(&format!("; suspicious: {}", signs.join("; ")));
+    }
+
     Diagnosis {
-        evidence: causes.first().map(|c| c.evidence.clone()).unwrap_or_default(),
+        evidence,
         causes,
         facts: FACTS.iter().zip(facts).filter(|(_, on)| *on).map(|(f, _)| f.to_string()).collect(),
         next_steps,
+        run_in,
+        remedies,
     }
 }

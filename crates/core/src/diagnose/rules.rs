@@ -11,7 +11,8 @@ use crate::event::Event;
 
 use super::Confidence::{self, High, Low, Medium};
 use super::correlate::{Companions, KmsLink};
-use super::message::{Message, PolicyKind, Shape, Verdict, find_ci, starts_with_ci};
+use super::message::{Message, PolicyKind, Reason, Shape, Verdict, find_ci, starts_with_ci};
+use super::policy::{self, DenyHit, Document, KeyClass, Request, Tri};
 use super::steps::{self, Fill};
 use super::text::{clip, fmt_gap, fmt_time};
 use crate::event::is_account_id;
@@ -31,7 +32,7 @@ fn found(confidence: Confidence, evidence: String) -> Option<Finding> {
 pub(crate) struct Rule {
     pub tag: &'static str,
     pub check: fn(&EventCtx<'_>) -> Option<Finding>,
-    pub steps: fn(&Fill) -> Vec<String>,
+    pub steps: fn(&Fill) -> Vec<steps::Step>,
 }
 
 pub(crate) const UNEXPLAINED: &str = "unexplained";
@@ -54,6 +55,7 @@ pub(crate) const RULES: &[Rule] = &[
     Rule { tag: "kms-aws-managed-cross-account", check: kms_aws_managed_cross_account, steps: steps::kms_managed },
     Rule { tag: "block-public-acls", check: block_public_acls, steps: steps::public_access_block },
     Rule { tag: "acl-not-supported", check: acl_not_supported, steps: steps::ownership_controls },
+    Rule { tag: "request-error", check: request_error, steps: steps::request_error },
     Rule {
         tag: "bucket-owner-full-control-required",
         check: bucket_owner_full_control_required,
@@ -89,6 +91,80 @@ pub(crate) struct EventCtx<'a> {
     /// The newest relevant policy change before the group's first denial, and how many others.
     pub change: Option<(&'a Event, usize)>,
     pub first_denial_ms: Option<i64>,
+    /// The policy documents in the trail that govern this request, matched against it.
+    pub docs: Vec<PolicyView<'a>>,
+    /// For an UploadPart: the same caller's successful CreateMultipartUpload of the object.
+    pub initiate: Option<&'a Event>,
+    /// Why this request looks like an attack rather than a misconfigured client (empty: it does not).
+    pub suspicious: Vec<String>,
+    /// The same caller's newest successful write to the same bucket and prefix before `change`.
+    pub last_success: Option<&'a Event>,
+}
+
+/// Where a policy document found in the trail sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DocPlace {
+    BucketPolicy,
+    IdentityPolicy,
+    Organization,
+    SessionPolicy,
+}
+
+impl DocPlace {
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            DocPlace::BucketPolicy => "bucket policy",
+            DocPlace::IdentityPolicy => "identity policy",
+            DocPlace::Organization => "organization policy",
+            DocPlace::SessionPolicy => "session policy",
+        }
+    }
+}
+
+/// One policy document from the trail, matched against one denied request.
+#[derive(Debug, Clone)]
+pub(crate) struct PolicyView<'a> {
+    /// The event that set it (PutBucketPolicy, PutRolePolicy, AssumeRole…).
+    pub source: &'a Event,
+    pub place: DocPlace,
+    /// The document is the whole policy of its place (a bucket policy, a session policy), so a
+    /// Deny it lacks is not there at all.
+    pub authoritative: bool,
+    /// Deny statements that certainly apply to the request.
+    pub hits: Vec<DenyHit>,
+    /// Condition classes of Deny statements that may apply (certainly or not known).
+    pub possible: Vec<KeyClass>,
+}
+
+impl PolicyView<'_> {
+    fn of<'a>(
+        source: &'a Event,
+        place: DocPlace,
+        authoritative: bool,
+        doc: &Document,
+        req: &Request<'_>,
+    ) -> PolicyView<'a> {
+        let mut possible: Vec<KeyClass> = doc
+            .statements
+            .iter()
+            .filter(|st| st.deny && req.applies(st) != Tri::No)
+            .flat_map(|st| st.conditions.iter().map(|c| policy::key_class(&c.key)))
+            .collect();
+        possible.sort();
+        possible.dedup();
+        PolicyView { source, place, authoritative, hits: policy::denies(doc, req), possible }
+    }
+
+    /// "the bucket policy set by PutBucketPolicy at 2026-11-21T08:55:00Z (eventID …)".
+    pub(crate) fn origin(&self) -> String {
+        format!(
+            "the {} set by {} at {} (eventID {})",
+            self.place.label(),
+            clip(&self.source.event_name, 60),
+            fmt_time(self.source.event_time_ms),
+            clip(&self.source.event_id, 80)
+        )
+    }
 }
 
 impl<'a> EventCtx<'a> {
@@ -104,16 +180,58 @@ impl<'a> EventCtx<'a> {
                 let recipient = ev.recipient_account.as_deref().filter(|r| is_account_id(r))?;
                 (ev.account.as_deref() != Some(recipient)).then_some((recipient, "recipientAccountId"))
             });
-        EventCtx {
+        let msg = Message::parse(ev.error_message.as_deref());
+        let session = companions.session_for(ev);
+        let docs = documents_for(ev, &msg, session, companions);
+        let initiate = (ev.event_name == "UploadPart").then(|| companions.initiate_before(ev)).flatten();
+        let mut ctx = EventCtx {
             ev,
-            msg: Message::parse(ev.error_message.as_deref()),
+            msg,
             owner,
             kms: companions.kms_for(ev),
             vpce: companions.vpce_for(ev),
-            session: companions.session_for(ev),
+            session,
             change: None,
             first_denial_ms: None,
+            docs,
+            initiate,
+            suspicious: Vec::new(),
+            last_success: None,
+        };
+        ctx.suspicious = suspicious_signs(&ctx, companions);
+        ctx
+    }
+
+    /// A Deny statement of a document this request's message points to, certainly applying,
+    /// whose conditions include `class`.
+    pub(crate) fn hit(&self, class: KeyClass) -> Option<(&PolicyView<'a>, &DenyHit)> {
+        self.docs.iter().find_map(|d| d.hits.iter().find(|h| h.classes.contains(&class)).map(|h| (d, h)))
+    }
+
+    /// Any certainly-applying Deny statement (the first document's first).
+    pub(crate) fn any_hit(&self) -> Option<(&PolicyView<'a>, &DenyHit)> {
+        self.docs.iter().find_map(|d| d.hits.first().map(|h| (d, h)))
+    }
+
+    /// The whole policy of the place the message names is in the trail and no Deny statement of
+    /// it that may apply uses a `class` condition: that cause is ruled out.
+    pub(crate) fn ruled_out(&self, class: KeyClass) -> Option<&PolicyView<'a>> {
+        self.docs.iter().find(|d| d.authoritative && !d.possible.contains(&class))
+    }
+
+    /// The verdict on the KMS key: from the S3 message when it names a KMS action, else from the
+    /// correlated KMS event's own message (S3 may only have said "Access Denied").
+    pub(crate) fn kms_verdict(&self) -> Option<Reason> {
+        if self.msg.is_kms() {
+            return self.msg.reason();
         }
+        let link = self.kms?;
+        Message::parse(link.event.error_message.as_deref()).reason()
+    }
+
+    /// A policy can have caused this error (AccessDenied, or nothing recorded).
+    pub(crate) fn policy_can_cause(&self) -> bool {
+        self.denied()
     }
 
     /// errorCode AccessDenied (or none recorded).
@@ -127,7 +245,7 @@ impl<'a> EventCtx<'a> {
     }
 
     /// An AccessDenied whose message names no reason.
-    fn generic(&self) -> bool {
+    pub(crate) fn generic(&self) -> bool {
         self.denied() && self.msg.is_generic()
     }
 
@@ -155,6 +273,114 @@ impl<'a> EventCtx<'a> {
     }
 }
 
+/// The policy documents the trail holds for the place(s) the message points to.
+fn documents_for<'a>(
+    ev: &'a Event,
+    msg: &Message<'_>,
+    session: Option<&'a Event>,
+    companions: &'a Companions<'_>,
+) -> Vec<PolicyView<'a>> {
+    let mut out = Vec::new();
+    let Some(resource) = ev.object_arn() else { return out };
+    let principal_arn = super::steps::principal_arn(ev);
+    let action = msg.s3_action().unwrap_or(policy::s3_action_of(ev));
+    let req = Request { ev, action, resource, principal_arn: principal_arn.clone() };
+    let kind = msg.reason().filter(|_| !msg.is_kms()).map(|r| r.kind);
+    let generic = msg.is_generic();
+    if (generic || kind == Some(PolicyKind::Resource))
+        && let Some(bucket) = ev.bucket.as_deref()
+        && let Some((source, doc)) = companions.bucket_policy_at(bucket, ev.event_time_ms)
+    {
+        out.push(PolicyView::of(source, DocPlace::BucketPolicy, true, doc, &req));
+    }
+    if (generic || kind == Some(PolicyKind::Identity))
+        && let Some(arn) = principal_arn.as_deref()
+    {
+        for (source, doc) in companions.identity_documents(arn, ev.event_time_ms) {
+            out.push(PolicyView::of(source, DocPlace::IdentityPolicy, false, doc, &req));
+        }
+    }
+    if matches!(kind, Some(PolicyKind::Scp | PolicyKind::Rcp)) {
+        for (source, doc) in companions.organization_documents(ev.event_time_ms) {
+            out.push(PolicyView::of(source, DocPlace::Organization, false, doc, &req));
+        }
+    }
+    if (generic || kind == Some(PolicyKind::Session))
+        && let Some(s) = session
+        && let Some(doc) = Companions::session_document(s)
+    {
+        out.push(PolicyView::of(s, DocPlace::SessionPolicy, true, &doc, &req));
+    }
+    out
+}
+
+/// File names web-shell and upload probes use.
+fn probe_name(key: &str) -> bool {
+    let name = key.rsplit('/').next().unwrap_or(key).to_ascii_lowercase();
+    const EXT: &[&str] = &[".php", ".php5", ".phtml", ".jsp", ".jspx", ".asp", ".aspx", ".cgi"];
+    const STEMS: &[&str] = &["shell", "webshell", "cmd.", "c99.", "r57.", "wso."];
+    EXT.iter().any(|e| name.ends_with(e)) || STEMS.iter().any(|s| name.starts_with(s))
+}
+
+/// A spreadsheet formula or a terminal escape: text meant for whoever views the logs.
+fn payload(text: &str) -> Option<&'static str> {
+    if text.chars().any(|c| c.is_control()) {
+        return Some("control characters (a terminal escape)");
+    }
+    let formula = text.split('/').any(|seg| {
+        let mut chars = seg.chars();
+        match chars.next() {
+            Some('=') => true,
+            Some('+' | '@' | '-') => seg.contains('(') && chars.next().is_some_and(|c| c.is_ascii_alphabetic()),
+            _ => false,
+        }
+    });
+    formula.then_some("a spreadsheet formula")
+}
+
+/// The indicators of an attack on one denied write, each a short sentence.
+fn suspicious_signs(c: &EventCtx<'_>, companions: &Companions<'_>) -> Vec<String> {
+    let ev = c.ev;
+    let mut signs = Vec::new();
+    if !ev.event_source.starts_with("s3") {
+        return signs;
+    }
+    if let Some(key) = ev.key.as_deref() {
+        if probe_name(key) {
+            signs.push(format!("probe file name {}", quote(key)));
+        }
+        if let Some(what) = payload(key) {
+            signs.push(format!("{what} in the key {}", quote(key)));
+        }
+        if let Some(read) = companions.read_back(ev) {
+            signs.push(format!(
+                "the key {} was read back by {} at {} (write-then-read test)",
+                quote(key),
+                clip(read.source_ip.as_deref().unwrap_or(read.principal.as_str()), 60),
+                fmt_time(read.event_time_ms)
+            ));
+        }
+    }
+    if let Some(what) = ev.user_agent.as_deref().and_then(payload) {
+        signs.push(format!("{what} in the user agent"));
+    }
+    if ev.anonymous() && ev.event_name != "GetObject" {
+        signs.push("an anonymous write (no credentials)".to_string());
+    }
+    if c.cross_account().is_some() && c.generic() {
+        let n = companions.denied_bucket_count(&ev.principal);
+        if n >= 3 {
+            signs.push(format!("a caller outside the organization denied on {n} buckets"));
+        }
+    }
+    signs
+}
+
+/// Log text quoted whole for evidence: clipped, and never cut inside: the quotes are ours.
+pub(crate) fn quote(text: &str) -> String {
+    format!("«{}»", clip(text, 160))
+}
+
 /// "errorMessage says no identity-based policy allows s3:PutObject on … for …" or
 /// "errorMessage says an explicit deny in a resource-based policy refuses s3:PutObject on … to …".
 fn msg_says(c: &EventCtx<'_>) -> String {
@@ -179,17 +405,53 @@ fn identity_no_allow(c: &EventCtx<'_>) -> Option<Finding> {
     (r.verdict == Verdict::NoAllow).then(|| Finding { confidence: High, evidence: msg_says(c) })
 }
 
+/// "; statement "Sid" of the bucket policy set by … matches it (StringNotEquals …)".
+fn statement_note(c: &EventCtx<'_>) -> String {
+    match c.any_hit() {
+        Some((doc, hit)) => format!(
+            "; Deny statement {} of {} applies to this request{}",
+            hit.name(),
+            doc.origin(),
+            if hit.statement.conditions.is_empty() {
+                " unconditionally".to_string()
+            } else {
+                format!(" ({})", hit.conditions())
+            }
+        ),
+        None => String::new(),
+    }
+}
+
 fn identity_explicit_deny(c: &EventCtx<'_>) -> Option<Finding> {
     let r = c.msg.s3_reason(PolicyKind::Identity)?;
-    (r.verdict == Verdict::ExplicitDeny).then(|| Finding { confidence: High, evidence: msg_says(c) })
+    (r.verdict == Verdict::ExplicitDeny)
+        .then(|| Finding { confidence: High, evidence: format!("{}{}", msg_says(c), statement_note(c)) })
 }
 
 fn bucket_policy_deny(c: &EventCtx<'_>) -> Option<Finding> {
     let r = c.msg.s3_reason(PolicyKind::Resource)?;
-    (r.verdict == Verdict::ExplicitDeny).then(|| Finding {
-        confidence: High,
-        evidence: format!("{} (the bucket or access-point policy, or RestrictPublicBuckets)", msg_says(c)),
-    })
+    let note = statement_note(c);
+    let note = if note.is_empty() {
+        " (the bucket or access-point policy, or RestrictPublicBuckets)".to_string()
+    } else {
+        note
+    };
+    (r.verdict == Verdict::ExplicitDeny)
+        .then(|| Finding { confidence: High, evidence: format!("{}{note}", msg_says(c)) })
+}
+
+/// A condition cause confirmed by a Deny statement in the trail: high, quoting the statement.
+fn confirmed(c: &EventCtx<'_>, class: KeyClass, what: &str) -> Option<Finding> {
+    let (doc, hit) = c.hit(class)?;
+    found(
+        High,
+        format!(
+            "Deny statement {} of {} applies to this request: {}; {what}",
+            hit.name(),
+            doc.origin(),
+            hit.conditions()
+        ),
+    )
 }
 
 fn bucket_policy_no_allow(c: &EventCtx<'_>) -> Option<Finding> {
@@ -394,10 +656,43 @@ fn sse_c_blocked(c: &EventCtx<'_>) -> Option<Finding> {
 
 fn sse_header_required(c: &EventCtx<'_>) -> Option<Finding> {
     use PolicyKind::{Rcp, Resource, Scp};
+    let sent = match c.ev.sse.as_deref() {
+        Some(v) => format!("the request sent x-amz-server-side-encryption {}", clip(v, 40)),
+        None => "the request sent no x-amz-server-side-encryption header".to_string(),
+    };
+    let gotcha = if c.ev.event_name == "UploadPart" {
+        let initiate = c
+            .initiate
+            .map(|i| {
+                format!(
+                    " (its CreateMultipartUpload{} succeeded at {}, eventID {})",
+                    i.sse
+                        .as_deref()
+                        .map(|v| format!(" with x-amz-server-side-encryption {}", clip(v, 40)))
+                        .unwrap_or_default(),
+                    fmt_time(i.event_time_ms),
+                    clip(&i.event_id, 80)
+                )
+            })
+            .unwrap_or_default();
+        format!("; UploadPart never carries that header, so the Deny refuses every part of an upload{initiate}")
+    } else {
+        String::new()
+    };
+    if c.denied()
+        && let Some(f) = confirmed(c, KeyClass::Sse, &format!("{sent}{gotcha}"))
+    {
+        return Some(f);
+    }
+    if c.ruled_out(KeyClass::Sse).is_some() {
+        return None;
+    }
     let kind = c.explicit_in(&[Resource, Scp, Rcp])?;
+    // A missing optional header is no evidence by itself: SSE-S3 is the default since 2023 and
+    // clients rarely send the header.
     if c.ev.sse.is_none() && c.ev.sse_customer_algorithm.is_none() {
         return found(
-            Medium,
+            Low,
             format!(
                 "no x-amz-server-side-encryption header was sent and errorMessage names an explicit deny in {}, where a Deny on s3:x-amz-server-side-encryption would match",
                 kind.with_article()
@@ -452,15 +747,63 @@ fn acl_not_supported(c: &EventCtx<'_>) -> Option<Finding> {
     })
 }
 
+/// What an errorCode no policy can cause means, and what fixes it (`--all-errors`).
+pub(crate) fn request_error_meaning(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "NoSuchBucket" => {
+            "the bucket does not exist (deleted, misspelt, or in another partition): fix the bucket name or create the bucket"
+        }
+        "ExpiredToken" | "TokenRefreshRequired" => {
+            "the session credentials had expired: the client must refresh them (a longer session or a credential provider that renews)"
+        }
+        "InvalidToken" => {
+            "the session token is malformed or belongs to another partition: fix the client's credentials"
+        }
+        "InvalidAccessKeyId" => {
+            "the access key does not exist (deleted, or from another account or partition): fix the client's credentials"
+        }
+        "SignatureDoesNotMatch" => {
+            "the request signature is wrong (secret key, clock, or a proxy that rewrote the request): fix the client's signing"
+        }
+        "RequestTimeTooSkewed" => "the client's clock is more than 15 minutes off: fix its time sync (NTP)",
+        "AllAccessDisabled" => "all access to the bucket is disabled by AWS: contact AWS Support",
+        "AccountProblem" => "the bucket owner's account has a problem (billing, suspension): contact AWS Support",
+        "InvalidRequest" | "InvalidArgument" => {
+            "the request itself is invalid (a header or argument S3 refuses): fix the client"
+        }
+        "EntityTooLarge" | "EntityTooSmall" => {
+            "the object or part size is outside S3's limits: use multipart upload with valid part sizes"
+        }
+        "NoSuchUpload" => "the multipart upload no longer exists (completed or aborted): restart the upload",
+        "SlowDown" | "ServiceUnavailable" | "InternalError" => "S3 throttled or failed the request: retry with backoff",
+        _ => return None,
+    })
+}
+
+fn request_error(c: &EventCtx<'_>) -> Option<Finding> {
+    let code = c.ev.error_code.as_deref()?;
+    let meaning = request_error_meaning(code)?;
+    found(High, format!("errorCode {}: {meaning}; no policy can cause it", clip(code, 60)))
+}
+
 fn bucket_owner_full_control_required(c: &EventCtx<'_>) -> Option<Finding> {
     let cross = c.cross_account()?;
     let acl = c.ev.acl.as_deref();
     if acl.is_some_and(|a| a.eq_ignore_ascii_case("bucket-owner-full-control")) {
         return None;
     }
+    let sent = acl.map(|a| format!("x-amz-acl {}", clip(a, 60))).unwrap_or_else(|| "no x-amz-acl".to_string());
+    if let Some(f) = confirmed(c, KeyClass::Acl, &format!("{cross} and the request sent {sent}")) {
+        return Some(f);
+    }
+    if c.ruled_out(KeyClass::Acl).is_some() {
+        return None;
+    }
     let bucket_side = c.generic() || c.explicit_in(&[PolicyKind::Resource]).is_some();
+    // Without the policy text this is a guess (and moot under BucketOwnerEnforced, the default
+    // since 2023): it never outranks `cross-account`.
     bucket_side.then(|| Finding {
-        confidence: Medium,
+        confidence: Low,
         evidence: format!(
             "{cross} and the request sent {} instead of x-amz-acl bucket-owner-full-control, which policies of shared buckets often require",
             acl.map(|a| format!("x-amz-acl {}", clip(a, 60))).unwrap_or_else(|| "no x-amz-acl".to_string())
@@ -508,6 +851,14 @@ fn requester_pays(c: &EventCtx<'_>) -> Option<Finding> {
 
 fn mfa_required(c: &EventCtx<'_>) -> Option<Finding> {
     use PolicyKind::{Boundary, Identity, Rcp, Resource, Scp, Session};
+    if c.denied()
+        && let Some(f) = confirmed(c, KeyClass::Mfa, "the request was made without MFA")
+    {
+        return Some(f);
+    }
+    if c.ruled_out(KeyClass::Mfa).is_some() {
+        return None;
+    }
     let kind = c.explicit_in(&[Identity, Resource, Scp, Rcp, Boundary, Session])?;
     let key = c.ev.access_key_id.as_deref().filter(|k| starts_with_ci(k, "AKIA"));
     let without = match (c.ev.mfa_authenticated, key) {
@@ -525,6 +876,14 @@ fn mfa_required(c: &EventCtx<'_>) -> Option<Finding> {
 }
 
 fn insecure_transport(c: &EventCtx<'_>) -> Option<Finding> {
+    if c.denied()
+        && let Some(f) = confirmed(c, KeyClass::Transport, "the request did not use (recent) TLS")
+    {
+        return Some(f);
+    }
+    if c.ruled_out(KeyClass::Transport).is_some() {
+        return None;
+    }
     let bucket_side = c.generic() || c.explicit_in(&[PolicyKind::Resource, PolicyKind::Rcp]).is_some();
     if !bucket_side {
         return None;
@@ -561,11 +920,29 @@ fn is_private(ip: &str) -> bool {
 
 fn network_condition(c: &EventCtx<'_>) -> Option<Finding> {
     use PolicyKind::{Identity, Rcp, Resource, Scp};
+    let via = match (c.ev.vpc_endpoint_id.as_deref(), c.ev.source_ip.as_deref()) {
+        (Some(e), _) => format!(
+            "the request came through {} from {}",
+            clip(e, 80),
+            clip(c.ev.source_ip.as_deref().unwrap_or("?"), 60)
+        ),
+        (None, Some(ip)) => format!("the request came from {}", clip(ip, 60)),
+        _ => "the request's origin is not recorded".to_string(),
+    };
+    if c.denied()
+        && let Some(f) = confirmed(c, KeyClass::Network, &via)
+    {
+        return Some(f);
+    }
+    // The whole policy is in the trail and no Deny that may apply names a network key.
+    if c.ruled_out(KeyClass::Network).is_some() {
+        return None;
+    }
     let kind = c.explicit_in(&[Resource, Identity, Scp, Rcp])?;
     let ip = c.ev.source_ip.as_deref().unwrap_or("");
     if let Some(endpoint) = c.ev.vpc_endpoint_id.as_deref().filter(|e| !e.is_empty()) {
         return found(
-            Medium,
+            Low,
             format!(
                 "errorMessage names an explicit deny in {} and the request came through {} from {}: aws:SourceIp never matches VPC-endpoint traffic and aws:SourceVpce must list this endpoint",
                 kind.with_article(),
@@ -616,6 +993,9 @@ fn access_point(c: &EventCtx<'_>) -> Option<Finding> {
 }
 
 fn recent_policy_change(c: &EventCtx<'_>) -> Option<Finding> {
+    if !c.policy_can_cause() {
+        return None;
+    }
     let (change, others) = c.change?;
     let actor = change.identity_arn.as_deref().unwrap_or(change.principal.as_str());
     let target = change
@@ -628,6 +1008,26 @@ fn recent_policy_change(c: &EventCtx<'_>) -> Option<Finding> {
         (Some(t), Some(first)) => format!("{} before the first denial", fmt_gap(first.saturating_sub(t))),
         _ => "before the first denial".to_string(),
     };
+    // The caller wrote here successfully before the change: the change sits between success and denial.
+    let gap =
+        match c.last_success.filter(|s| matches!((s.event_time_ms, change.event_time_ms), (Some(a), Some(b)) if a < b))
+        {
+            Some(s) => format!(
+                "{gap}, after the caller's last successful {} here at {}",
+                clip(&s.event_name, 60),
+                fmt_time(s.event_time_ms)
+            ),
+            None => gap,
+        };
+    let statement = c
+        .docs
+        .iter()
+        .find(|d| d.source.event_id == change.event_id && !d.hits.is_empty())
+        .map(|d| {
+            let names: Vec<String> = d.hits.iter().map(DenyHit::name).collect();
+            format!("; its document holds Deny statement {} that applies to this request", names.join(", "))
+        })
+        .unwrap_or_default();
     let more = match others {
         0 => String::new(),
         1 => " (and 1 earlier change)".to_string(),
@@ -636,7 +1036,7 @@ fn recent_policy_change(c: &EventCtx<'_>) -> Option<Finding> {
     found(
         Medium,
         format!(
-            "{}{target} by {} at {} ({gap}, eventID {}){more} may have removed the access",
+            "{}{target} by {} at {} ({gap}, eventID {}){more} may have removed the access{statement}",
             clip(&change.event_name, 80),
             clip(actor, 200),
             fmt_time(change.event_time_ms),

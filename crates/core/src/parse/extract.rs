@@ -5,7 +5,7 @@
 use simd_json::BorrowedValue as Value;
 use simd_json::prelude::*;
 
-use crate::event::{ANONYMOUS, Event, EventRole, prefix_of, role_arn_from_session_arn};
+use crate::event::{ANONYMOUS, Event, EventRole, MAX_POLICY_DOCUMENT, prefix_of, role_arn_from_session_arn};
 use crate::filter::Facts;
 
 /// A string field, or `None` when absent, null, empty or not text. Numbers and booleans read as
@@ -205,9 +205,25 @@ pub fn event(rec: &Value, role: EventRole, prefix_depth: usize, source_object: &
         assumed_role_arn: param("roleArn"),
         session_policy,
         changed_resource,
+        policy_document: rp.and_then(policy_document),
         source_object: source_object.to_string(),
         role: Some(role),
     }
+}
+
+/// The policy document of a policy change or session request, as JSON text. CloudTrail logs
+/// `bucketPolicy` as an object and the IAM/KMS/STS documents as strings; either is kept as text
+/// the rules parse. Only documents of the size IAM accepts are kept, never a cut one.
+fn policy_document(rp: &Value) -> Option<String> {
+    let doc = ["bucketPolicy", "policyDocument", "policy", "content"].iter().find_map(|k| {
+        let v = get(rp, k)?;
+        match v {
+            Value::String(s) if !s.trim().is_empty() => Some(s.to_string()),
+            Value::Object(_) => Some(v.encode()),
+            _ => None,
+        }
+    })?;
+    (doc.len() <= MAX_POLICY_DOCUMENT).then_some(doc)
 }
 
 /// `arn:aws:s3:::bucket/key` → (`bucket`, `Some(key)`).
@@ -226,4 +242,41 @@ fn truncate(mut s: String, max: usize) -> String {
         s.push('…');
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn extract(json: &str) -> Event {
+        let mut bytes = json.as_bytes().to_vec();
+        let rec = simd_json::to_borrowed_value(&mut bytes).expect("json");
+        event(&rec, EventRole::Companion, 1, "t")
+    }
+
+    #[test]
+    fn policy_documents_are_kept_as_json_text() {
+        // PutBucketPolicy logs the policy as an object.
+        let e = extract(
+            r#"{"eventSource":"s3.amazonaws.com","eventName":"PutBucketPolicy","requestParameters":{"bucketName":"b","policy":"","bucketPolicy":{"Version":"2012-10-17","Statement":[{"Sid":"S","Effect":"Deny"}]}}}"#,
+        );
+        let doc: serde_json::Value = serde_json::from_str(e.policy_document.as_deref().unwrap()).unwrap();
+        assert_eq!(doc["Statement"][0]["Sid"], "S");
+        // IAM and STS log it as a string.
+        let e = extract(
+            r#"{"eventSource":"iam.amazonaws.com","eventName":"PutRolePolicy","requestParameters":{"roleName":"r","policyDocument":"{\"Version\":\"2012-10-17\"}"}}"#,
+        );
+        assert_eq!(e.policy_document.as_deref(), Some(r#"{"Version":"2012-10-17"}"#));
+        let e = extract(
+            r#"{"eventSource":"sts.amazonaws.com","eventName":"AssumeRole","requestParameters":{"roleArn":"arn:aws:iam::1:role/r","policy":"{\"Statement\":[]}"}}"#,
+        );
+        assert_eq!(e.policy_document.as_deref(), Some(r#"{"Statement":[]}"#));
+        // Nothing, or too large to be a real policy: dropped, never cut.
+        assert_eq!(extract(r#"{"eventName":"PutObject","requestParameters":{"key":"k"}}"#).policy_document, None);
+        let big = format!(
+            r#"{{"eventName":"PutKeyPolicy","requestParameters":{{"policy":"{}"}}}}"#,
+            "x".repeat(MAX_POLICY_DOCUMENT + 1)
+        );
+        assert_eq!(extract(&big).policy_document, None);
+    }
 }

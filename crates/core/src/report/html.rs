@@ -567,6 +567,13 @@ const TABLE_COLUMNS: &[Col] = &[
         sort: Sort::Num(|_, g| confidence_rank(&g.confidence)),
         cell: |o, _, g| badge(o, "conf", &g.confidence),
     },
+    Col {
+        name: "facts",
+        hint: "anonymous, temporary credentials, presigned URL, AWS service, cross-account, suspicious",
+        class: "wrap extra",
+        sort: Sort::Text,
+        cell: |o, _, g| write!(o, "{}", Esc(&g.facts)),
+    },
     Col { name: "first_seen", hint: "UTC", class: "time", sort: Sort::Time, cell: |o, _, g| time(o, &g.first_seen) },
     Col { name: "last_seen", hint: "UTC", class: "time", sort: Sort::Time, cell: |o, _, g| time(o, &g.last_seen) },
     Col {
@@ -947,6 +954,7 @@ mod tests {
             operations: "PutObject,UploadPart".into(),
             causes: "bucket-policy-deny (100%)".into(),
             confidence: "high".into(),
+            facts: "temporary credentials".into(),
             evidence: "explicit deny".into(),
             next_steps: "aws s3api get-bucket-policy --bucket acme-artifacts".into(),
             sample_event_id: "e-1".into(),

@@ -33,6 +33,9 @@ pub struct Group {
     pub operations: String,
     pub causes: String,
     pub confidence: String,
+    /// Facts about the callers that are not causes, joined by ", ": anonymous, temporary
+    /// credentials, presigned URL, AWS service, cross-account, suspicious, ...
+    pub facts: String,
     pub evidence: String,
     pub next_steps: String,
     pub sample_event_id: String,
@@ -68,6 +71,7 @@ pub struct CauseLine {
 pub struct GroupDiagnosis {
     pub causes: String,
     pub confidence: String,
+    pub facts: String,
     pub evidence: String,
     pub next_steps: String,
     pub detail: GroupDetail,
@@ -78,6 +82,7 @@ impl Group {
     pub fn set_diagnosis(&mut self, d: &GroupDiagnosis) {
         self.causes = d.causes.clone();
         self.confidence = d.confidence.clone();
+        self.facts = d.facts.clone();
         self.evidence = d.evidence.clone();
         self.next_steps = d.next_steps.clone();
         self.detail = d.detail.clone();
@@ -145,7 +150,7 @@ macro_rules! columns {
 pub const STATUS: Column = columns!(@one text status);
 
 /// The contract's columns, in report order: the one place they are spelled.
-pub const COLUMNS: [Column; 19] = columns![
+pub const COLUMNS: [Column; 20] = columns![
     text principal,
     text principal_type,
     text account,
@@ -161,6 +166,7 @@ pub const COLUMNS: [Column; 19] = columns![
     text operations,
     text causes,
     text confidence,
+    text facts,
     text evidence,
     text next_steps,
     text sample_event_id,

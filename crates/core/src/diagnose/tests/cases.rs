@@ -111,8 +111,370 @@ pub fn all() -> Vec<Case> {
     let mut cases = Vec::new();
     positives(&mut cases);
     correlations(&mut cases);
+    remedies(&mut cases);
     negatives(&mut cases);
     cases
+}
+
+const SSE_DENY_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"DenyUnencryptedUploads","Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::acme-build-cache/artifacts/*","Condition":{"StringNotEquals":{"s3:x-amz-server-side-encryption":"aws:kms"}}},{"Sid":"DenyHttp","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::acme-build-cache","arn:aws:s3:::acme-build-cache/*"],"Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}"#;
+
+const TLS_DENY_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"DenyInsecureTransport","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::acme-kiosk-uploads","arn:aws:s3:::acme-kiosk-uploads/*"],"Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}"#;
+
+/// A successful S3 call of `caller`'s (kept as a companion: what the same principal could do).
+fn success(n: u32, at: &str, caller: &Event, name: &str, key: &str) -> B {
+    let mut b = target(n).at(at).set(|e| {
+        e.role = Some(crate::event::EventRole::Companion);
+        e.event_name = name.into();
+        e.error_code = None;
+        e.error_message = None;
+    });
+    for (dst, src) in [
+        (&mut b.0.identity_arn, &caller.identity_arn),
+        (&mut b.0.account, &caller.account),
+        (&mut b.0.principal_id, &caller.principal_id),
+        (&mut b.0.access_key_id, &caller.access_key_id),
+        (&mut b.0.session_issuer_arn, &caller.session_issuer_arn),
+        (&mut b.0.session_issuer_type, &caller.session_issuer_type),
+        (&mut b.0.session_name, &caller.session_name),
+        (&mut b.0.vpc_endpoint_id, &caller.vpc_endpoint_id),
+        (&mut b.0.vpc_endpoint_account, &caller.vpc_endpoint_account),
+    ] {
+        dst.clone_from(src);
+    }
+    b.0.principal = caller.principal.clone();
+    b.0.principal_type = caller.principal_type.clone();
+    b.0.source_ip = caller.source_ip.clone();
+    b.obj(caller.bucket.as_deref().unwrap_or(""), key).owner(caller.bucket_owner.as_deref().unwrap_or(ACME))
+}
+
+/// Cases for where the fix goes (issue 11): each asserts the remedy's kind and place.
+fn remedies(cases: &mut Vec<Case>) {
+    // The bucket policy in the trail names the Deny; the multipart parts carry no SSE header.
+    let ci = |n: u32, at: &str, session: &str, key: &str, op: &str| {
+        target(n)
+            .at(at)
+            .session(ACME, "build-runner", session, &format!("ASIAYXKQ7EXAMPLEB{n:03}"), false)
+            .obj("acme-build-cache", key)
+            .owner(ACME)
+            .set(via_endpoint("vpce-0d1e2f3a4b5c6d7e8", "10.30.1.17"))
+            .set(|e| e.event_name = op.into())
+            .denied(DENY_RESOURCE)
+            .done()
+    };
+    let part = ci(7001, "2024-11-05T09:00:09Z", "run-41", "artifacts/41/image.tar", "UploadPart");
+    let initiate = success(7002, "2024-11-05T09:00:02Z", &part, "CreateMultipartUpload", "artifacts/41/image.tar")
+        .set(sse_kms(KEY_MIRROR))
+        .done();
+    cases.push(
+        Case::new(
+            "remedy-bucket-deny-sid-multipart",
+            "PutBucketPolicy in the trail denies s3:PutObject without SSE aws:kms; the initiate with the header succeeded, its UploadPart (no header, as always) was denied: the fix is a Null guard in the Deny, not a client change",
+            vec![part, ci(7003, "2024-11-05T09:03:00Z", "run-42", "artifacts/42/app.tar.gz", "PutObject")],
+            Expect {
+                tags: &["bucket-policy-deny", "sse-header-required", "recent-policy-change"],
+                confidence: "high",
+                not: &["network-condition", "insecure-transport", "mfa-required"],
+                facts: &["temporary credentials"],
+                evidence: &["Deny statement \"DenyUnencryptedUploads\"", "StringNotEquals s3:x-amz-server-side-encryption \"aws:kms\""],
+                next_steps: &["aws s3api get-bucket-policy --bucket acme-build-cache --region us-east-1"],
+                policy: PolicyExpect::Absent,
+                remedies: Some(&["bucket-policy@111122223333"]),
+                remedy_text: &[
+                    "\"DenyUnencryptedUploads\"",
+                    "UploadPart never carries x-amz-server-side-encryption",
+                    "CreateMultipartUpload of artifacts/41/image.tar with the header succeeded",
+                    "\"Null\": {",
+                    "IfExists operator does not help a Deny",
+                ],
+                remedy_absent: &["\"Effect\": \"Allow\""],
+                ..Expect::default()
+            },
+        )
+        .with(vec![
+            bucket_policy_change(7004, "2024-11-05T08:50:00Z", "acme-build-cache")
+                .set(|e| e.policy_document = Some(SSE_DENY_POLICY.into()))
+                .done(),
+            initiate,
+        ]),
+    );
+
+    let http = target(7101)
+        .at("2024-11-05T10:00:00Z")
+        .user(ACME, "kiosk-7", "AKIAYXKQ7EXAMPLEKSK7")
+        .obj("acme-kiosk-uploads", "photos/7/0001.jpg")
+        .owner(ACME)
+        .set(|e| {
+            e.tls_version = None;
+            e.tls_cipher_suite = None;
+            e.cipher_suite = None;
+        })
+        .denied(DENY_RESOURCE)
+        .done();
+    cases.push(
+        Case::new(
+            "remedy-insecure-transport-sid",
+            "plain-HTTP upload and a DenyInsecureTransport statement in the trail: the Deny quoted by Sid, the fix a client change (HTTPS)",
+            vec![http],
+            Expect {
+                tags: &["bucket-policy-deny", "insecure-transport", "recent-policy-change"],
+                confidence: "high",
+                not: &["sse-header-required", "network-condition", "mfa-required"],
+                facts: &[],
+                evidence: &["\"DenyInsecureTransport\""],
+                next_steps: &["--resource-policy file://bucket-policy.json --resource-owner arn:aws:iam::111122223333:root"],
+                policy: PolicyExpect::Absent,
+                remedies: Some(&["bucket-policy@111122223333", "request-change"]),
+                remedy_text: &["Use HTTPS", "\"DenyInsecureTransport\""],
+                remedy_absent: &["\"Effect\": \"Allow\""],
+                ..Expect::default()
+            },
+        )
+        .with(vec![
+            bucket_policy_change(7102, "2024-11-01T08:00:00Z", "acme-kiosk-uploads")
+                .set(|e| e.policy_document = Some(TLS_DENY_POLICY.into()))
+                .done(),
+        ]),
+    );
+
+    cases.push(Case::new(
+        "remedy-sso-permission-set",
+        "an IAM Identity Center role lacks s3:PutObject: the fix goes in the permission set, then provision-permission-set",
+        vec![target(7201).at("2024-11-05T11:00:00Z")
+            .session(ACME, "AWSReservedSSO_Analyst_5d2c1b0a9f8e7d6c", "li.wei@example.com", "ASIAYXKQ7EXAMPLESSO1", false)
+            .set(|e| e.session_issuer_arn = Some("arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Analyst_5d2c1b0a9f8e7d6c".into()))
+            .obj("acme-analytics-sandbox", "analyst/li.wei/q4.csv").owner(ACME).denied(NO_IDENTITY).done()],
+        Expect {
+            tags: &["identity-no-allow"],
+            confidence: "high",
+            facts: &["temporary credentials"],
+            evidence: &["no identity-based policy allows s3:PutObject"],
+            policy: PolicyExpect::Present { s3_actions: &["s3:PutObject"], resource: "arn:aws:s3:::acme-analytics-sandbox/analyst/*", kms_key: None },
+            remedies: Some(&["permission-set"]),
+            remedy_text: &["permission set \"Analyst\"", "put-inline-policy-to-permission-set", "provision-permission-set"],
+            remedy_absent: &["put-role-policy"],
+            ..Expect::default()
+        },
+    ));
+
+    let kp_target = target(7301)
+        .at("2024-11-05T12:00:03Z")
+        .session(ACME, "statement-writer", "lambda-1", "ASIAYXKQ7EXAMPLESTW1", false)
+        .obj("acme-statements", "2024/11/acct-0001.pdf")
+        .owner(ACME)
+        .set(sse_kms(KEY_PAYROLL))
+        .done();
+    let mut kp_event = kms_fas_denial(
+        7302,
+        "2024-11-05T12:00:02Z",
+        &kp_target,
+        KEY_PAYROLL,
+        "arn:aws:s3:::acme-statements/2024/11/acct-0001.pdf",
+    );
+    kp_event.error_message =
+        kp_event.error_message.map(|m| m.replace("no identity-based policy", "no resource-based policy"));
+    cases.push(
+        Case::new(
+            "remedy-key-policy-from-companion",
+            "S3 says only \"Access Denied\"; the KMS event says no resource-based policy allows kms:GenerateDataKey: the key policy (principal, ViaService, encryption context), no s3:PutObject",
+            vec![kp_target],
+            Expect {
+                tags: &["kms-denied"],
+                confidence: "high",
+                facts: &["temporary credentials"],
+                evidence: &["no resource-based policy allows it"],
+                next_steps: &["aws kms get-key-policy --key-id arn:aws:kms:us-east-1:111122223333:key/4d3c2b1a-0f9e-48d7-b6c5-a4b3c2d1e0f9 --policy-name default --region us-east-1"],
+                policy: PolicyExpect::Absent,
+                remedies: Some(&["key-policy@111122223333"]),
+                remedy_text: &[
+                    "\"AWS\": \"arn:aws:iam::111122223333:role/statement-writer\"",
+                    "\"kms:GenerateDataKey\"",
+                    "\"kms:ViaService\": \"s3.us-east-1.amazonaws.com\"",
+                    "kms:EncryptionContext:aws:s3:arn",
+                ],
+                remedy_absent: &["s3:PutObject\""],
+                ..Expect::default()
+            },
+        )
+        .with(vec![kp_event]),
+    );
+
+    cases.push(Case::new(
+        "remedy-multipart-identity",
+        "a multipart writer lacks s3:PutObject: the grant adds s3:AbortMultipartUpload and s3:ListMultipartUploadParts",
+        vec![
+            target(7401)
+                .at("2024-11-05T13:00:00Z")
+                .session(ACME, "video-encoder", "batch-9", "ASIAYXKQ7EXAMPLEVID9", false)
+                .obj("acme-media-out", "renders/9/master.mov")
+                .owner(ACME)
+                .set(|e| e.event_name = "CreateMultipartUpload".into())
+                .denied(NO_IDENTITY)
+                .done(),
+        ],
+        Expect {
+            tags: &["identity-no-allow"],
+            confidence: "high",
+            facts: &["temporary credentials"],
+            policy: PolicyExpect::Present {
+                s3_actions: &["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+                resource: "arn:aws:s3:::acme-media-out/renders/*",
+                kms_key: None,
+            },
+            remedies: Some(&["identity-policy@111122223333"]),
+            ..Expect::default()
+        },
+    ));
+
+    let probe = |n: u32, at: &str, key: &str| {
+        target(n)
+            .at(at)
+            .set(|e| {
+                e.principal = "ANONYMOUS_PRINCIPAL".into();
+                e.principal_type = "AWSAccount".into();
+                e.account = Some("ANONYMOUS_PRINCIPAL".into());
+                e.principal_id = Some(String::new());
+                e.signature_version = None;
+                e.auth_method = None;
+                e.source_ip = Some("198.51.100.77".into());
+                e.user_agent = Some("curl/8.5.0".into());
+            })
+            .obj("acme-web-assets", key)
+            .owner(ACME)
+            .done()
+    };
+    let readback = target(7504)
+        .at("2024-11-05T14:00:09Z")
+        .set(|e| {
+            e.role = Some(crate::event::EventRole::Companion);
+            e.event_name = "GetObject".into();
+            e.principal = "ANONYMOUS_PRINCIPAL".into();
+            e.principal_type = "AWSAccount".into();
+            e.account = Some("ANONYMOUS_PRINCIPAL".into());
+            e.principal_id = Some(String::new());
+            e.signature_version = None;
+            e.auth_method = None;
+            e.source_ip = Some("198.51.100.77".into());
+            e.user_agent = Some("curl/8.5.0".into());
+        })
+        .obj("acme-web-assets", "uploads/test.txt")
+        .owner(ACME)
+        .done();
+    cases.push(
+        Case::new(
+            "remedy-suspicious-probe",
+            "unsigned writes of upload.php and cmd.jsp, then test.txt written and read back from the same address: a web-shell probe, working as intended, no grant",
+            vec![
+                probe(7501, "2024-11-05T14:00:01Z", "uploads/upload.php"),
+                probe(7502, "2024-11-05T14:00:03Z", "uploads/cmd.jsp"),
+                probe(7503, "2024-11-05T14:00:05Z", "uploads/test.txt"),
+            ],
+            Expect {
+                tags: &["bucket-policy-no-allow"],
+                confidence: "medium",
+                facts: &["suspicious", "anonymous"],
+                evidence: &["suspicious: ", "probe file name «uploads/upload.php»", "read back by 198.51.100.77"],
+                policy: PolicyExpect::Absent,
+                remedies: Some(&["none"]),
+                remedy_text: &["No grant", "working as intended"],
+                steps_absent: &["simulate-principal-policy"],
+                ..Expect::default()
+            },
+        )
+        .with(vec![readback]),
+    );
+
+    cases.push(Case::new(
+        "remedy-suspicious-formula-key",
+        "a known user's writes, one with a spreadsheet-formula key: the grant stays, with a warning naming the payload",
+        vec![
+            target(7601)
+                .at("2024-11-05T15:00:00Z")
+                .user(ACME, "report-bot", "AKIAYXKQ7EXAMPLERPT1")
+                .obj("acme-exports", "csv/2024-11-05.csv")
+                .owner(ACME)
+                .denied(NO_IDENTITY)
+                .done(),
+            target(7602)
+                .at("2024-11-05T15:01:00Z")
+                .user(ACME, "report-bot", "AKIAYXKQ7EXAMPLERPT1")
+                .obj("acme-exports", "csv/=HYPERLINK(\"http://x\")")
+                .owner(ACME)
+                .denied(NO_IDENTITY)
+                .done(),
+            target(7603)
+                .at("2024-11-05T15:02:00Z")
+                .user(ACME, "report-bot", "AKIAYXKQ7EXAMPLERPT1")
+                .obj("acme-exports", "csv/2024-11-06.csv")
+                .owner(ACME)
+                .denied(NO_IDENTITY)
+                .done(),
+        ],
+        Expect {
+            tags: &["identity-no-allow"],
+            confidence: "high",
+            facts: &["suspicious"],
+            evidence: &["a spreadsheet formula in the key «csv/=HYPERLINK(\"http://x\")»"],
+            policy: PolicyExpect::Present {
+                s3_actions: &["s3:PutObject"],
+                resource: "arn:aws:s3:::acme-exports/csv/*",
+                kms_key: None,
+            },
+            remedies: Some(&["identity-policy@111122223333"]),
+            remedy_text: &["look hostile"],
+            ..Expect::default()
+        },
+    ));
+
+    let outsider = |n: u32, bucket: &str| {
+        target(n)
+            .at("2024-11-05T16:00:00Z")
+            .session("999900001111", "scanner", "s-1", "ASIAOUTSIDEREXAMPLE1", false)
+            .obj(bucket, "probe/x.txt")
+            .owner(ACME)
+    };
+    cases.push(
+        Case::new(
+            "remedy-suspicious-outsider",
+            "a caller outside the organization (generic message) denied on three buckets: a scan, no grant",
+            vec![outsider(7701, "acme-payments").done()],
+            Expect {
+                tags: &["cross-account", "bucket-owner-full-control-required", "requester-pays"],
+                confidence: "medium",
+                facts: &["suspicious", "cross-account", "temporary credentials"],
+                evidence: &["outside the organization denied on 3 buckets"],
+                policy: PolicyExpect::Absent,
+                remedies: Some(&["none"]),
+                ..Expect::default()
+            },
+        )
+        .with(vec![
+            outsider(7702, "acme-payroll").set(|e| e.role = Some(crate::event::EventRole::Companion)).done(),
+            outsider(7703, "acme-hr").set(|e| e.role = Some(crate::event::EventRole::Companion)).done(),
+        ]),
+    );
+
+    cases.push(
+        Case::new(
+            "remedy-request-error",
+            "--all-errors: NoSuchBucket is no policy's doing: its own remedy, no IAM check, no policy-change correlation",
+            vec![target(7801).at("2024-11-05T17:00:00Z").session(ACME, "web-app", "i-0abc", "ASIAYXKQ7EXAMPLEWEB1", false)
+                .obj("acme-logs-old", "2024/11/05/app.log").code("NoSuchBucket").msg("The specified bucket does not exist").done()],
+            Expect {
+                tags: &["request-error"],
+                confidence: "high",
+                not: &["recent-policy-change", "unexplained"],
+                facts: &["temporary credentials"],
+                evidence: &["errorCode NoSuchBucket", "no policy can cause it"],
+                next_steps: &["aws s3api head-bucket --bucket acme-logs-old --region us-east-1"],
+                steps_absent: &["simulate-principal-policy", "get-bucket-policy", "lookup-events"],
+                policy: PolicyExpect::Absent,
+                remedies: Some(&["request-change"]),
+                remedy_text: &["the bucket does not exist"],
+                ..Expect::default()
+            },
+        )
+        .with(vec![bucket_policy_change(7802, "2024-11-05T16:55:00Z", "acme-logs-old").done()]),
+    );
 }
 
 fn positives(cases: &mut Vec<Case>) {
@@ -129,6 +491,7 @@ fn positives(cases: &mut Vec<Case>) {
             evidence: &["no identity-based policy allows s3:PutObject", "assumed-role/ci-deploy/build-4711"],
             next_steps: &["aws iam simulate-principal-policy --policy-source-arn arn:aws:iam::111122223333:role/ci-deploy --action-names s3:PutObject --resource-arns arn:aws:s3:::acme-build-artifacts/releases/v1.4.2/app.zip"],
             policy: PolicyExpect::Present { s3_actions: &["s3:PutObject"], resource: "arn:aws:s3:::acme-build-artifacts/releases/*", kms_key: None },
+            remedies: Some(&["identity-policy@111122223333"]),
             ..Expect::default()
         },
     ));
@@ -146,7 +509,8 @@ fn positives(cases: &mut Vec<Case>) {
             facts: &[],
             evidence: &["an explicit deny in an identity-based policy", "policy/DenyProdSiteWrites", "user/deploy-bot"],
             next_steps: &["--policy-source-arn arn:aws:iam::111122223333:user/deploy-bot --action-names s3:PutObject --resource-arns arn:aws:s3:::acme-static-site/assets/css/main.css"],
-            policy: PolicyExpect::Present { s3_actions: &["s3:PutObject"], resource: "arn:aws:s3:::acme-static-site/assets/*", kms_key: None },
+            policy: PolicyExpect::Absent,
+            remedies: Some(&["identity-policy@111122223333"]),
             ..Expect::default()
         },
     ));
@@ -171,10 +535,11 @@ fn positives(cases: &mut Vec<Case>) {
             facts: &["temporary credentials"],
             evidence: &["an explicit deny in a resource-based policy"],
             next_steps: &[
-                "aws s3api get-bucket-policy --bucket acme-raw-events --query Policy --output text",
-                "aws s3api get-public-access-block --bucket acme-raw-events",
+                "aws s3api get-bucket-policy --bucket acme-raw-events --region us-east-1 --query 'Policy' --output text",
+                "aws s3api get-public-access-block --bucket acme-raw-events --region us-east-1",
             ],
             policy: PolicyExpect::Absent,
+            remedies: Some(&["bucket-policy@111122223333"]),
             ..Expect::default()
         },
     ));
@@ -205,7 +570,8 @@ fn positives(cases: &mut Vec<Case>) {
                 "caller account 444455556666 ≠ bucket owner 111122223333",
             ],
             next_steps: &["aws s3api get-bucket-policy --bucket acme-partner-dropbox"],
-            policy: PolicyExpect::Absent,
+            policy: PolicyExpect::Unchecked,
+            remedies: Some(&["bucket-policy@111122223333", "identity-policy@444455556666"]),
             ..Expect::default()
         },
     ));
@@ -227,10 +593,11 @@ fn positives(cases: &mut Vec<Case>) {
             facts: &["temporary credentials"],
             evidence: &["an explicit deny in a service control policy", "p-8f2kq1zx"],
             next_steps: &[
-                "aws organizations list-policies-for-target --target-id 111122223333 --filter SERVICE_CONTROL_POLICY",
+                "id=111122223333; while :; do aws organizations list-policies-for-target --target-id \"$id\" --filter SERVICE_CONTROL_POLICY",
                 "aws organizations describe-policy --policy-id p-8f2kq1zx",
             ],
             policy: PolicyExpect::Absent,
+            remedies: Some(&["scp"]),
             ..Expect::default()
         },
     ));
@@ -258,9 +625,10 @@ fn positives(cases: &mut Vec<Case>) {
             facts: &["cross-account", "temporary credentials"],
             evidence: &["an explicit deny in a resource control policy"],
             next_steps: &[
-                "aws organizations list-policies-for-target --target-id 111122223333 --filter RESOURCE_CONTROL_POLICY",
+                "id=111122223333; while :; do aws organizations list-policies-for-target --target-id \"$id\" --filter RESOURCE_CONTROL_POLICY",
             ],
             policy: PolicyExpect::Absent,
+            remedies: Some(&["rcp"]),
             ..Expect::default()
         },
     ));
@@ -278,8 +646,9 @@ fn positives(cases: &mut Vec<Case>) {
             not: &["network-condition"],
             facts: &["temporary credentials"],
             evidence: &["no VPC endpoint policy allows s3:PutObject"],
-            next_steps: &["aws ec2 describe-vpc-endpoints --vpc-endpoint-ids vpce-0a1b2c3d4e5f67890 --query VpcEndpoints[].PolicyDocument"],
+            next_steps: &["aws ec2 describe-vpc-endpoints --vpc-endpoint-ids vpce-0a1b2c3d4e5f67890 --region us-east-1 --query 'VpcEndpoints[].PolicyDocument'"],
             policy: PolicyExpect::Absent,
+            remedies: Some(&["vpc-endpoint-policy@111122223333"]),
             ..Expect::default()
         },
     ));
@@ -303,6 +672,7 @@ fn positives(cases: &mut Vec<Case>) {
             facts: &["temporary credentials"],
             evidence: &["vpce-0c3d4e5f6a7b89012", "no VpceAccessDenied network event"],
             next_steps: &["--vpc-endpoint-ids vpce-0c3d4e5f6a7b89012"],
+            remedies: Some(&["vpc-endpoint-policy@111122223333"]),
             ..Expect::default()
         },
     ));
@@ -325,12 +695,13 @@ fn positives(cases: &mut Vec<Case>) {
             facts: &["temporary credentials"],
             not: &["identity-no-allow"],
             evidence: &["no permissions boundary allows s3:PutObject"],
-            next_steps: &["aws iam get-role --role-name contractor-sandbox --query Role.PermissionsBoundary"],
+            next_steps: &["aws iam get-role --role-name contractor-sandbox --query 'Role.PermissionsBoundary.PermissionsBoundaryArn'"],
             policy: PolicyExpect::Present {
                 s3_actions: &["s3:PutObject"],
                 resource: "arn:aws:s3:::acme-sandbox-share/contractors/*",
                 kms_key: None,
             },
+            remedies: Some(&["boundary@111122223333"]),
             ..Expect::default()
         },
     ));
@@ -355,11 +726,8 @@ fn positives(cases: &mut Vec<Case>) {
             facts: &["temporary credentials"],
             evidence: &["an explicit deny in a session policy"],
             next_steps: &["AttributeKey=ResourceName,AttributeValue=arn:aws:iam::111122223333:role/shared-uploader"],
-            policy: PolicyExpect::Present {
-                s3_actions: &["s3:PutObject"],
-                resource: "arn:aws:s3:::acme-globex-exchange/outgoing/*",
-                kms_key: None,
-            },
+            policy: PolicyExpect::Absent,
+            remedies: Some(&["session-policy@111122223333"]),
             ..Expect::default()
         },
     ));
@@ -382,10 +750,11 @@ fn positives(cases: &mut Vec<Case>) {
                 "--policy-source-arn arn:aws:iam::111122223333:role/ci-deploy --action-names kms:GenerateDataKey",
             ],
             policy: PolicyExpect::Present {
-                s3_actions: &["s3:PutObject"],
+                s3_actions: &[],
                 resource: "arn:aws:s3:::acme-secure-reports/finance/*",
                 kms_key: Some(KEY_REPORTS),
             },
+            remedies: Some(&["identity-policy@111122223333"]),
             ..Expect::default()
         },
     ));
@@ -402,7 +771,8 @@ fn positives(cases: &mut Vec<Case>) {
             facts: &["temporary credentials"],
             evidence: &["aws:kms", KEY_LOGS, "no KMS event was found"],
             next_steps: &["aws kms get-key-policy --key-id arn:aws:kms:us-east-1:111122223333:key/2e4f6a8b-0c1d-4e2f-a3b4-c5d6e7f8a9b0 --policy-name default"],
-            policy: PolicyExpect::Present { s3_actions: &["s3:PutObject"], resource: "arn:aws:s3:::acme-app-logs/prod/*", kms_key: Some(KEY_LOGS) },
+            policy: PolicyExpect::Present { s3_actions: &[], resource: "arn:aws:s3:::acme-app-logs/prod/*", kms_key: Some(KEY_LOGS) },
+            remedies: Some(&["identity-policy@111122223333"]),
             ..Expect::default()
         },
     ));
@@ -421,6 +791,7 @@ fn positives(cases: &mut Vec<Case>) {
             evidence: &["errorCode KMS.DisabledException"],
             next_steps: &["aws kms describe-key --key-id arn:aws:kms:us-east-1:111122223333:key/4d3c2b1a-0f9e-48d7-b6c5-a4b3c2d1e0f9"],
             policy: PolicyExpect::Absent,
+            remedies: Some(&["key-state"]),
             ..Expect::default()
         },
     ));
@@ -446,10 +817,15 @@ fn positives(cases: &mut Vec<Case>) {
             evidence: &["aws:kms"],
             next_steps: &[
                 "aws kms describe-key --key-id arn:aws:kms:us-east-1:111122223333:alias/aws/s3",
-                "aws kms describe-key --key-id alias/aws/s3 --query KeyMetadata.KeyManager",
+                "aws kms describe-key --key-id alias/aws/s3 --region us-east-1 --query 'KeyMetadata.KeyManager'",
                 "aws s3api get-bucket-request-payment --bucket acme-shared-ingest",
             ],
-            policy: PolicyExpect::Absent,
+            policy: PolicyExpect::Unchecked,
+            remedies: Some(&[
+                "request-change@111122223333",
+                "bucket-policy@111122223333",
+                "identity-policy@444455556666",
+            ]),
             ..Expect::default()
         },
     ));
@@ -478,6 +854,7 @@ fn positives(cases: &mut Vec<Case>) {
                 "aws s3control get-public-access-block --account-id 111122223333",
             ],
             policy: PolicyExpect::Absent,
+            remedies: Some(&["request-change"]),
             ..Expect::default()
         },
     ));
@@ -502,6 +879,7 @@ fn positives(cases: &mut Vec<Case>) {
             facts: &[],
             evidence: &["x-amz-acl public-read"],
             next_steps: &["aws s3api get-public-access-block --bucket acme-legacy-public"],
+            remedies: Some(&["request-change"]),
             ..Expect::default()
         },
     ));
@@ -526,6 +904,7 @@ fn positives(cases: &mut Vec<Case>) {
             facts: &["temporary credentials"],
             evidence: &["a public grant", "AllUsers"],
             next_steps: &["aws s3api get-public-access-block --bucket acme-cms-media"],
+            remedies: Some(&["request-change"]),
             ..Expect::default()
         },
     ));
@@ -552,6 +931,7 @@ fn positives(cases: &mut Vec<Case>) {
             evidence: &["AccessControlListNotSupported", "x-amz-acl private"],
             next_steps: &["aws s3api get-bucket-ownership-controls --bucket acme-exports"],
             policy: PolicyExpect::Absent,
+            remedies: Some(&["request-change"]),
             ..Expect::default()
         },
     ));
@@ -568,12 +948,13 @@ fn positives(cases: &mut Vec<Case>) {
                 .done(),
         ],
         Expect {
-            tags: &["bucket-owner-full-control-required", "cross-account", "requester-pays"],
+            tags: &["cross-account", "bucket-owner-full-control-required", "requester-pays"],
             confidence: "medium",
             facts: &["cross-account", "temporary credentials"],
-            evidence: &["no x-amz-acl", "caller account 444455556666 ≠ bucket owner 111122223333"],
+            evidence: &["caller account 444455556666 ≠ bucket owner 111122223333"],
             next_steps: &["aws s3api get-bucket-policy --bucket acme-central-logs"],
-            policy: PolicyExpect::Absent,
+            policy: PolicyExpect::Unchecked,
+            remedies: Some(&["bucket-policy@111122223333", "identity-policy@444455556666"]),
             ..Expect::default()
         },
     ));
@@ -600,6 +981,7 @@ fn positives(cases: &mut Vec<Case>) {
                 "--policy-source-arn arn:aws:iam::444455556666:user/svc-uploader",
                 "aws s3api get-bucket-policy --bucket acme-data-exchange",
             ],
+            remedies: Some(&["bucket-policy@111122223333", "identity-policy@444455556666"]),
             ..Expect::default()
         },
     ));
@@ -628,6 +1010,7 @@ fn positives(cases: &mut Vec<Case>) {
             facts: &["cross-account"],
             evidence: &["caller account 444455556666 ≠ bucket owner 111122223333 (from recipientAccountId)"],
             next_steps: &["aws s3api get-bucket-policy --bucket acme-partner-inbox"],
+            remedies: Some(&["bucket-policy@111122223333", "identity-policy@444455556666"]),
             ..Expect::default()
         },
     ));
@@ -652,6 +1035,7 @@ fn positives(cases: &mut Vec<Case>) {
             evidence: &["an explicit deny in a resource-based policy"],
             next_steps: &["aws s3api get-bucket-encryption --bucket acme-pii-vault"],
             policy: PolicyExpect::Absent,
+            remedies: Some(&["bucket-policy@111122223333"]),
             ..Expect::default()
         },
     ));
@@ -671,6 +1055,7 @@ fn positives(cases: &mut Vec<Case>) {
             facts: &["temporary credentials"],
             evidence: &["SSE-C"],
             next_steps: &["aws s3api get-bucket-encryption --bucket acme-media-masters"],
+            remedies: Some(&["request-change"]),
             ..Expect::default()
         },
     ));
@@ -693,6 +1078,7 @@ fn positives(cases: &mut Vec<Case>) {
             facts: &[],
             evidence: &["x-amz-server-side-encryption-customer-algorithm AES256"],
             next_steps: &["aws s3api get-bucket-encryption --bucket acme-cold-archive"],
+            remedies: Some(&["request-change"]),
             ..Expect::default()
         },
     ));
@@ -719,11 +1105,8 @@ fn positives(cases: &mut Vec<Case>) {
             facts: &["temporary credentials"],
             evidence: &["an explicit deny in an identity-based policy"],
             next_steps: &["ContextKeyName=aws:MultiFactorAuthPresent,ContextKeyValues=true,ContextKeyType=boolean"],
-            policy: PolicyExpect::Present {
-                s3_actions: &["s3:PutObject"],
-                resource: "arn:aws:s3:::acme-finance-close/ledger/*",
-                kms_key: None,
-            },
+            policy: PolicyExpect::Absent,
+            remedies: Some(&["identity-policy@111122223333"]),
             ..Expect::default()
         },
     ));
@@ -753,6 +1136,7 @@ fn positives(cases: &mut Vec<Case>) {
             not: &["sse-header-required"],
             facts: &["temporary credentials"],
             next_steps: &["aws s3api get-bucket-policy --bucket acme-field-reports"],
+            remedies: Some(&["bucket-policy@111122223333", "request-change"]),
             ..Expect::default()
         },
     ));
@@ -783,6 +1167,7 @@ fn positives(cases: &mut Vec<Case>) {
             facts: &[],
             evidence: &["tlsVersion is TLSv1"],
             next_steps: &["aws s3api get-bucket-policy --bucket acme-scans"],
+            remedies: Some(&["request-change"]),
             ..Expect::default()
         },
     ));
@@ -810,6 +1195,7 @@ fn positives(cases: &mut Vec<Case>) {
                 "aws s3api get-bucket-policy --bucket acme-research",
                 "--vpc-endpoint-ids vpce-0d4e5f6a7b8c90123",
             ],
+            remedies: Some(&["bucket-policy@111122223333"]),
             ..Expect::default()
         },
     ));
@@ -831,7 +1217,8 @@ fn positives(cases: &mut Vec<Case>) {
             confidence: "high",
             facts: &["temporary credentials"],
             evidence: &["x-amz-expected-bucket-owner 222233334444", "bucket owner 111122223333"],
-            next_steps: &["aws s3api get-bucket-acl --bucket acme-db-backups --query Owner"],
+            next_steps: &["aws s3api head-bucket --bucket acme-db-backups --expected-bucket-owner 222233334444 --region us-east-1"],
+            remedies: Some(&["request-change"]),
             ..Expect::default()
         },
     ));
@@ -852,7 +1239,8 @@ fn positives(cases: &mut Vec<Case>) {
             confidence: "medium",
             facts: &["temporary credentials"],
             evidence: &["x-amz-expected-bucket-owner 555566667777"],
-            next_steps: &["aws s3api get-bucket-acl --bucket acme-sync-target --query Owner"],
+            next_steps: &["aws s3api head-bucket --bucket acme-sync-target --expected-bucket-owner 555566667777 --region us-east-1"],
+            remedies: Some(&["request-change"]),
             ..Expect::default()
         },
     ));
@@ -881,10 +1269,11 @@ fn positives(cases: &mut Vec<Case>) {
             tags: &["bucket-policy-no-allow"],
             confidence: "medium",
             not: &["cross-account", "requester-pays", "unexplained"],
-            facts: &["anonymous"],
+            facts: &["suspicious", "anonymous"],
             evidence: &["ANONYMOUS_PRINCIPAL"],
-            next_steps: &["aws s3api get-bucket-policy --bucket acme-public-uploads"],
+            next_steps: &["aws s3api get-public-access-block --bucket acme-public-uploads"],
             policy: PolicyExpect::Absent,
+            remedies: Some(&["none"]),
             ..Expect::default()
         },
     ));
@@ -907,6 +1296,7 @@ fn positives(cases: &mut Vec<Case>) {
             evidence: &["user/upload-signer"],
             next_steps: &["--policy-source-arn arn:aws:iam::111122223333:user/upload-signer"],
             policy: PolicyExpect::Present { s3_actions: &["s3:PutObject"], resource: "arn:aws:s3:::acme-customer-uploads/tickets/*", kms_key: None },
+            remedies: Some(&["identity-policy@111122223333"]),
             ..Expect::default()
         },
     ));
@@ -935,6 +1325,7 @@ fn positives(cases: &mut Vec<Case>) {
                 resource: "arn:aws:s3:::acme-worm-archive/records/*",
                 kms_key: None,
             },
+            remedies: Some(&["identity-policy@111122223333"]),
             ..Expect::default()
         },
     ));
@@ -963,6 +1354,7 @@ fn positives(cases: &mut Vec<Case>) {
                 "aws s3control get-access-point --account-id 111122223333 --name finance-ap",
                 "aws s3control get-access-point-policy --account-id 111122223333 --name finance-ap",
             ],
+            remedies: Some(&["access-point-policy@111122223333"]),
             ..Expect::default()
         },
     ));
@@ -983,6 +1375,7 @@ fn positives(cases: &mut Vec<Case>) {
                 "aws s3api get-bucket-encryption --bucket acme-misc-scratch",
             ],
             policy: PolicyExpect::Absent,
+            remedies: Some(&[]),
             ..Expect::default()
         },
     ));
@@ -1012,6 +1405,7 @@ fn positives(cases: &mut Vec<Case>) {
                 resource: "arn:aws:s3:::acme-release-mirror/builds/*",
                 kms_key: Some(KEY_MIRROR),
             },
+            remedies: Some(&["identity-policy@111122223333"]),
             ..Expect::default()
         },
     ));
@@ -1039,6 +1433,7 @@ fn correlations(cases: &mut Vec<Case>) {
                 evidence: &["VpceAccessDenied", "vpce-0b2c3d4e5f6a78901", "5e1d7c42-0e76-"],
                 next_steps: &["aws ec2 describe-vpc-endpoints --vpc-endpoint-ids vpce-0b2c3d4e5f6a78901"],
                 policy: PolicyExpect::Absent,
+                remedies: Some(&["vpc-endpoint-policy@111122223333"]),
                 ..Expect::default()
             },
         )
@@ -1079,7 +1474,7 @@ fn correlations(cases: &mut Vec<Case>) {
                     "s3:GetObject",
                 ],
                 next_steps: &[
-                    "aws cloudtrail lookup-events --lookup-attributes AttributeKey=ResourceName,AttributeValue=arn:aws:iam::111122223333:role/shared-uploader",
+                    "aws cloudtrail lookup-events --region us-east-1 --lookup-attributes AttributeKey=ResourceName,AttributeValue=arn:aws:iam::111122223333:role/shared-uploader",
                     "aws iam simulate-custom-policy --policy-input-list file://session-policy.json --action-names s3:PutObject --resource-arns arn:aws:s3:::acme-vendor-exchange/outgoing/invoices/2024-10.csv",
                 ],
                 policy: PolicyExpect::Present {
@@ -1087,6 +1482,7 @@ fn correlations(cases: &mut Vec<Case>) {
                     resource: "arn:aws:s3:::acme-vendor-exchange/outgoing/*",
                     kms_key: None,
                 },
+                remedies: Some(&["session-policy@111122223333"]),
                 ..Expect::default()
             },
         )
@@ -1122,10 +1518,11 @@ fn correlations(cases: &mut Vec<Case>) {
                     "aws s3api get-bucket-encryption --bucket acme-invoices",
                 ],
                 policy: PolicyExpect::Present {
-                    s3_actions: &["s3:PutObject"],
+                    s3_actions: &[],
                     resource: "arn:aws:s3:::acme-invoices/rendered/*",
                     kms_key: Some(KEY_INVOICES),
                 },
+                remedies: Some(&["identity-policy@111122223333"]),
                 ..Expect::default()
             },
         )
@@ -1149,6 +1546,7 @@ fn correlations(cases: &mut Vec<Case>) {
                 facts: &["cross-account", "temporary credentials"],
                 evidence: &["bucket owner 111122223333 (from the owner's copy (sharedEventID))"],
                 next_steps: &["aws s3api get-bucket-policy --bucket acme-lakehouse-raw"],
+                remedies: Some(&["bucket-policy@111122223333", "identity-policy@444455556666"]),
                 ..Expect::default()
             },
         )
@@ -1185,7 +1583,8 @@ fn correlations(cases: &mut Vec<Case>) {
                     "at 2024-10-01T15:00:00Z",
                     "5 min before the first denial",
                 ],
-                next_steps: &["aws cloudtrail lookup-events --lookup-attributes AttributeKey=EventId,AttributeValue=5e1d7c42-1006-"],
+                next_steps: &["aws cloudtrail lookup-events --region us-east-1 --lookup-attributes AttributeKey=EventId,AttributeValue=5e1d7c42-1006-"],
+                remedies: Some(&["bucket-policy@111122223333"]),
                 ..Expect::default()
             },
         )
@@ -1211,6 +1610,7 @@ fn correlations(cases: &mut Vec<Case>) {
                 facts: &["temporary credentials"],
                 evidence: &["no identity-based policy allows s3:PutObject"],
                 next_steps: &["AttributeKey=EventId,AttributeValue=5e1d7c42-106a-"],
+                remedies: Some(&["identity-policy@111122223333"]),
                 ..Expect::default()
             },
         )
@@ -1236,6 +1636,7 @@ fn negatives(cases: &mut Vec<Case>) {
                 confidence: "high",
                 not: &["recent-policy-change", "scp-deny"],
                 facts: &["temporary credentials"],
+                remedies: Some(&["identity-policy@111122223333"]),
                 ..Expect::default()
             },
         )
@@ -1263,6 +1664,7 @@ fn negatives(cases: &mut Vec<Case>) {
             confidence: "high",
             not: &["insecure-transport", "sse-header-required", "mfa-required", "network-condition"],
             facts: &["temporary credentials"],
+            remedies: Some(&["bucket-policy@111122223333"]),
             ..Expect::default()
         },
     ));
@@ -1292,6 +1694,7 @@ fn negatives(cases: &mut Vec<Case>) {
             confidence: "high",
             not: &["insecure-transport"],
             facts: &["temporary credentials"],
+            remedies: Some(&["bucket-policy@111122223333"]),
             ..Expect::default()
         },
     ));
@@ -1316,6 +1719,7 @@ fn negatives(cases: &mut Vec<Case>) {
             facts: &["temporary credentials"],
             evidence: &["a reason no rule knows", "data perimeter guardrail"],
             policy: PolicyExpect::Absent,
+            remedies: Some(&[]),
             ..Expect::default()
         },
     ));
@@ -1333,6 +1737,7 @@ fn negatives(cases: &mut Vec<Case>) {
             not: &["identity-no-allow", "bucket-policy-no-allow", "mfa-required"],
             facts: &[],
             evidence: &["role trust policy"],
+            remedies: Some(&[]),
             ..Expect::default()
         },
     ));
@@ -1355,6 +1760,7 @@ fn negatives(cases: &mut Vec<Case>) {
             confidence: "high",
             not: &["block-public-acls"],
             facts: &["temporary credentials"],
+            remedies: Some(&["identity-policy@111122223333"]),
             ..Expect::default()
         },
     ));
@@ -1376,6 +1782,7 @@ fn negatives(cases: &mut Vec<Case>) {
             confidence: "low",
             not: &["expected-owner-mismatch"],
             facts: &["temporary credentials"],
+            remedies: Some(&[]),
             ..Expect::default()
         },
     ));
@@ -1403,6 +1810,7 @@ fn negatives(cases: &mut Vec<Case>) {
                 resource: "arn:aws:s3:::acme-payroll-inbox/uploads/*",
                 kms_key: Some(KEY_PAYROLL),
             },
+            remedies: Some(&["identity-policy@111122223333"]),
             ..Expect::default()
         },
     ));
@@ -1425,6 +1833,7 @@ fn negatives(cases: &mut Vec<Case>) {
             not: &["kms-aws-managed-cross-account", "cross-account"],
             facts: &["temporary credentials"],
             next_steps: &["aws kms describe-key --key-id alias/aws/s3"],
+            remedies: Some(&["identity-policy@111122223333"]),
             ..Expect::default()
         },
     ));
@@ -1446,6 +1855,7 @@ fn negatives(cases: &mut Vec<Case>) {
                 confidence: "low",
                 not: &["recent-policy-change"],
                 facts: &["temporary credentials"],
+                remedies: Some(&[]),
                 ..Expect::default()
             },
         )
@@ -1469,6 +1879,7 @@ fn negatives(cases: &mut Vec<Case>) {
                 confidence: "low",
                 not: &["recent-policy-change"],
                 facts: &["temporary credentials"],
+                remedies: Some(&[]),
                 ..Expect::default()
             },
         )
@@ -1492,6 +1903,7 @@ fn negatives(cases: &mut Vec<Case>) {
                 confidence: "low",
                 not: &["recent-policy-change"],
                 facts: &["temporary credentials"],
+                remedies: Some(&[]),
                 ..Expect::default()
             },
         )
@@ -1527,6 +1939,7 @@ fn negatives(cases: &mut Vec<Case>) {
                 confidence: "low",
                 not: &["kms-denied"],
                 facts: &["temporary credentials"],
+                remedies: Some(&[]),
                 ..Expect::default()
             },
         )
@@ -1556,6 +1969,7 @@ fn negatives(cases: &mut Vec<Case>) {
                 confidence: "low",
                 not: &["kms-denied"],
                 facts: &["temporary credentials"],
+                remedies: Some(&[]),
                 ..Expect::default()
             },
         )
@@ -1574,6 +1988,7 @@ fn negatives(cases: &mut Vec<Case>) {
                 not: &["session-policy"],
                 facts: &["temporary credentials"],
                 evidence_absent: &["AssumeRole"],
+                remedies: Some(&["identity-policy@111122223333"]),
                 ..Expect::default()
             },
         )
@@ -1604,6 +2019,7 @@ fn negatives(cases: &mut Vec<Case>) {
             confidence: "low",
             not: &["presigned-url", "identity-no-allow"],
             facts: &["presigned URL"],
+            remedies: Some(&[]),
             ..Expect::default()
         },
     ));
@@ -1625,6 +2041,7 @@ fn negatives(cases: &mut Vec<Case>) {
             confidence: "high",
             not: &["mfa-required"],
             facts: &["temporary credentials"],
+            remedies: Some(&["identity-policy@111122223333"]),
             ..Expect::default()
         },
     ));
@@ -1656,6 +2073,7 @@ fn negatives(cases: &mut Vec<Case>) {
             not: &["bucket-policy-deny", "identity-explicit-deny", "sse-header-required"],
             facts: &["temporary credentials"],
             evidence: &["names no policy type"],
+            remedies: Some(&[]),
             ..Expect::default()
         },
     ));
@@ -1683,7 +2101,8 @@ fn negatives(cases: &mut Vec<Case>) {
             tags: &["unexplained"],
             confidence: "low",
             not: &["cross-account", "bucket-owner-full-control-required"],
-            facts: &["AWS service caller"],
+            facts: &["AWS service"],
+            remedies: Some(&[]),
             ..Expect::default()
         },
     ));
@@ -1710,6 +2129,7 @@ fn negatives(cases: &mut Vec<Case>) {
                 confidence: "low",
                 not: &["vpce-policy"],
                 facts: &["temporary credentials"],
+                remedies: Some(&[]),
                 ..Expect::default()
             },
         )

@@ -6,6 +6,7 @@
 mod build;
 mod cases;
 mod record;
+mod trail;
 
 use std::collections::BTreeSet;
 
@@ -35,6 +36,33 @@ pub struct Expect {
     /// Substrings each of which some next step contains (the filled-in values).
     pub next_steps: &'static [&'static str],
     pub policy: PolicyExpect,
+    /// The remedies' kind and place, in order: `bucket-policy@111122223333`, `request-change`,
+    /// `none` (a probe: no grant). `None` leaves them unchecked (the corpus test forbids that).
+    pub remedies: Option<&'static [&'static str]>,
+    /// Substrings of the remedies' text (titles, lines, drafts).
+    pub remedy_text: &'static [&'static str],
+    /// Substrings no remedy may contain (an Allow where a Deny is, s3:PutObject in a KMS fix…).
+    pub remedy_absent: &'static [&'static str],
+    /// Substrings no next step may contain (an IAM simulation for an error no policy causes).
+    pub steps_absent: &'static [&'static str],
+}
+
+/// `bucket-policy@111122223333`: a remedy's kind and place as the corpus spells it.
+pub fn remedy_label(r: &Remedy) -> String {
+    let kind = serde_json::to_value(r.place).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    match &r.account {
+        Some(a) => format!("{kind}@{a}"),
+        None => kind,
+    }
+}
+
+/// The remedies' text, for substring checks.
+fn remedy_text(d: &Diagnosis) -> String {
+    d.remedies
+        .iter()
+        .map(|r| format!("{}\n{}\n{}", r.title, r.lines.join("\n"), r.draft.as_deref().unwrap_or("")))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[derive(Debug, Default)]
@@ -119,6 +147,35 @@ fn check(case: &Case, companions: &Companions<'_>) -> Result<(), String> {
     if d.causes.iter().any(|c| c.evidence.is_empty()) || (d.evidence.is_empty() && !d.causes.is_empty()) {
         problems.push("a cause without evidence".to_string());
     }
+    for needle in e.steps_absent {
+        if d.next_steps.iter().any(|s| s.contains(needle)) {
+            problems.push(format!("a next step contains {needle:?}: {:#?}", d.next_steps));
+        }
+    }
+    let labels: Vec<String> = d.remedies.iter().map(remedy_label).collect();
+    if let Some(expected) = e.remedies
+        && labels != expected
+    {
+        problems.push(format!("remedies {labels:?}, expected {expected:?}"));
+    }
+    let text = remedy_text(&d);
+    for needle in e.remedy_text {
+        if !text.contains(needle) {
+            problems.push(format!("remedies lack {needle:?}:\n{text}"));
+        }
+    }
+    for needle in e.remedy_absent {
+        if text.contains(needle) {
+            problems.push(format!("remedies must not contain {needle:?}"));
+        }
+    }
+    // A probe is never offered a grant, and an explicit deny never an Allow as its fix.
+    if d.facts.iter().any(|f| f == "suspicious")
+        && d.remedy_place() == Some(RemedyPlace::None)
+        && (corrective_policy(&refs, &d).is_some() || d.remedies.iter().any(|r| r.draft.is_some()))
+    {
+        problems.push("a probe was offered a grant".to_string());
+    }
     if let Err(p) = check_policy(&refs, &d, &e.policy) {
         problems.push(p);
     }
@@ -131,6 +188,14 @@ fn check(case: &Case, companions: &Companions<'_>) -> Result<(), String> {
     for step in &d.next_steps {
         if !explain.contains(step.as_str()) {
             problems.push(format!("explain view lacks step {step}"));
+        }
+    }
+    if d.run_in.len() != d.next_steps.len() {
+        problems.push("every step must say where it runs".to_string());
+    }
+    for r in &d.remedies {
+        if !explain.contains(&r.title) {
+            problems.push(format!("explain view lacks remedy {}", r.title));
         }
     }
     if problems.is_empty() { Ok(()) } else { Err(problems.join("\n    ")) }
@@ -215,6 +280,28 @@ fn check_policy(targets: &[&Event], d: &Diagnosis, expect: &PolicyExpect) -> Res
     }
 }
 
+/// `DENYTRAIL_SHOW=1`: prints every case's remedies (to review them when labelling a case).
+#[test]
+fn show_remedies() {
+    if std::env::var_os("DENYTRAIL_SHOW").is_none() {
+        return;
+    }
+    let cases = cases::all();
+    let companions = scan_companions(&cases);
+    for case in &cases {
+        let refs: Vec<&Event> = case.targets.iter().collect();
+        let d = diagnose_group(&refs, &companions);
+        let labels: Vec<String> = d.remedies.iter().map(remedy_label).collect();
+        println!(
+            "{}\t{:?}\t{:?}\t{:?}",
+            case.id,
+            d.causes.iter().map(|c| (c.tag, c.confidence)).collect::<Vec<_>>(),
+            labels,
+            d.remedies.iter().map(|r| r.title.clone()).collect::<Vec<_>>()
+        );
+    }
+}
+
 #[test]
 fn labelled_corpus() {
     let cases = cases::all();
@@ -234,6 +321,31 @@ fn corpus_covers_every_tag_and_enough_negatives() {
         assert!(ids.insert(case.id), "duplicate case id {}", case.id);
         assert!(!case.targets.is_empty(), "{} has no target", case.id);
     }
+    for case in &cases {
+        assert!(case.expect.remedies.is_some(), "{} does not assert its remedies", case.id);
+    }
+    // Every kind of remedy place is asserted somewhere.
+    let places: BTreeSet<String> = cases
+        .iter()
+        .flat_map(|c| c.expect.remedies.unwrap_or(&[]).iter().map(|r| r.split('@').next().unwrap_or("").to_string()))
+        .collect();
+    for place in [
+        "identity-policy",
+        "permission-set",
+        "bucket-policy",
+        "key-policy",
+        "key-state",
+        "boundary",
+        "session-policy",
+        "scp",
+        "rcp",
+        "vpc-endpoint-policy",
+        "access-point-policy",
+        "request-change",
+        "none",
+    ] {
+        assert!(places.contains(place), "no case asserts a {place} remedy");
+    }
     let seen: BTreeSet<&str> = cases.iter().flat_map(|c| c.expect.tags.iter().copied()).collect();
     for tag in RULES.iter().map(|r| r.tag).chain([UNEXPLAINED]) {
         assert!(seen.contains(tag), "no case for {tag}");
@@ -242,7 +354,7 @@ fn corpus_covers_every_tag_and_enough_negatives() {
     assert!(negatives >= 6, "only {negatives} hard negatives");
     // The facts of §3 are covered as facts.
     let facts: BTreeSet<&str> = cases.iter().flat_map(|c| c.expect.facts.iter().copied()).collect();
-    for fact in ["anonymous", "presigned URL", "cross-account", "temporary credentials", "AWS service caller"] {
+    for fact in ["anonymous", "presigned URL", "cross-account", "temporary credentials", "AWS service", "suspicious"] {
         assert!(facts.contains(fact), "no case for the fact {fact}");
     }
 }
@@ -269,6 +381,16 @@ fn render_corpus(cases: &[Case]) -> String {
                     expect.insert("evidence_absent".into(), json!(e.evidence_absent));
                 }
                 expect.insert("next_steps".into(), json!(e.next_steps));
+                expect.insert("remedies".into(), json!(e.remedies));
+                if !e.remedy_text.is_empty() {
+                    expect.insert("remedy_text".into(), json!(e.remedy_text));
+                }
+                if !e.remedy_absent.is_empty() {
+                    expect.insert("remedy_absent".into(), json!(e.remedy_absent));
+                }
+                if !e.steps_absent.is_empty() {
+                    expect.insert("steps_absent".into(), json!(e.steps_absent));
+                }
                 match &e.policy {
                     PolicyExpect::Unchecked => {}
                     PolicyExpect::Absent => {
@@ -308,12 +430,13 @@ fn line(ev: &Event, expect: Map<String, Value>) -> String {
 #[test]
 fn corpus_file_matches_cases() {
     let rendered = render_corpus(&cases::all());
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/diagnose/cases.ndjson");
     if std::env::var_os("DENYTRAIL_BLESS").is_some() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/diagnose/cases.ndjson");
         std::fs::write(path, &rendered).expect("write cases.ndjson");
-        return;
     }
-    let stored = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/diagnose/cases.ndjson"));
+    // Read at run time (not include_str!), so a blessed file is checked in the same run and
+    // blessing never turns this test into a pass by itself.
+    let stored = std::fs::read_to_string(path).expect("read cases.ndjson");
     assert!(
         stored == rendered,
         "testdata/diagnose/cases.ndjson is out of date with src/diagnose/tests/cases.rs; regenerate with DENYTRAIL_BLESS=1"
@@ -350,6 +473,8 @@ fn columns() {
         facts: vec![],
         evidence: "e".into(),
         next_steps: vec!["aws a".into(), "aws b".into()],
+        run_in: vec!["x".into(), "y".into()],
+        remedies: vec![],
     };
     assert_eq!(d.causes_column(), "kms-denied (100%), cross-account (50%), requester-pays (<1%)");
     assert_eq!(d.confidence_column(), "high");
@@ -410,7 +535,9 @@ fn kms_without_a_known_key_is_scoped_to_s3() {
     let d = diagnose_group(&[&ev], &Companions::new(Vec::new()));
     assert_eq!(d.causes_column(), "kms-denied (100%)");
     let policy: Value = serde_json::from_str(&corrective_policy(&[&ev], &d).expect("policy")).unwrap();
-    let kms = &policy["Statement"][1];
+    // S3 authorization passed: the fix is the key alone.
+    assert_eq!(policy["Statement"].as_array().map(Vec::len), Some(1));
+    let kms = &policy["Statement"][0];
     assert_eq!(kms["Action"], json!(["kms:GenerateDataKey"]));
     assert_eq!(kms["Resource"], "arn:aws:kms:us-east-1:111122223333:key/*");
     assert_eq!(kms["Condition"]["StringEquals"]["kms:ViaService"], "s3.us-east-1.amazonaws.com");
@@ -429,7 +556,7 @@ fn multipart_uploads_also_need_decrypt() {
         .done();
     let d = diagnose_group(&[&ev], &Companions::new(Vec::new()));
     let policy: Value = serde_json::from_str(&corrective_policy(&[&ev], &d).expect("policy")).unwrap();
-    assert_eq!(policy["Statement"][1]["Action"], json!(["kms:GenerateDataKey", "kms:Decrypt"]));
+    assert_eq!(policy["Statement"][0]["Action"], json!(["kms:GenerateDataKey", "kms:Decrypt"]));
 }
 
 #[test]

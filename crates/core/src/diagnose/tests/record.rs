@@ -226,25 +226,18 @@ fn assume_role_event(e: &Event) -> Value {
 fn bucket_policy_event(e: &Event) -> Value {
     let mut r = envelope(e, "1.10");
     let bucket = e.bucket.as_deref().unwrap_or("");
-    r.insert(
-        "requestParameters".into(),
-        json!({
-            "bucketPolicy": {
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Sid": "DenyOutsideVpce",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "s3:PutObject",
-                    "Resource": format!("arn:aws:s3:::{bucket}/*"),
-                    "Condition": { "StringNotEquals": { "aws:SourceVpce": "vpce-0c0ffee1234567890" } },
-                }],
-            },
-            "bucketName": bucket,
-            "Host": e.host.clone().unwrap_or_else(|| format!("{bucket}.s3.amazonaws.com")),
-            "policy": "",
-        }),
-    );
+    // The document the case set, as CloudTrail logs it (an object). A case without one renders
+    // without one, so the parser sees exactly what the case's event holds.
+    let document: Option<Value> = e.policy_document.as_deref().and_then(|d| serde_json::from_str(d).ok());
+    let mut params = json!({
+        "bucketName": bucket,
+        "Host": e.host.clone().unwrap_or_else(|| format!("{bucket}.s3.amazonaws.com")),
+        "policy": "",
+    });
+    if let Some(document) = document {
+        params["bucketPolicy"] = document;
+    }
+    r.insert("requestParameters".into(), params);
     r.insert("responseElements".into(), Value::Null);
     r.insert(
         "additionalEventData".into(),
