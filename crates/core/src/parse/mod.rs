@@ -462,7 +462,9 @@ mod tests {
         let events = [event(denied("a")), other, event(harmless("b")), event(denied("c"))];
         let ndjson: Vec<u8> = events.iter().flat_map(|e| format!("{e}\n").into_bytes()).collect();
         let array = serde_json::to_vec_pretty(&events).unwrap();
-        for bytes in [ndjson, array] {
+        // Firehose writes EventBridge events to S3 with no separator, as it does CloudWatch Logs'.
+        let firehose: Vec<u8> = events.iter().flat_map(|e| e.to_string().into_bytes()).collect();
+        for bytes in [ndjson, array, firehose] {
             let r = scan(&bytes);
             assert_eq!((r.outcome.clone(), r.envelope), (Outcome::Read, Some(Envelope::EventBridge)));
             assert_eq!((r.counts.records_read, r.counts.records_not_cloudtrail, r.counts.records_matched), (3, 1, 2));
