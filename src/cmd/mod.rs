@@ -25,12 +25,40 @@ pub enum Exit {
 }
 
 pub fn run(cli: Cli) -> Result<Exit> {
-    match cli.command {
+    let result = match cli.command {
         Command::Scan(args) => scan::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Query(args) => query::run(&args),
+    };
+    match result {
+        Err(e) if e.downcast_ref::<NothingRead>().is_some() => {
+            eprintln!("denytrail: error: {}", display(&e.to_string()));
+            Ok(Exit::Incomplete)
+        }
+        other => other,
     }
 }
+
+/// A scan that read no record at all while JSON files of no known shape were found: not a
+/// clean "nothing denied" (exit status 4, and no report is written).
+#[derive(Debug)]
+pub struct NothingRead {
+    files: u64,
+    shapes: Vec<String>,
+}
+
+impl std::fmt::Display for NothingRead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "no CloudTrail record was read: {} JSON file(s) in no known shape ({}); see \"Formats read\" in the README",
+            self.files,
+            self.shapes.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for NothingRead {}
 
 /// One warning on stderr, unless `--quiet`. Log text inside it is shown escaped.
 pub fn warn(quiet: bool, message: &str) {
@@ -58,7 +86,7 @@ pub fn terminal_width() -> usize {
 }
 
 /// Runs a scan plan: resolves `--trail`, reads every input, and refuses a run in which nothing
-/// could be read at all.
+/// could be read at all, or in which no record was read while JSON of unknown shape was.
 pub fn scan(plan: ScanPlan) -> Result<ScanOutput> {
     let quiet = plan.quiet;
     let mut trail_inputs = Vec::new();
@@ -82,6 +110,15 @@ pub fn scan(plan: ScanPlan) -> Result<ScanOutput> {
             display(&first.path),
             display(&first.error.to_string())
         );
+    }
+    if stats.nothing_read() {
+        if !quiet {
+            eprint!("{}", crate::report::summary::failures(stats));
+        }
+        let shapes = stats.unknown_shapes.iter().take(3).map(|(s, n)| format!("{s} ×{n}")).collect::<Vec<_>>();
+        let more = stats.unknown_shapes.len().saturating_sub(3);
+        let shapes = if more > 0 { [shapes, vec![format!("{more} more")]].concat() } else { shapes };
+        return Err(NothingRead { files: stats.unknown_shapes.values().sum(), shapes }.into());
     }
     Ok(out)
 }

@@ -117,11 +117,15 @@ impl Collector {
     /// Adds one object's contribution.
     pub fn merge(&mut self, report: ObjectReport) {
         self.stats.counts.add(&report.counts);
+        if let Some(shape) = report.unknown_shape {
+            self.stats.unknown_shape(shape);
+        }
         match report.outcome {
             Outcome::Read => {
                 self.stats.files_seen += 1;
                 self.stats.files_read += 1;
-                *self.stats.formats.entry(report.shape.name()).or_default() += 1;
+                let format = report.envelope.map_or(report.shape.name(), |e| e.name());
+                *self.stats.formats.entry(format).or_default() += 1;
             }
             Outcome::Skipped(reason) => self.stats.skip(reason),
             Outcome::Failed(error) => self.stats.fail(report.name, error),
@@ -235,6 +239,8 @@ impl ObjectReport {
             outcome,
             counts: Default::default(),
             shape: Default::default(),
+            envelope: None,
+            unknown_shape: None,
             events: Vec::new(),
         }
     }

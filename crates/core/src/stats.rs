@@ -102,6 +102,11 @@ pub struct Counts {
     pub records_companion: u64,
     /// Candidate records that were not valid JSON, and array elements that were not objects.
     pub records_invalid: u64,
+    /// CloudWatch Logs `CONTROL_MESSAGE`s (health checks, holding no events), skipped.
+    pub cwl_control_messages: u64,
+    /// Envelope entries that are not CloudTrail events (EventBridge events of other types, log
+    /// messages that are not JSON objects), skipped.
+    pub records_not_cloudtrail: u64,
 }
 
 impl Counts {
@@ -113,6 +118,8 @@ impl Counts {
         self.records_matched += o.records_matched;
         self.records_companion += o.records_companion;
         self.records_invalid += o.records_invalid;
+        self.cwl_control_messages += o.cwl_control_messages;
+        self.records_not_cloudtrail += o.records_not_cloudtrail;
     }
 }
 
@@ -131,8 +138,12 @@ pub struct Stats {
     pub events_unique: u64,
     /// Repeats of an `eventID`, and second copies of a cross-account request (`sharedEventID`).
     pub duplicates_dropped: u64,
-    /// Record formats seen, by shape (`records`, `array`, `ndjson`, `single`).
+    /// Record formats seen: by shape (`records`, `array`, `ndjson`, `single`), or by envelope
+    /// (`cwl`, `eventbridge`, `log-events`, `lookup-events`).
     pub formats: BTreeMap<&'static str, u64>,
+    /// Files of JSON in no known shape, by what they held (e.g. `{"name","version"}`): skipped as
+    /// holding no CloudTrail records, and never silently.
+    pub unknown_shapes: BTreeMap<String, u64>,
     pub elapsed_seconds: f64,
 }
 
@@ -147,6 +158,25 @@ impl Stats {
         self.files_seen += 1;
         self.files_failed += 1;
         self.failed.push(FailedObject { path, error });
+    }
+
+    /// Distinct unknown shapes kept by name; more are counted under one entry.
+    pub const UNKNOWN_SHAPES_KEPT: usize = 20;
+
+    /// One more file of JSON in no known shape.
+    pub fn unknown_shape(&mut self, shape: String) {
+        let key = if self.unknown_shapes.len() < Self::UNKNOWN_SHAPES_KEPT || self.unknown_shapes.contains_key(&shape) {
+            shape
+        } else {
+            "(other shapes)".to_string()
+        };
+        *self.unknown_shapes.entry(key).or_default() += 1;
+    }
+
+    /// True when no record at all was read while JSON files of no known shape were: the scan
+    /// saw nothing it could report on, which must not pass for "nothing denied".
+    pub fn nothing_read(&self) -> bool {
+        self.counts.records_read == 0 && !self.unknown_shapes.is_empty()
     }
 
     /// True when some input failed: the report is then incomplete (exit status 4).

@@ -3,10 +3,13 @@
 //! A [`Worker`] lives on one rayon thread and keeps its buffers between objects, so the hot path
 //! allocates nothing per record: records are byte ranges of the chunk buffer, the prefilter is a
 //! multi-needle search over those bytes, and only candidates are copied and parsed by simd-json.
+//! Records inside an envelope ([`envelope`]) take the same path once taken out of it.
 
+pub mod envelope;
 pub mod extract;
 pub mod split;
 
+use std::borrow::Cow;
 use std::io::BufRead;
 
 use aho_corasick::AhoCorasick;
@@ -16,6 +19,7 @@ use crate::decode::{CHUNK, Counted, DecodeError, Decoder, Encoding};
 use crate::event::{Event, EventRole};
 use crate::filter::{Filter, companion_kind};
 use crate::stats::{Counts, ObjectError, SkipReason};
+use envelope::{Envelope, Inner};
 use split::{Shape, Splitter, Step};
 
 /// A single record larger than this is treated as a broken file rather than buffered further.
@@ -96,6 +100,10 @@ pub struct ObjectReport {
     pub outcome: Outcome,
     pub counts: Counts,
     pub shape: Shape,
+    /// The envelope the records came in, when not plain CloudTrail.
+    pub envelope: Option<Envelope>,
+    /// For JSON of no known shape (skipped as holding no CloudTrail records): what it was.
+    pub unknown_shape: Option<String>,
     pub events: Vec<Event>,
 }
 
@@ -139,6 +147,8 @@ impl Worker {
             outcome: Outcome::Read,
             counts: Counts::default(),
             shape: Shape::default(),
+            envelope: None,
+            unknown_shape: None,
             events: Vec::new(),
         };
         let result = self.run(ctx, name, walked, raw, &mut report);
@@ -163,6 +173,8 @@ impl Worker {
         }
         let mut splitter = Splitter::new();
         let mut first_record = true;
+        let mut envelope = None;
+        let mut first_inner = true;
         let mut eof = false;
         self.filled = 0;
         let result = loop {
@@ -211,8 +223,20 @@ impl Worker {
                     let record = &self.buf[range];
                     if first_record {
                         first_record = false;
-                        if !looks_like_cloudtrail(record) {
-                            break Err(Outcome::Skipped(SkipReason::NotCloudTrail));
+                        let keys = split::top_level_keys(record);
+                        if !is_cloudtrail(&keys) {
+                            let container = splitter.container();
+                            envelope = Envelope::detect(container, &keys);
+                            if envelope.is_none() {
+                                report.unknown_shape = Some(envelope::describe(container, &keys));
+                                break Err(Outcome::Skipped(SkipReason::NotCloudTrail));
+                            }
+                        }
+                    }
+                    if let Some(envelope) = envelope {
+                        match open(ctx, name, envelope, record, &mut first_inner, report) {
+                            Ok(()) => continue,
+                            Err(outcome) => break Err(outcome),
                         }
                     }
                     report.counts.records_read += 1;
@@ -227,6 +251,7 @@ impl Worker {
         report.counts.bytes_compressed = decoder.raw().count;
         report.counts.bytes_decompressed = decoder.decompressed();
         report.shape = splitter.shape();
+        report.envelope = envelope;
         if result.is_ok()
             && first_record
             && report.counts.records_read == 0
@@ -263,10 +288,55 @@ impl Worker {
 }
 
 /// A record is CloudTrail when it has one of the keys every CloudTrail event carries.
-fn looks_like_cloudtrail(record: &[u8]) -> bool {
-    split::top_level_keys(record)
-        .iter()
-        .any(|k| matches!(*k, b"eventVersion" | b"eventName" | b"eventSource" | b"eventTime"))
+fn is_cloudtrail(keys: &[&[u8]]) -> bool {
+    keys.iter().any(|k| matches!(*k, b"eventVersion" | b"eventName" | b"eventSource" | b"eventTime"))
+}
+
+/// The records of one envelope unit, through the same prefilter and parse as plain records.
+/// The first record found decides, as a plain file's does, whether the file holds CloudTrail.
+fn open(
+    ctx: &ScanContext,
+    name: &str,
+    envelope: Envelope,
+    unit: &[u8],
+    first_inner: &mut bool,
+    report: &mut ObjectReport,
+) -> Result<(), Outcome> {
+    let inner = envelope.open(unit, MAX_RECORD).map_err(|_| Outcome::Failed(ObjectError::RecordTooLarge))?;
+    for entry in inner {
+        let mut record: Cow<[u8]> = match entry {
+            Inner::Raw(record) => Cow::Borrowed(record),
+            Inner::Text(text) => Cow::Owned(text.into_bytes()),
+            Inner::Control => {
+                report.counts.cwl_control_messages += 1;
+                continue;
+            }
+            Inner::Other => {
+                report.counts.records_not_cloudtrail += 1;
+                continue;
+            }
+            Inner::Broken => {
+                report.counts.records_read += 1;
+                report.counts.records_invalid += 1;
+                continue;
+            }
+        };
+        if *first_inner {
+            *first_inner = false;
+            let keys = split::top_level_keys(&record);
+            if !is_cloudtrail(&keys) {
+                let shape = envelope::describe(split::Container::Bare, &keys);
+                report.unknown_shape = Some(format!("{}: {shape}", envelope.name()));
+                return Err(Outcome::Skipped(SkipReason::NotCloudTrail));
+            }
+        }
+        report.counts.records_read += 1;
+        if ctx.is_candidate(&record) {
+            // simd-json parses in place: a record borrowed from the unit is copied first.
+            parse_candidate(ctx, name, record.to_mut(), report);
+        }
+    }
+    Ok(())
 }
 
 fn parse_candidate(ctx: &ScanContext, name: &str, scratch: &mut [u8], report: &mut ObjectReport) {
@@ -301,6 +371,183 @@ fn parse_candidate(ctx: &ScanContext, name: &str, scratch: &mut [u8], report: &m
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::io::Write;
+
+    use serde_json::{Value, json};
+
+    /// A denied PutObject, as CloudTrail writes it.
+    fn denied(id: &str) -> Value {
+        json!({
+            "eventVersion": "1.11",
+            "userIdentity": {"type": "IAMUser", "principalId": "AIDAEXAMPLE", "accountId": "111122223333",
+                             "arn": "arn:aws:iam::111122223333:user/mallory", "accessKeyId": "AKIAEXAMPLE"},
+            "eventTime": "2026-11-21T10:00:00Z", "eventSource": "s3.amazonaws.com", "eventName": "PutObject",
+            "awsRegion": "us-east-1", "sourceIPAddress": "203.0.113.7", "userAgent": "aws-cli/2",
+            "errorCode": "AccessDenied", "errorMessage": "Access Denied",
+            "requestParameters": {"bucketName": "victim-bucket", "key": format!("up/{id}.bin")},
+            "eventID": id, "readOnly": false, "eventType": "AwsApiCall", "managementEvent": false,
+            "recipientAccountId": "111122223333", "eventCategory": "Data"
+        })
+    }
+
+    /// A record the default filter passes over without parsing.
+    fn harmless(id: &str) -> Value {
+        json!({"eventVersion": "1.11", "eventSource": "s3.amazonaws.com", "eventName": "GetObject", "eventID": id})
+    }
+
+    fn scan(bytes: &[u8]) -> ObjectReport {
+        let ctx = ScanContext::new(Filter::default(), 1, 1 << 30);
+        Worker::new().process(&ctx, "obj", true, bytes)
+    }
+
+    fn ids(report: &ObjectReport) -> Vec<&str> {
+        let mut ids: Vec<&str> = report.events.iter().map(|e| e.event_id.as_str()).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn cwl(records: &[Value]) -> Vec<u8> {
+        let events: Vec<Value> = records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| json!({"id": format!("{i}"), "timestamp": 1_795_000_000_000u64, "message": r.to_string()}))
+            .collect();
+        serde_json::to_vec(&json!({
+            "messageType": "DATA_MESSAGE", "owner": "111122223333", "logGroup": "aws-cloudtrail-logs",
+            "logStream": "111122223333_CloudTrail_us-east-1", "subscriptionFilters": ["to-firehose"],
+            "logEvents": events
+        }))
+        .unwrap()
+    }
+
+    const CONTROL: &[u8] = br#"{"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLogs","logGroup":"","logStream":"","subscriptionFilters":[],"logEvents":[{"id":"","timestamp":1795000000000,"message":"CWL CONTROL MESSAGE: Checking health of destination Firehose."}]}"#;
+
+    #[test]
+    fn cwl_messages_concatenated_as_firehose_writes_them() {
+        let mut firehose = CONTROL.to_vec();
+        firehose.extend(cwl(&[denied("a"), harmless("b")]));
+        firehose.extend(cwl(&[denied("c")]));
+        // Plain `}{`, and one gzip member per message as CloudWatch Logs compresses each.
+        let members: Vec<u8> = [CONTROL.to_vec(), cwl(&[denied("a"), harmless("b")]), cwl(&[denied("c")])]
+            .iter()
+            .flat_map(|m| gzip(m))
+            .collect();
+        for bytes in [firehose, members] {
+            let r = scan(&bytes);
+            assert_eq!(r.outcome, Outcome::Read);
+            assert_eq!(r.envelope, Some(Envelope::Cwl));
+            assert_eq!((r.counts.records_read, r.counts.records_parsed, r.counts.records_matched), (3, 2, 2));
+            assert_eq!(r.counts.cwl_control_messages, 1);
+            assert_eq!(ids(&r), ["a", "c"]);
+            assert_eq!(r.events[0].bucket.as_deref(), Some("victim-bucket"));
+        }
+    }
+
+    #[test]
+    fn eventbridge_events_one_per_line_or_as_an_array() {
+        let event = |r: Value| {
+            json!({"version": "0", "id": "36eb8523", "detail-type": "AWS API Call via CloudTrail", "source": "aws.s3",
+                   "account": "111122223333", "time": "2026-11-21T10:00:00Z", "region": "us-east-1", "resources": [],
+                   "detail": r})
+        };
+        let other =
+            json!({"version": "0", "detail-type": "Object Created", "source": "aws.s3", "detail": {"bucket": {}}});
+        let events = [event(denied("a")), other, event(harmless("b")), event(denied("c"))];
+        let ndjson: Vec<u8> = events.iter().flat_map(|e| format!("{e}\n").into_bytes()).collect();
+        let array = serde_json::to_vec_pretty(&events).unwrap();
+        // Firehose writes EventBridge events to S3 with no separator, as it does CloudWatch Logs'.
+        let firehose: Vec<u8> = events.iter().flat_map(|e| e.to_string().into_bytes()).collect();
+        for bytes in [ndjson, array, firehose] {
+            let r = scan(&bytes);
+            assert_eq!((r.outcome.clone(), r.envelope), (Outcome::Read, Some(Envelope::EventBridge)));
+            assert_eq!((r.counts.records_read, r.counts.records_not_cloudtrail, r.counts.records_matched), (3, 1, 2));
+            assert_eq!(ids(&r), ["a", "c"]);
+        }
+    }
+
+    #[test]
+    fn cli_outputs_of_filter_log_events_and_lookup_events() {
+        let events: Vec<Value> = [denied("a"), harmless("b")]
+            .iter()
+            .map(|r| {
+                json!({"logStreamName": "111122223333_CloudTrail_us-east-1", "timestamp": 1, "message": r.to_string(),
+                       "ingestionTime": 2, "eventId": "3"})
+            })
+            .collect();
+        let log_events = json!({"events": events, "searchedLogStreams": []});
+        let r = scan(&serde_json::to_vec_pretty(&log_events).unwrap());
+        assert_eq!((r.outcome.clone(), r.envelope), (Outcome::Read, Some(Envelope::LogEvents)));
+        assert_eq!((r.counts.records_read, r.counts.records_matched), (2, 1));
+        assert_eq!(ids(&r), ["a"]);
+
+        let events: Vec<Value> = [harmless("b"), denied("a")]
+            .iter()
+            .map(|r| {
+                json!({"EventId": r["eventID"], "EventName": r["eventName"], "ReadOnly": "false",
+                       "EventTime": "2026-11-21T10:00:00+00:00", "EventSource": "s3.amazonaws.com", "Resources": [],
+                       "CloudTrailEvent": r.to_string()})
+            })
+            .collect();
+        let lookup = json!({ "Events": events });
+        let r = scan(&gzip(&serde_json::to_vec(&lookup).unwrap()));
+        assert_eq!((r.outcome.clone(), r.envelope), (Outcome::Read, Some(Envelope::Lookup)));
+        assert_eq!((r.counts.records_read, r.counts.records_matched), (2, 1));
+        assert_eq!(ids(&r), ["a"]);
+    }
+
+    #[test]
+    fn plain_files_are_not_envelopes_and_unknown_shapes_are_named() {
+        let plain = serde_json::to_vec(&json!({"Records": [denied("a")]})).unwrap();
+        let r = scan(&plain);
+        assert_eq!((r.envelope, r.unknown_shape.clone(), r.counts.records_matched), (None, None, 1));
+
+        for (bytes, shape) in [
+            (&br#"{"name":"pkg","version":"1.0"}"#[..], r#"{"name","version"}"#),
+            (br#"[{"b":1,"a":2}]"#, r#"[{"a","b"}]"#),
+            (br#"{"Records":[{"x":1}]}"#, r#"{"Records":[{"x"}]}"#),
+            (
+                br#"{"QueryStatus":"FINISHED","QueryStatistics":{},"QueryResultRows":[[{"eventName":"PutObject"}]]}"#,
+                r#"{"QueryResultRows","QueryStatistics","QueryStatus"}"#,
+            ),
+            (br#"{"events":[{"message":"{\"level\":\"info\"}"}]}"#, r#"log-events: {"level"}"#),
+        ] {
+            let r = scan(bytes);
+            assert_eq!(r.outcome, Outcome::Skipped(SkipReason::NotCloudTrail), "{shape}");
+            assert_eq!(r.unknown_shape.as_deref(), Some(shape));
+        }
+        // Nothing but whitespace is no shape at all.
+        assert_eq!(scan(b" \n").unknown_shape, None);
+    }
+
+    #[test]
+    fn truncated_envelopes_fail_like_truncated_logs() {
+        let mut firehose = cwl(&[denied("a")]);
+        firehose.extend(cwl(&[denied("b")]));
+        let cut = &firehose[..firehose.len() - 40];
+        let r = scan(cut);
+        assert!(
+            matches!(r.outcome, Outcome::Failed(ObjectError::TruncatedJson { records_before: 1, .. })),
+            "{:?}",
+            r.outcome
+        );
+        let lookup = format!(
+            r#"{{"Events":[{{"EventId":"a","CloudTrailEvent":{}}}"#,
+            serde_json::to_string(&denied("a").to_string()).unwrap()
+        );
+        let r = scan(lookup.as_bytes());
+        assert!(matches!(r.outcome, Outcome::Failed(ObjectError::TruncatedJson { .. })), "{:?}", r.outcome);
+        // A message that is a cut record is an invalid record, as a cut array element would be.
+        let broken = json!({"events": [{"message": "{\"eventVersion\":\"1.11\",\"errorCode\":\"AccessDenied\""}]});
+        let r = scan(&serde_json::to_vec(&broken).unwrap());
+        assert_eq!((r.outcome.clone(), r.counts.records_read, r.counts.records_invalid), (Outcome::Read, 1, 1));
+    }
 
     #[test]
     fn needles_are_minimal_and_both_searchers_agree() {

@@ -5,9 +5,11 @@
 //! hands out each record's byte range; the caller runs a cheap needle search on it and parses only
 //! the candidates with simd-json.
 //!
-//! Input is a sequence of top-level values separated by whitespace, which covers all three
-//! shapes CloudTrail data comes in: a delivery file (`{"Records":[...]}`), a JSON array of
-//! records, and NDJSON (one record, or one `{"Records":[...]}` document, per line).
+//! Input is a sequence of top-level values separated by whitespace (or by nothing, as Firehose
+//! concatenates them), which covers all three shapes CloudTrail data comes in: a delivery file
+//! (`{"Records":[...]}`), a JSON array of records, and NDJSON (one record, or one
+//! `{"Records":[...]}` document, per line). The CLI's `{"Events":[...]}` and `{"events":[...]}`
+//! outputs are split the same way; what their elements hold is [`super::envelope`]'s business.
 //!
 //! The splitter is resumable: when a record is cut by the end of the buffer it answers
 //! [`Step::NeedMore`] and tells the caller from which offset to keep bytes; the caller appends
@@ -77,6 +79,48 @@ impl std::fmt::Display for SplitError {
     }
 }
 
+/// The array key that makes a top-level object a wrapper whose elements are handed out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WrapperKey {
+    /// A delivery file's `Records`.
+    #[default]
+    Records,
+    /// `aws cloudtrail lookup-events` output.
+    Events,
+    /// `aws logs filter-log-events` / `get-log-events` output.
+    LogEvents,
+}
+
+impl WrapperKey {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WrapperKey::Records => "Records",
+            WrapperKey::Events => "Events",
+            WrapperKey::LogEvents => "events",
+        }
+    }
+
+    fn of(key: &[u8]) -> Option<WrapperKey> {
+        match key {
+            b"Records" => Some(WrapperKey::Records),
+            b"Events" => Some(WrapperKey::Events),
+            b"events" => Some(WrapperKey::LogEvents),
+            _ => None,
+        }
+    }
+}
+
+/// Where the record just handed out stood.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Container {
+    /// A top-level object.
+    Bare,
+    /// An element of a top-level array.
+    Array,
+    /// An element of a wrapper's array.
+    Wrapper(WrapperKey),
+}
+
 /// How the records were packaged, for the summary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Shape {
@@ -130,6 +174,8 @@ pub struct Splitter {
     /// Bytes already dropped by the caller before `buf[0]`, for error offsets.
     base: u64,
     shape: Shape,
+    /// The key of the wrapper last entered.
+    wrapper: WrapperKey,
     /// Progress of the scans that ran into the end of the buffer, to go on from on the next call.
     cache: Cache,
     engine: Engine,
@@ -157,6 +203,7 @@ impl Splitter {
             pos: 0,
             base: 0,
             shape: Shape::default(),
+            wrapper: WrapperKey::default(),
             cache: Cache::default(),
             engine: Engine::get(),
         }
@@ -164,6 +211,18 @@ impl Splitter {
 
     pub fn shape(&self) -> Shape {
         self.shape
+    }
+
+    /// Where the record last returned by [`Splitter::next`] stood.
+    pub fn container(&self) -> Container {
+        match self.state {
+            State::ArrayFirst { wrapped: true }
+            | State::ArrayNext { wrapped: true }
+            | State::ArrayElem { wrapped: true }
+            | State::WrapperRest => Container::Wrapper(self.wrapper),
+            State::ArrayFirst { .. } | State::ArrayNext { .. } | State::ArrayElem { .. } => Container::Array,
+            State::Top | State::Done => Container::Bare,
+        }
     }
 
     /// The caller dropped `n` bytes from the front of its buffer (after a `NeedMore`).
@@ -209,8 +268,9 @@ impl Splitter {
                                 self.pos = at;
                                 return short(at);
                             }
-                            TopObject::Wrapper { array_body } => {
+                            TopObject::Wrapper { array_body, key } => {
                                 self.shape.wrappers += 1;
+                                self.wrapper = key;
                                 self.pos = array_body;
                                 self.state = State::ArrayFirst { wrapped: true };
                             }
@@ -342,6 +402,7 @@ enum TopObject {
     /// `{ ... "Records": [` — the array body starts at this offset.
     Wrapper {
         array_body: usize,
+        key: WrapperKey,
     },
     /// A complete object without a `Records` array: a record itself.
     Record {
@@ -349,8 +410,8 @@ enum TopObject {
     },
 }
 
-/// Classifies a top-level object by walking its keys: a `Records` array makes it a delivery
-/// file wrapper (its elements are the records), anything else makes the object a record.
+/// Classifies a top-level object by walking its keys: a `Records` (or `Events`, `events`) array
+/// makes it a wrapper (its elements are the records), anything else makes the object a record.
 /// The key is looked at before its value is skipped, so a wrapper is recognised without scanning
 /// its (possibly huge) array. A walk cut by the end of the buffer goes on from the key or the
 /// separator where it stopped.
@@ -379,8 +440,10 @@ fn top_object(cx: &mut Cx, open: usize) -> Res<TopObject> {
                 cx.cache.walk = Some((abs_open, Walk::Key(cx.abs(at))));
                 return Ok(TopObject::Short);
             };
-            if key == b"Records" && buf[value_at] == b'[' {
-                return Ok(TopObject::Wrapper { array_body: value_at + 1 });
+            if buf[value_at] == b'['
+                && let Some(key) = WrapperKey::of(key)
+            {
+                return Ok(TopObject::Wrapper { array_body: value_at + 1, key });
             }
             // The caller never passes eof here: a short value is always retried with more input.
             let Scan::End(end) = skip_value(cx, value_at, false)? else {
@@ -550,22 +613,53 @@ fn skip_ws(buf: &[u8], mut at: usize) -> usize {
 /// The top-level keys of one record (an object), as raw bytes. Used to tell CloudTrail records
 /// from other JSON without parsing. Stops quietly on malformed input.
 pub fn top_level_keys(record: &[u8]) -> Vec<&[u8]> {
-    let mut keys = Vec::new();
-    if record.first() != Some(&b'{') {
-        return keys;
+    fields(record).into_iter().map(|(key, _)| key).collect()
+}
+
+/// The top-level keys of an object (raw bytes, escapes kept) and their values' byte ranges.
+/// Stops quietly on malformed input.
+pub fn fields(object: &[u8]) -> Vec<(&[u8], Range<usize>)> {
+    let mut fields = Vec::new();
+    if object.first() != Some(&b'{') {
+        return fields;
     }
     let mut cache = Cache::default();
-    let mut cx = Cx { buf: record, base: 0, cache: &mut cache, engine: Engine::get() };
-    let mut at = skip_ws(record, 1);
-    while let Ok(Some((key, _, end))) = key_value(&mut cx, at, true) {
-        keys.push(key);
-        at = skip_ws(record, end);
-        if record.get(at) != Some(&b',') {
+    let mut cx = Cx { buf: object, base: 0, cache: &mut cache, engine: Engine::get() };
+    let mut at = skip_ws(object, 1);
+    while let Ok(Some((key, value_at, end))) = key_value(&mut cx, at, true) {
+        fields.push((key, value_at..end));
+        at = skip_ws(object, end);
+        if object.get(at) != Some(&b',') {
             break;
         }
-        at = skip_ws(record, at + 1);
+        at = skip_ws(object, at + 1);
     }
-    keys
+    fields
+}
+
+/// The byte ranges of an array's elements, or `None` when `array` is not one whole array.
+pub fn elements(array: &[u8]) -> Option<Vec<Range<usize>>> {
+    if array.first() != Some(&b'[') {
+        return None;
+    }
+    let mut cache = Cache::default();
+    let mut cx = Cx { buf: array, base: 0, cache: &mut cache, engine: Engine::get() };
+    let mut out = Vec::new();
+    let mut at = skip_ws(array, 1);
+    if array.get(at) == Some(&b']') {
+        return Some(out);
+    }
+    while at < array.len() {
+        let Ok(Scan::End(end)) = skip_value(&mut cx, at, true) else { return None };
+        out.push(at..end);
+        at = skip_ws(array, end);
+        match array.get(at) {
+            Some(b',') => at = skip_ws(array, at + 1),
+            Some(b']') => return Some(out),
+            _ => return None,
+        }
+    }
+    None
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1184,6 +1278,52 @@ mod tests {
         let keys = top_level_keys(br#"{"eventVersion":"1.08","userIdentity":{"type":"x"}, "eventName" : "A"}"#);
         assert_eq!(keys, [&b"eventVersion"[..], b"userIdentity", b"eventName"]);
         assert!(top_level_keys(b"[1]").is_empty());
+    }
+
+    #[test]
+    fn fields_and_elements() {
+        let obj = br#"{"a" : "x\"y", "b":[1, {"c":"]"}, "s"], "n":-2}"#;
+        let f = fields(obj);
+        let got: Vec<(&[u8], &[u8])> = f.iter().map(|(k, r)| (*k, &obj[r.clone()])).collect();
+        assert_eq!(got, [(&b"a"[..], &br#""x\"y""#[..]), (b"b", br#"[1, {"c":"]"}, "s"]"#), (b"n", b"-2")]);
+        let arr = &obj[f[1].1.clone()];
+        let items: Vec<&[u8]> = elements(arr).unwrap().into_iter().map(|r| &arr[r]).collect();
+        assert_eq!(items, [&b"1"[..], br#"{"c":"]"}"#, br#""s""#]);
+        assert_eq!(elements(b"[ ]").unwrap(), Vec::<Range<usize>>::new());
+        assert!(elements(b"[1,").is_none() && elements(b"{}").is_none() && elements(b"[1 2]").is_none());
+    }
+
+    /// Hands out each record with where it stood.
+    fn containers(input: &[u8]) -> Vec<Container> {
+        let mut sp = Splitter::new();
+        let mut out = Vec::new();
+        loop {
+            match sp.next(input, true).unwrap() {
+                Step::Record(_) | Step::NotObject(_) => out.push(sp.container()),
+                Step::Done => return out,
+                Step::NeedMore { .. } => unreachable!("the whole input is given"),
+            }
+        }
+    }
+
+    #[test]
+    fn cli_outputs_are_wrappers_and_each_record_knows_its_container() {
+        let input = br#"{"Events":[{"a":1}],"NextToken":"t"}{"x":1}[{"y":2}] {"n":0,"events":[{"m":"{}"},{"m":"z"}]}{"Records":[{}]}"#;
+        assert_eq!(
+            containers(input),
+            [
+                Container::Wrapper(WrapperKey::Events),
+                Container::Bare,
+                Container::Array,
+                Container::Wrapper(WrapperKey::LogEvents),
+                Container::Wrapper(WrapperKey::LogEvents),
+                Container::Wrapper(WrapperKey::Records),
+            ]
+        );
+        // An `events` key that is not an array leaves the object a record.
+        assert_eq!(containers(br#"{"events":3}"#), [Container::Bare]);
+        let (recs, _, shape) = split_all_chunkings(r#"{"events":[{"a":1},{"b":2}],"nextForwardToken":"f"}"#).unwrap();
+        assert_eq!((recs.len(), shape.wrappers), (2, 1));
     }
 }
 

@@ -18,6 +18,34 @@ pub fn failures(stats: &Stats) -> String {
     out
 }
 
+/// Shapes a plain trail comes in; any other format is an envelope, named in the summary.
+const PLAIN: [&str; 6] = ["records", "array", "ndjson", "single", "mixed", "empty"];
+
+/// The envelopes read, what they skipped, and the JSON of no known shape (never silent).
+fn formats_and_shapes(stats: &Stats) -> Option<String> {
+    let c = &stats.counts;
+    let mut out = String::new();
+    if stats.formats.keys().any(|f| !PLAIN.contains(f)) {
+        let formats: Vec<String> = stats.formats.iter().map(|(f, n)| format!("{n} {f}")).collect();
+        let mut skipped = Vec::new();
+        if c.cwl_control_messages > 0 {
+            skipped.push(format!("{} CloudWatch Logs control messages", c.cwl_control_messages));
+        }
+        if c.records_not_cloudtrail > 0 {
+            skipped.push(format!("{} entries that are not CloudTrail events", c.records_not_cloudtrail));
+        }
+        let skipped = if skipped.is_empty() { String::new() } else { format!("; skipped {}", skipped.join(", ")) };
+        let _ = writeln!(out, "denytrail: files by format: {}{skipped}", formats.join(", "));
+    }
+    if !stats.unknown_shapes.is_empty() {
+        let n: u64 = stats.unknown_shapes.values().sum();
+        let shapes: Vec<String> =
+            stats.unknown_shapes.iter().map(|(shape, n)| format!("{} ({n})", display(shape))).collect();
+        let _ = writeln!(out, "denytrail: {n} JSON file(s) in no known shape, not read: {}", shapes.join(", "));
+    }
+    (!out.is_empty()).then_some(out)
+}
+
 pub fn render(stats: &Stats, groups: usize) -> String {
     let c = &stats.counts;
     let mut out = failures(stats);
@@ -39,6 +67,9 @@ pub fn render(stats: &Stats, groups: usize) -> String {
         stats.duplicates_dropped,
         c.records_companion,
     );
+    if let Some(line) = formats_and_shapes(stats) {
+        out.push_str(&line);
+    }
     if c.records_invalid > 0 {
         let _ = writeln!(
             out,
@@ -62,4 +93,45 @@ pub fn render(stats: &Stats, groups: usize) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelopes_and_unknown_shapes_get_a_line_plain_trails_none() {
+        let mut stats = Stats::default();
+        stats.formats.insert("records", 3);
+        assert_eq!(formats_and_shapes(&stats), None);
+        stats.formats.insert("cwl", 2);
+        stats.counts.cwl_control_messages = 1;
+        stats.unknown_shape("{\"\\x1b\"}".into());
+        stats.unknown_shape("{\"a\"}".into());
+        stats.unknown_shape("{\"a\"}".into());
+        let text = render(&stats, 0);
+        assert!(
+            text.contains("denytrail: files by format: 2 cwl, 3 records; skipped 1 CloudWatch Logs control messages\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("denytrail: 3 JSON file(s) in no known shape, not read: {\"\\x1b\"} (1), {\"a\"} (2)\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn distinct_unknown_shapes_are_capped() {
+        let mut stats = Stats::default();
+        for i in 0..Stats::UNKNOWN_SHAPES_KEPT + 5 {
+            stats.unknown_shape(format!("{{\"k{i}\"}}"));
+        }
+        stats.unknown_shape("{\"k0\"}".into());
+        assert_eq!(stats.unknown_shapes.len(), Stats::UNKNOWN_SHAPES_KEPT + 1);
+        assert_eq!(stats.unknown_shapes["(other shapes)"], 5);
+        assert_eq!(stats.unknown_shapes["{\"k0\"}"], 2);
+        assert!(stats.nothing_read());
+        stats.counts.records_read = 1;
+        assert!(!stats.nothing_read());
+    }
 }
