@@ -182,7 +182,9 @@ impl Problem {
             Some("AccessDenied" | "AccessDeniedException" | "AllAccessDisabled" | "Forbidden") => {
                 Problem::AccessDenied(text)
             }
-            Some("NoSuchBucket" | "NoSuchKey" | "NotFound" | "TrailNotFoundException") => Problem::NotFound(text),
+            Some(
+                "NoSuchBucket" | "NoSuchKey" | "NotFound" | "TrailNotFoundException" | "ResourceNotFoundException",
+            ) => Problem::NotFound(text),
             Some(_) => Problem::Other(text),
             None if status == 403 => Problem::AccessDenied(text),
             None if status == 404 => Problem::NotFound(text),

@@ -66,7 +66,8 @@ const SCAN_HELP: &str = "Examples:
   # When did it start and stop? Denials per 5 minutes per group, with a bar chart:
   denytrail scan ./AWSLogs --since 2026-11-21T08:00:00Z --until 2026-11-21T12:00:00Z --timeline 5m
 
-Inputs may be files, directories (walked recursively), '-' for stdin, or s3://bucket/prefix.
+Inputs may be files, directories (walked recursively), '-' for stdin, s3://bucket/prefix,
+logs://LOG_GROUP (a trail's CloudWatch Logs group) or cloudtrail://lookup (LookupEvents).
 Contents are recognised by their bytes: gzip or plain; {\"Records\":[...]}, a JSON array, or NDJSON.";
 
 const EXPLAIN_HELP: &str = "Examples:
@@ -164,7 +165,8 @@ pub struct QueryArgs {
 /// What to read and which events to keep: shared by every command that scans.
 #[derive(Debug, Args)]
 pub struct InputArgs {
-    /// Files, directories, '-' (stdin) or s3://bucket[/prefix].
+    /// Files, directories, '-' (stdin), s3://bucket[/prefix], logs://LOG_GROUP (CloudWatch Logs)
+    /// or cloudtrail://lookup (LookupEvents: management events of the last 90 days).
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<String>,
 

@@ -50,6 +50,14 @@ pub fn run(opts: &ScanOptions) -> Result<ScanOutput> {
             _ => None,
         })
         .collect();
+    let log_groups: Vec<String> = opts
+        .inputs
+        .iter()
+        .filter_map(|i| match i {
+            Input::Logs { group } => Some(group.clone()),
+            _ => None,
+        })
+        .collect();
 
     let progress = Progress::new(opts.progress, 0, 0);
     let ctx = &opts.context;
@@ -59,10 +67,23 @@ pub fn run(opts: &ScanOptions) -> Result<ScanOutput> {
         let walk_progress = progress.clone();
         let local_tx = listed_tx.clone();
         s.spawn(move || walk_local(&opts.inputs, &opts.scope, &local_tx, &walk_progress));
-        let s3 = (!s3_inputs.is_empty()).then(|| {
-            let (s3_tx, progress) = (listed_tx.clone(), progress.clone());
-            s.spawn(move || crate::source::s3::read(&s3_inputs, &opts.aws, &opts.scope, s3_tx, progress))
-        });
+        // The remote sources, each on its own thread with its own small runtime.
+        let mut remote = Vec::new();
+        if !s3_inputs.is_empty() {
+            let (tx, progress) = (listed_tx.clone(), progress.clone());
+            remote.push(s.spawn(move || crate::source::s3::read(&s3_inputs, &opts.aws, &opts.scope, tx, progress)));
+        }
+        if !log_groups.is_empty() {
+            let (tx, progress) = (listed_tx.clone(), progress.clone());
+            let filter = &ctx.filter;
+            remote.push(s.spawn(move || crate::source::logs::read(&log_groups, &opts.aws, filter, tx, progress)));
+        }
+        if opts.inputs.contains(&Input::Lookup) {
+            let (tx, progress) = (listed_tx.clone(), progress.clone());
+            let (since, until) = (ctx.filter.since_ms, ctx.filter.until_ms);
+            let now = chrono::Utc::now().timestamp_millis();
+            remote.push(s.spawn(move || crate::source::lookup::read(&opts.aws, since, until, now, tx, progress)));
+        }
         drop(listed_tx);
         let pool = &pool;
         s.spawn(move || {
@@ -76,9 +97,9 @@ pub fn run(opts: &ScanOptions) -> Result<ScanOutput> {
             progress.object_done(report.counts.bytes_compressed, report.counts.records_matched);
             collector.merge(report);
         }
-        if let Some(h) = s3 {
-            // Every S3 object is accounted for through the channel; only a fatal error comes back.
-            h.join().map_err(|_| anyhow::anyhow!("the S3 reader panicked"))??;
+        for h in remote {
+            // Every object is accounted for through the channel; only a fatal error comes back.
+            h.join().map_err(|_| anyhow::anyhow!("a remote source panicked"))??;
         }
         Ok(())
     })?;
@@ -103,7 +124,7 @@ fn walk_local(inputs: &[Input], scope: &Scope, listed: &SyncSender<Listed>, prog
             Input::Stdin => {
                 emit(Listed::Object(LogObject { name: "-".into(), location: Location::Stdin, walked: false, size: 0 }))
             }
-            Input::S3 { .. } => {}
+            Input::S3 { .. } | Input::Logs { .. } | Input::Lookup => {}
         }
     }
 }

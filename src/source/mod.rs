@@ -6,6 +6,8 @@
 //! reached are accounted for here, as [`Listed::Skipped`] and [`Listed::Failed`].
 
 pub mod local;
+pub mod logs;
+pub mod lookup;
 pub mod s3;
 pub mod trail;
 
@@ -54,7 +56,16 @@ pub enum Listed {
 pub enum Input {
     Path(PathBuf),
     Stdin,
-    S3 { bucket: String, prefix: String },
+    S3 {
+        bucket: String,
+        prefix: String,
+    },
+    /// `logs://GROUP`: a CloudWatch Logs group that a trail delivers to (FilterLogEvents).
+    Logs {
+        group: String,
+    },
+    /// `cloudtrail://lookup`: the management events of the last 90 days (LookupEvents).
+    Lookup,
 }
 
 impl Input {
@@ -68,6 +79,18 @@ impl Input {
                 return Err(format!("'{s}' names no bucket: expected s3://bucket[/prefix]"));
             }
             return Ok(Input::S3 { bucket: bucket.to_string(), prefix: prefix.to_string() });
+        }
+        if let Some(group) = s.strip_prefix("logs://") {
+            if group.is_empty() || group.len() > 512 {
+                return Err(format!("'{s}' names no log group: expected logs://LOG_GROUP"));
+            }
+            return Ok(Input::Logs { group: group.to_string() });
+        }
+        if let Some(rest) = s.strip_prefix("cloudtrail://") {
+            return match rest {
+                "lookup" | "lookup/" => Ok(Input::Lookup),
+                _ => Err(format!("'{s}' is not a CloudTrail source: the one there is cloudtrail://lookup")),
+            };
         }
         if s.is_empty() {
             return Err("an input path is empty".to_string());
@@ -90,5 +113,9 @@ mod tests {
         );
         assert!(Input::parse("s3:///x").is_err());
         assert_eq!(Input::parse("logs"), Ok(Input::Path("logs".into())));
+        assert_eq!(Input::parse("logs:///aws/cloudtrail/org"), Ok(Input::Logs { group: "/aws/cloudtrail/org".into() }));
+        assert!(Input::parse("logs://").is_err());
+        assert_eq!(Input::parse("cloudtrail://lookup"), Ok(Input::Lookup));
+        assert!(Input::parse("cloudtrail://lake").is_err());
     }
 }
