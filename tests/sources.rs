@@ -5,6 +5,7 @@
 //! this file that answers as the API reference documents (awsJson1.1, `Events[].CloudTrailEvent`
 //! strings, `NextToken` pagination, a `ThrottlingException` first). It is a stand-in, not AWS.
 
+#[allow(unused_imports)] // each test binary uses a different part
 mod s3_support;
 
 use std::io::{BufRead, BufReader, Read, Write};
