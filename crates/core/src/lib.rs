@@ -16,6 +16,7 @@ pub mod filter;
 pub mod layout;
 pub mod parse;
 pub mod policy;
+pub mod redact;
 pub mod report;
 pub mod stats;
 

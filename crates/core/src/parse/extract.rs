@@ -149,7 +149,7 @@ pub fn event(rec: &Value, role: EventRole, prefix_depth: usize, source_object: &
             .iter()
             .find_map(|k| param(k));
 
-    Event {
+    let mut e = Event {
         event_id: text(get(rec, "eventID")).unwrap_or_default(),
         shared_event_id: text(get(rec, "sharedEventID")),
         request_id: text(get(rec, "requestID")),
@@ -208,7 +208,10 @@ pub fn event(rec: &Value, role: EventRole, prefix_depth: usize, source_object: &
         policy_document: rp.and_then(policy_document),
         source_object: source_object.to_string(),
         role: Some(role),
-    }
+    };
+    // Log text is attacker-controlled: no secret it carries goes further than this.
+    e.redact_secrets();
+    e
 }
 
 /// The policy document of a policy change or session request, as JSON text. CloudTrail logs

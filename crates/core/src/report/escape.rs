@@ -1,6 +1,7 @@
 //! Log text is attacker-controlled: user agents, keys and ARNs can hold terminal escapes,
 //! bidirectional overrides or spreadsheet formulas. Every human-facing writer passes log text
 //! through here; machine formats (JSON, Parquet) keep the data but never emit raw controls.
+//! Secrets are redacted as events are extracted, and again here (`crate::redact`).
 
 use std::fmt::Write;
 
@@ -14,6 +15,7 @@ pub fn is_dangerous(c: char) -> bool {
 /// Shows dangerous characters as visible escapes (`\x1b`, `\u{202e}`); a backslash is doubled
 /// only when escaping happened, so ordinary Windows-ish keys read as they are.
 pub fn display(s: &str) -> String {
+    let s = &*crate::redact::redact(s);
     if !s.chars().any(is_dangerous) {
         return s.to_string();
     }
@@ -55,6 +57,10 @@ pub fn markdown_cell(s: &str) -> String {
 /// serde_json already escapes C0; this adds DEL, C1 and the bidi/format characters. Only string
 /// contents can hold them, so the result is the same JSON value.
 pub fn json_text(json: String) -> String {
+    let json = match crate::redact::redact(&json) {
+        std::borrow::Cow::Owned(clean) => clean,
+        std::borrow::Cow::Borrowed(_) => json,
+    };
     if !json.chars().any(is_dangerous) {
         return json;
     }
