@@ -10,6 +10,12 @@ use denytrail::plan::UsageError;
 use denytrail::report::escape::display;
 
 fn main() -> ExitCode {
+    // Ctrl-C: no half-written output is left, and the status says interrupted (128 + SIGINT).
+    let _ = ctrlc::set_handler(|| {
+        denytrail::sink::remove_partial_outputs();
+        eprintln!("\ndenytrail: interrupted");
+        std::process::exit(Exit::Interrupted as i32);
+    });
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

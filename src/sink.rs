@@ -82,6 +82,7 @@ pub fn write_file(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>)
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = dir.join(format!(".{file_name}.denytrail-{}.tmp", std::process::id()));
+    PARTIAL.lock().unwrap_or_else(|e| e.into_inner()).push(tmp.clone());
     let result = (|| -> Result<()> {
         let f = File::create(&tmp).with_context(|| format!("cannot create {}", path.display()))?;
         let mut out = BufWriter::new(f);
@@ -94,7 +95,19 @@ pub fn write_file(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>)
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
+    PARTIAL.lock().unwrap_or_else(|e| e.into_inner()).retain(|p| *p != tmp);
     result
+}
+
+/// Temporary files being written now: what an interrupted run must not leave behind.
+static PARTIAL: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Removes every half-written temporary file (on Ctrl-C, before exiting). The outputs
+/// themselves are untouched: each is replaced only by a whole file.
+pub fn remove_partial_outputs() {
+    for tmp in PARTIAL.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+        let _ = std::fs::remove_file(tmp);
+    }
 }
 /// Writes `body` to `s3://bucket/key` (the report sink of `--output s3://…`). The SDK retries
 /// transient errors; a refusal comes back as one line naming the permission needed.
@@ -181,5 +194,23 @@ mod tests {
         assert_eq!(names, ["report.csv"], "no temporary file is left behind");
         write_file(&path, |w| Ok(w.write_all(b"new")?)).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"new");
+    }
+
+    #[test]
+    fn an_interrupt_removes_the_half_written_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("events.parquet");
+        let names = || -> Vec<String> {
+            std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect()
+        };
+        let _ = write_file(&path, |w| {
+            w.write_all(b"half")?;
+            w.flush()?;
+            assert_eq!(names().len(), 1, "the temporary file exists while writing");
+            remove_partial_outputs(); // what the Ctrl-C handler does
+            assert!(names().is_empty(), "{:?}", names());
+            Ok(())
+        });
+        assert!(!path.exists() || std::fs::read(&path).unwrap() != b"half");
     }
 }

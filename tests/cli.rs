@@ -753,3 +753,38 @@ fn a_closed_stdout_ends_every_command_quietly() {
         assert!(o.stderr.is_empty(), "{args:?} is not quiet: {}", stderr(&o));
     }
 }
+
+// ---------------------------------------------------------------- Ctrl-C
+
+#[test]
+fn ctrl_c_exits_130_and_leaves_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report.csv");
+    // Reading stdin that never ends: the scan is running when the signal comes.
+    let mut child = bin()
+        .args([
+            "scan",
+            "-",
+            "-o",
+            out.to_str().unwrap(),
+            "--events-out",
+            dir.path().join("e.parquet").to_str().unwrap(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(record("a", "k", "ua").to_string().as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let killed = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let o = child.wait_with_output().unwrap();
+    drop(stdin);
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    assert!(stderr(&o).contains("interrupted"), "{}", stderr(&o));
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "nothing is left behind: {left:?}");
+}

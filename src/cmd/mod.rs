@@ -22,6 +22,8 @@ pub enum Exit {
     Usage = 2,
     Findings = 3,
     Incomplete = 4,
+    /// Ctrl-C (128 + SIGINT), as shells report it.
+    Interrupted = 130,
 }
 
 pub fn run(cli: Cli) -> Result<Exit> {
