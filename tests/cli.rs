@@ -150,9 +150,26 @@ fn testdata_groups_match_expected() {
     assert_eq!(ci["principal_type"], "AssumedRole");
     assert_eq!(ci["first_seen"], "2026-11-21T09:00:05Z");
     assert_eq!(ci["last_seen"], "2026-11-21T10:55:15Z");
-    for column in ["causes", "confidence", "evidence", "next_steps", "sample_event_id", "sample_key", "source_ips"] {
-        assert!(ci.get(column).is_some(), "column {column} missing");
+    // Every group is diagnosed: no diagnosis column is empty, and the samples name a real event.
+    for g in groups {
+        for column in ["causes", "confidence", "facts", "evidence", "next_steps", "sample_event_id", "sample_key"] {
+            let value = g[column].as_str().unwrap_or_else(|| panic!("column {column} missing: {g}"));
+            assert!(!value.trim().is_empty(), "{column} is empty: {g}");
+        }
+        assert!(["high", "medium", "low"].contains(&g["confidence"].as_str().unwrap()), "{g}");
+        assert!(g["source_ips"].as_u64().is_some_and(|n| n >= 1), "{g}");
     }
+    // The story of testdata/EXPECTED.md: each group's first cause and its facts.
+    let first = |g: &Value| g["causes"].as_str().unwrap().split(' ').next().unwrap().to_string();
+    let by = |p: &str| groups.iter().find(|g| g["principal"].as_str().unwrap().ends_with(p)).unwrap();
+    assert_eq!(first(by("role/ci-deploy")), "bucket-policy-deny");
+    assert!(by("role/ci-deploy")["evidence"].as_str().unwrap().contains("DenyUnencryptedBuildUploads"));
+    assert_eq!(first(by("AWSReservedSSO_DataEngineer_0123456789abcdef")), "kms-denied");
+    assert_eq!(first(by("user/alice")), "identity-no-allow");
+    assert_eq!(first(by("role/partner-sync")), "cross-account");
+    assert!(by("role/partner-sync")["facts"].as_str().unwrap().contains("cross-account"));
+    assert!(by("ANONYMOUS_PRINCIPAL")["facts"].as_str().unwrap().contains("suspicious"));
+    assert!(by("ANONYMOUS_PRINCIPAL")["facts"].as_str().unwrap().contains("anonymous"));
 }
 
 #[test]

@@ -35,6 +35,8 @@ pub struct Moto {
     child: Child,
     pub port: u16,
     runtime: tokio::runtime::Runtime,
+    /// moto's stderr, removed with the server.
+    _log: tempfile::NamedTempFile,
 }
 
 impl Moto {
@@ -53,24 +55,24 @@ impl Moto {
         // The port is free when picked but may be taken before moto binds it: try a few.
         for _ in 0..5 {
             let port = free_port();
+            // moto logs every request to stderr: into a file, never a pipe nobody reads (a full
+            // pipe would block the server mid-test).
+            let log = tempfile::NamedTempFile::new().expect("a log file for moto");
             let mut child = Command::new(&path)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
-                .stderr(Stdio::piped())
+                .stderr(Stdio::from(log.reopen().expect("reopen the log file")))
                 .spawn()
                 .unwrap_or_else(|e| {
                     panic!("cannot start {}: {e}; reinstall it with scripts/moto-server.sh", path.display())
                 });
             match wait_until_answering(&mut child, port) {
-                Ok(()) => return Moto { child, port, runtime },
+                Ok(()) => return Moto { child, port, runtime, _log: log },
                 Err(e) => {
                     let _ = child.kill();
-                    let mut stderr = String::new();
-                    if let Some(mut s) = child.stderr.take() {
-                        let _ = s.read_to_string(&mut stderr);
-                    }
                     let _ = child.wait();
+                    let stderr = std::fs::read_to_string(log.path()).unwrap_or_default();
                     last_error = format!("{e}; its stderr: {stderr}");
                 }
             }
