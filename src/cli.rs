@@ -39,6 +39,11 @@ pub enum Command {
     /// confirm them, and a least-privilege corrective policy where an identity policy is at fault.
     #[command(after_help = EXPLAIN_HELP)]
     Explain(Box<ExplainArgs>),
+    /// Scan, then save the account configuration `--live` would read for the report (bucket
+    /// settings and policies, IAM, KMS key, VPC endpoint and organization policies) to a file that
+    /// `--config` reads later with no AWS call. Policies and settings only, never credentials.
+    #[command(after_help = SNAPSHOT_HELP)]
+    Snapshot(Box<SnapshotArgs>),
     /// Run SQL over the events of a scan (or of a `scan --events-out` file): forensic questions
     /// the report does not answer.
     #[command(after_help = QUERY_HELP)]
@@ -81,6 +86,14 @@ const EXPLAIN_HELP: &str = "Examples:
   # One principal's groups:
   denytrail explain ./AWSLogs --principal 'arn:aws:iam::*:role/ci-deploy'";
 
+const SNAPSHOT_HELP: &str = "Examples:
+  # At the time of the outage, keep the configuration the denials are judged against:
+  denytrail snapshot ./AWSLogs --since 24h --out config.json
+
+  # Later, anywhere (no AWS call):
+  denytrail scan ./AWSLogs --since 24h --config config.json
+  denytrail explain ./AWSLogs --since 24h --config config.json";
+
 const QUERY_HELP: &str = "Tables:
   events   one row per kept event: the target events (role = 'target') and the companions the
            diagnosis used (role = 'companion'); the columns of `scan --events-out`, e.g.
@@ -122,6 +135,8 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE.parquet")]
     pub baseline: Option<PathBuf>,
     #[command(flatten)]
+    pub live: LiveArgs,
+    #[command(flatten)]
     pub run: RunArgs,
     #[command(flatten)]
     pub aws: AwsArgs,
@@ -138,9 +153,38 @@ pub struct ExplainArgs {
     #[command(flatten)]
     pub input: InputArgs,
     #[command(flatten)]
+    pub live: LiveArgs,
+    #[command(flatten)]
     pub run: RunArgs,
     #[command(flatten)]
     pub aws: AwsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Where to write the configuration (JSON).
+    #[arg(long, value_name = "FILE.json")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+/// Judging the denials against the account's configuration.
+#[derive(Debug, Args, Default)]
+pub struct LiveArgs {
+    /// Read the account's configuration (bucket policy and settings, the caller's IAM policies and
+    /// boundary, KMS key, VPC endpoint and organization policies) and confirm or refute each
+    /// group's cause, naming the deciding statement (`confirmed_by`). Makes read-only AWS calls,
+    /// once per bucket, principal, key, endpoint and account.
+    #[arg(long, help_heading = "Configuration")]
+    pub live: bool,
+    /// Like --live, from a file `denytrail snapshot --out` wrote, with no AWS call.
+    #[arg(long, value_name = "FILE.json", help_heading = "Configuration")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -4,7 +4,7 @@
 //! [`decode`] → [`parse`] → [`filter`] → [`collect`] → [`diagnose`]. This crate adds what needs
 //! I/O, threads, polars or AWS: [`source`] (local files, stdin, S3), [`scan`] (the rayon
 //! pipeline), [`report`] (polars grouping, the table writer, SQL, baselines), [`sink`] (outputs), [`aws`]
-//! (shared SDK plumbing), and [`cli`] → [`plan`] → [`cmd`] (flags, the checked plan, one module per
+//! (shared SDK plumbing), [`live`] (the account configuration `--live` and `snapshot` read), and [`cli`] → [`plan`] → [`cmd`] (flags, the checked plan, one module per
 //! command).
 
 pub use denytrail_core::{collect, decode, diagnose, diagnose_groups, event, filter, layout, parse, stats};
@@ -12,6 +12,7 @@ pub use denytrail_core::{collect, decode, diagnose, diagnose_groups, event, filt
 pub mod aws;
 pub mod cli;
 pub mod cmd;
+pub mod live;
 pub mod plan;
 pub mod progress;
 pub mod report;

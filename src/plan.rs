@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use crate::aws::AwsOptions;
-use crate::cli::{AwsArgs, InputArgs, OutputArgs};
+use crate::cli::{AwsArgs, InputArgs, LiveArgs, OutputArgs};
 use crate::filter::{ErrorCodes, Filter, Glob1};
 use crate::layout::Scope;
 use crate::parse::ScanContext;
@@ -51,6 +51,30 @@ pub enum EventsFrom {
     Scan(ScanPlan),
     /// The file, and the globs that still apply to its events.
     Saved(PathBuf, Filter, AwsOptions),
+}
+
+/// Where the configuration the denials are judged against comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigFrom {
+    /// Neither flag: the diagnosis from the log alone.
+    None,
+    /// `--live`: read from AWS after the scan.
+    Live,
+    /// `--config FILE`: a `denytrail snapshot` file, no AWS call.
+    File(PathBuf),
+}
+
+impl ConfigFrom {
+    pub fn of(args: &LiveArgs) -> anyhow::Result<ConfigFrom> {
+        match (args.live, &args.config) {
+            (true, Some(_)) => {
+                Err(usage("--live reads the configuration from AWS and --config from a file: give one of them"))
+            }
+            (true, None) => Ok(ConfigFrom::Live),
+            (false, Some(path)) => Ok(ConfigFrom::File(path.clone())),
+            (false, None) => Ok(ConfigFrom::None),
+        }
+    }
 }
 
 /// One output: where, and in which format.
@@ -269,6 +293,14 @@ mod tests {
             "2026-11-21T07:00:00+00:00"
         );
         assert!(parse_time("yesterday-ish", now, false).is_err());
+    }
+
+    #[test]
+    fn live_and_config_are_one_or_the_other() {
+        let both = LiveArgs { live: true, config: Some("c.json".into()) };
+        assert!(ConfigFrom::of(&both).unwrap_err().downcast_ref::<UsageError>().is_some());
+        assert_eq!(ConfigFrom::of(&LiveArgs { live: true, config: None }).unwrap(), ConfigFrom::Live);
+        assert_eq!(ConfigFrom::of(&LiveArgs::default()).unwrap(), ConfigFrom::None);
     }
 
     #[test]

@@ -19,8 +19,12 @@ pub fn run(args: &ExplainArgs) -> Result<Exit> {
         return Err(usage("--group counts from 1 (the group with the most denials)"));
     }
     let from = EventsFrom::of(args.events.as_deref(), &args.input, &args.aws, quiet, Utc::now())?;
+    let config_from = crate::plan::ConfigFrom::of(&args.live)?;
+    let configuration = super::Configuration::prepare(&config_from)?;
     let saved = matches!(from, EventsFrom::Saved(..));
-    let out = super::events(from)?;
+    let mut out = super::events(from)?;
+    let config = configuration.resolve(&out, &crate::plan::aws_options(&args.aws), quiet)?;
+    let snapshot = config.as_ref().map(|c| &c.0);
     // Only the order and keys of the groups are needed here; each is diagnosed once below.
     let groups = report::build(&out.targets, &HashMap::new()).context("cannot group the events")?;
     let chosen: Vec<(usize, &report::Group)> = match args.group {
@@ -31,6 +35,7 @@ pub fn run(args: &ExplainArgs) -> Result<Exit> {
         None => groups.iter().enumerate().map(|(i, g)| (i + 1, g)).collect(),
     };
     let index = crate::diagnose::Companions::new(out.companions.iter().chain(&out.targets).collect());
+    let mut live = config.as_ref().map(|c| c.1.clone());
     let mut stdout = std::io::stdout().lock();
     if chosen.is_empty() {
         writeln!(stdout, "no matching denials")?;
@@ -38,7 +43,11 @@ pub fn run(args: &ExplainArgs) -> Result<Exit> {
     for (rank, g) in chosen {
         let key = g.key();
         let members: Vec<&Event> = out.targets.iter().filter(|e| key.holds(e)).collect();
-        let d = crate::diagnose::diagnose_group(&members, &index);
+        let d = denytrail_core::diagnose_one(&members, &index, snapshot);
+        if let Some(live) = &mut live {
+            let (confidence, confirmed_by) = (d.confidence_column(), d.confirmed_by_column());
+            super::count_verdicts(live, std::iter::once((confidence.as_str(), confirmed_by.as_str())));
+        }
         let text = crate::diagnose::explain_group(&members, &d);
         writeln!(stdout, "## Group {rank} of {}\n", groups.len())?;
         // Log text inside the explanation is shown escaped, never raw.
@@ -47,8 +56,15 @@ pub fn run(args: &ExplainArgs) -> Result<Exit> {
         }
         writeln!(stdout)?;
     }
+    drop(index);
+    out.stats.live = live;
     if !quiet && !saved {
         eprint!("{}", report::summary::render(&out.stats, groups.len()));
+    } else if !quiet && let Some(live) = &out.stats.live {
+        let stats = crate::stats::Stats { live: Some(live.clone()), ..Default::default() };
+        if let Some(line) = report::summary::render(&stats, 0).lines().find(|l| l.contains("configuration of")) {
+            eprintln!("{line}");
+        }
     }
     Ok(exit_for(&out, args.run.fail_on_findings, !groups.is_empty()))
 }

@@ -4,15 +4,19 @@
 pub mod explain;
 pub mod query;
 pub mod scan;
+pub mod snapshot;
 
 use std::fs::File;
 
 use anyhow::{Context, Result};
 
+use crate::aws::AwsOptions;
 use crate::cli::{Cli, Command};
 use crate::collect::ScanOutput;
-use crate::plan::{EventsFrom, ScanPlan};
+use crate::plan::{ConfigFrom, EventsFrom, ScanPlan};
 use crate::report::escape::display;
+use denytrail_core::policy::Snapshot;
+use denytrail_core::stats::LiveStats;
 
 /// Exit statuses of the contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +35,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Scan(args) => scan::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Query(args) => query::run(&args),
+        Command::Snapshot(args) => snapshot::run(&args),
     };
     match result {
         Err(e) if e.downcast_ref::<NothingRead>().is_some() => {
@@ -142,6 +147,68 @@ pub fn events(from: EventsFrom) -> Result<ScanOutput> {
             out.targets.retain(|e| filter.matches_event_globs(&e.principal, e.bucket.as_deref(), &e.prefix));
             out.stats.events_unique = out.targets.len() as u64;
             Ok(out)
+        }
+    }
+}
+
+/// The configuration `--live` / `--config` judge against: a `--config` file is read before the
+/// scan (a bad file is said before anything is scanned); `--live` is read after it, for the
+/// scan's targets.
+pub enum Configuration {
+    None,
+    Live,
+    Loaded(Box<Snapshot>, String),
+}
+
+impl Configuration {
+    pub fn prepare(from: &ConfigFrom) -> Result<Configuration> {
+        Ok(match from {
+            ConfigFrom::None => Configuration::None,
+            ConfigFrom::Live => Configuration::Live,
+            ConfigFrom::File(path) => {
+                Configuration::Loaded(Box::new(crate::live::load(path)?), path.display().to_string())
+            }
+        })
+    }
+
+    /// The snapshot for `out`'s targets, with its stats (group verdicts still zero), or `None`.
+    pub fn resolve(self, out: &ScanOutput, aws: &AwsOptions, quiet: bool) -> Result<Option<(Snapshot, LiveStats)>> {
+        let (snapshot, mut stats) = match self {
+            Configuration::None => return Ok(None),
+            Configuration::Loaded(snap, source) => (*snap, LiveStats { source, ..LiveStats::default() }),
+            Configuration::Live => {
+                let f = crate::live::fetch(&out.targets, &out.companions, aws)?;
+                let stats = LiveStats {
+                    source: "live".into(),
+                    live_calls: f.calls,
+                    seconds: f.seconds,
+                    ..LiveStats::default()
+                };
+                (f.snapshot, stats)
+            }
+        };
+        stats.snapshot_taken_at = snapshot.taken_at_ms.map(crate::report::rfc3339_ms);
+        let gaps = denytrail_core::diagnose::confirm::not_visible(&snapshot);
+        stats.not_visible = gaps.len() as u64;
+        const SHOWN: usize = 5;
+        for (item, reason) in gaps.iter().take(SHOWN) {
+            warn(quiet, &format!("not visible: {item} ({reason})"));
+        }
+        if gaps.len() > SHOWN {
+            warn(quiet, &format!("not visible: {} more item(s) (see the snapshot)", gaps.len() - SHOWN));
+        }
+        Ok(Some((snapshot, stats)))
+    }
+}
+
+/// Counts the groups by verdict into `stats`.
+pub fn count_verdicts<'a>(stats: &mut LiveStats, rows: impl Iterator<Item = (&'a str, &'a str)>) {
+    for (confidence, confirmed_by) in rows {
+        match confidence {
+            "confirmed" => stats.confirmed += 1,
+            "refuted" => stats.refuted += 1,
+            _ if !confirmed_by.is_empty() => stats.undetermined += 1,
+            _ => {}
         }
     }
 }

@@ -27,14 +27,21 @@ pub fn run(args: &ScanArgs) -> Result<Exit> {
     let scan = ScanPlan::of(&args.input, &args.aws, quiet, Utc::now())?;
     let outputs = plan::outputs(&args.output, |_| Ok(()))?;
     let baseline_at = args.baseline.as_deref().map(plan::location).transpose()?;
+    let config_from = plan::ConfigFrom::of(&args.live)?;
     let aws = scan.aws.clone();
+    let configuration = super::Configuration::prepare(&config_from)?;
 
     let previous = match &baseline_at {
         Some(at) => Some(read_baseline(at, &aws, quiet)?),
         None => None,
     };
-    let out = super::scan(scan)?;
-    let diagnosis = crate::diagnose_groups(&out.targets, &out.companions);
+    let mut out = super::scan(scan)?;
+    let config = configuration.resolve(&out, &aws, quiet)?;
+    let diagnosis = denytrail_core::diagnose_groups_with(&out.targets, &out.companions, config.as_ref().map(|c| &c.0));
+    if let Some((_, mut live)) = config {
+        super::count_verdicts(&mut live, diagnosis.values().map(|d| (d.confidence.as_str(), d.confirmed_by.as_str())));
+        out.stats.live = Some(live);
+    }
     let mut groups = report::build(&out.targets, &diagnosis).context("cannot group the events")?;
     if let Some(previous) = previous {
         groups = baseline::compare(groups, previous);

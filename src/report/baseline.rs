@@ -33,10 +33,13 @@ pub fn parse(bytes: Vec<u8>, name: &str) -> Result<Vec<Group>> {
         .with_context(|| format!("the baseline {name} is not a denytrail report (write one with --format parquet)"))
 }
 
+/// Columns added after reports were first written: a baseline may lack them.
+const OPTIONAL: [&str; 2] = ["facts", "confirmed_by"];
+
 fn from_frame(df: &DataFrame) -> PolarsResult<Vec<Group>> {
-    // A baseline is a whole report: every contract column must be there, but for `facts`,
-    // which reports written before it existed lack (it then reads as empty).
-    for name in super::column_names().filter(|n| *n != "facts") {
+    // A baseline is a whole report: every contract column must be there, but for `facts` and
+    // `confirmed_by`, which reports written before they existed lack (they then read as empty).
+    for name in super::column_names().filter(|n| !OPTIONAL.contains(n)) {
         df.column(name)?;
     }
     super::rows_from_frame(df)

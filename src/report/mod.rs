@@ -95,7 +95,7 @@ pub fn rows_from_frame(df: &DataFrame) -> PolarsResult<Vec<Group>> {
 
 /// Columns the diagnosis fills, absent from the bare grouped frame.
 fn is_diagnosis(name: &str) -> bool {
-    matches!(name, "causes" | "confidence" | "facts" | "evidence" | "next_steps")
+    matches!(name, "causes" | "confidence" | "facts" | "confirmed_by" | "evidence" | "next_steps")
 }
 
 /// The report as a frame with the contract's columns (`status` first when a baseline set it):

@@ -327,6 +327,7 @@ mod tests {
             causes: String::new(),
             confidence: String::new(),
             facts: String::new(),
+            confirmed_by: String::new(),
             evidence: String::new(),
             next_steps: String::new(),
             sample_event_id: "e".into(),

@@ -15,6 +15,7 @@ use flate2::write::GzEncoder;
 use serde_json::{Value, json};
 
 pub use moto::{ACCOUNT, Moto, REGION};
+#[allow(unused_imports)] // not every test binary injects faults
 pub use proxy::{Fault, Proxy};
 
 /// The checked-in trail (see testdata/EXPECTED.md).

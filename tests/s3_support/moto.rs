@@ -88,6 +88,11 @@ impl Moto {
         self.runtime.block_on(f)
     }
 
+    /// The SDK configuration of every client of a test: static credentials, moto's URL.
+    pub fn config(&self) -> aws_config::SdkConfig {
+        self.sdk_config(REGION)
+    }
+
     fn sdk_config(&self, region: &str) -> aws_config::SdkConfig {
         let creds = s3::config::Credentials::new("testing", "testing", None, None, "tests");
         self.block_on(

@@ -28,12 +28,35 @@ use report::{CauseLine, GroupDetail, GroupDiagnosis};
 /// The diagnosis columns of every group: the targets are grouped as the report groups them, and
 /// correlated with the companion events (and with each other: a target can explain a neighbour).
 pub fn diagnose_groups(targets: &[Event], companions: &[Event]) -> HashMap<GroupKey, GroupDiagnosis> {
+    diagnose_groups_with(targets, companions, None)
+}
+
+/// [`diagnose_groups`], each group then judged against the account's configuration when a
+/// snapshot was read (`--live`, `--config`): `confirmed` / `refuted` and `confirmed_by`.
+pub fn diagnose_groups_with(
+    targets: &[Event],
+    companions: &[Event],
+    snapshot: Option<&policy::Snapshot>,
+) -> HashMap<GroupKey, GroupDiagnosis> {
     let index = diagnose::Companions::new(companions.iter().chain(targets).collect());
     let mut groups: HashMap<GroupKey, Vec<&Event>> = HashMap::new();
     for e in targets {
         groups.entry(GroupKey::of(e)).or_default().push(e);
     }
-    groups.into_iter().map(|(key, events)| (key, group_diagnosis(&diagnose::diagnose_group(&events, &index)))).collect()
+    groups.into_iter().map(|(key, events)| (key, group_diagnosis(&diagnose_one(&events, &index, snapshot)))).collect()
+}
+
+/// One group's diagnosis, confirmed against `snapshot` when there is one.
+pub fn diagnose_one(
+    events: &[&Event],
+    index: &diagnose::Companions<'_>,
+    snapshot: Option<&policy::Snapshot>,
+) -> diagnose::Diagnosis {
+    let mut d = diagnose::diagnose_group(events, index);
+    if let Some(c) = snapshot.and_then(|s| diagnose::confirm::confirm_events(events, s)) {
+        d.apply_confirmation(c);
+    }
+    d
 }
 
 /// The report's view of a diagnosis.
@@ -42,6 +65,7 @@ pub fn group_diagnosis(d: &diagnose::Diagnosis) -> GroupDiagnosis {
         causes: d.causes_column(),
         confidence: d.confidence_column(),
         facts: d.facts_column(),
+        confirmed_by: d.confirmed_by_column(),
         evidence: d.evidence.clone(),
         next_steps: d.next_steps_column(),
         detail: GroupDetail {

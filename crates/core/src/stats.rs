@@ -145,6 +145,28 @@ pub struct Stats {
     /// holding no CloudTrail records, and never silently.
     pub unknown_shapes: BTreeMap<String, u64>,
     pub elapsed_seconds: f64,
+    /// With `--live` or `--config`: the configuration the denials were judged against.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live: Option<LiveStats>,
+}
+
+/// The configuration read for `--live` / `--config`, and what reading it cost.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LiveStats {
+    /// `live`, or the `--config` file.
+    pub source: String,
+    /// When the configuration was read (RFC 3339), as the snapshot says.
+    pub snapshot_taken_at: Option<String>,
+    /// AWS API calls made (0 with `--config`).
+    pub live_calls: u64,
+    /// Items that could not be read (refused, throttled, not found, errors).
+    pub not_visible: u64,
+    /// Wall time spent reading the configuration.
+    pub seconds: f64,
+    /// Groups by verdict.
+    pub confirmed: u64,
+    pub refuted: u64,
+    pub undetermined: u64,
 }
 
 impl Stats {

@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 
 use crate::event::Event;
 
+use super::confirm::{Confirmation, Verdict, read_at};
 use super::steps::principal_arn;
 use super::text::{clip, fmt_time};
 use super::{Diagnosis, percent};
@@ -79,6 +80,10 @@ pub fn explain_group(targets: &[&Event], diagnosis: &Diagnosis) -> String {
         }
     }
 
+    if let Some(c) = &diagnosis.confirmation {
+        live_section(&mut out, c);
+    }
+
     if !diagnosis.next_steps.is_empty() {
         out.push_str("\nConfirm with:\n");
         for (i, cmd) in diagnosis.next_steps.iter().enumerate() {
@@ -102,6 +107,38 @@ pub fn explain_group(targets: &[&Event], diagnosis: &Diagnosis) -> String {
         }
     }
     out
+}
+
+/// What the configuration read said: the verdict, and the deciding statement with the
+/// condition that decided marked.
+fn live_section(out: &mut String, c: &Confirmation) {
+    use crate::policy::{Decision, pretty_statement};
+    let verdict = match c.verdict {
+        Verdict::Confirmed => "confirmed",
+        Verdict::Refuted => "refuted (the configuration allows these requests now)",
+        Verdict::Undetermined => "cannot confirm",
+    };
+    let _ = writeln!(out, "\nAgainst the configuration read {}: {verdict}", read_at(c));
+    let _ = writeln!(out, "  {}", c.line);
+    if c.via_kms {
+        out.push_str("  (decided by the kms:GenerateDataKey request S3 makes for the upload)\n");
+    }
+    let shown = match &c.decision {
+        Decision::ExplicitDeny { by } => Some(("Deciding statement", by)),
+        Decision::ImplicitDeny { nearest: Some(s), .. } => Some(("Nearest Allow (it did not apply)", s)),
+        _ => None,
+    };
+    if let Some((what, s)) = shown {
+        let _ = writeln!(out, "  {what}:");
+        for line in pretty_statement(s).lines() {
+            let _ = writeln!(out, "    {line}");
+        }
+    }
+    if c.sso_reserved {
+        out.push_str(
+            "  The caller is an AWSReservedSSO_* role: its policies come from an IAM Identity Center permission set.\n",
+        );
+    }
 }
 
 /// The least-privilege Allow the caller's side needs (identity policy, permission set,

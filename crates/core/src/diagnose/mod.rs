@@ -15,6 +15,7 @@
 //! are listed apart from causes. Confidence comes from positive evidence: a missing optional
 //! header alone is at most `low`.
 
+pub mod confirm;
 mod correlate;
 mod explain;
 mod message;
@@ -42,13 +43,18 @@ use correlate::GroupProfile;
 use rules::{EventCtx, Finding, RULES, UNEXPLAINED, tag_rank};
 use steps::Fill;
 
-/// How sure a cause is.
+/// How sure a cause is. `Refuted` and `Confirmed` come only from `--live` / `--config`: the
+/// account's configuration was read and judged against the denied requests ([`confirm`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Confidence {
+    /// The configuration read would allow the request now: not this cause (any more).
+    Refuted,
     Low,
     Medium,
     High,
+    /// The evaluation reproduces the denial and names the deciding statement.
+    Confirmed,
 }
 
 impl fmt::Display for Confidence {
@@ -57,6 +63,8 @@ impl fmt::Display for Confidence {
             Confidence::Low => "low",
             Confidence::Medium => "medium",
             Confidence::High => "high",
+            Confidence::Refuted => "refuted",
+            Confidence::Confirmed => "confirmed",
         })
     }
 }
@@ -88,6 +96,8 @@ pub struct Diagnosis {
     pub run_in: Vec<String>,
     /// Where the fix goes, strongest cause first (one per place); empty when no cause names one.
     pub remedies: Vec<Remedy>,
+    /// The judgement against the account's configuration (`--live`, `--config`), when one was read.
+    pub confirmation: Option<confirm::Confirmation>,
 }
 
 impl Diagnosis {
@@ -96,9 +106,19 @@ impl Diagnosis {
         self.causes.iter().map(|c| format!("{} ({})", c.tag, percent(c.share))).collect::<Vec<_>>().join(", ")
     }
 
-    /// The first cause's confidence, or "" without causes.
+    /// `confirmed` or `refuted` when the configuration decided, else the first cause's confidence,
+    /// or "" without causes.
     pub fn confidence_column(&self) -> String {
-        self.causes.first().map(|c| c.confidence.to_string()).unwrap_or_default()
+        match self.confirmation.as_ref().map(|c| c.verdict) {
+            Some(confirm::Verdict::Confirmed) => Confidence::Confirmed.to_string(),
+            Some(confirm::Verdict::Refuted) => Confidence::Refuted.to_string(),
+            _ => self.causes.first().map(|c| c.confidence.to_string()).unwrap_or_default(),
+        }
+    }
+
+    /// What decided against the configuration read (the `confirmed_by` column), "" without one.
+    pub fn confirmed_by_column(&self) -> String {
+        self.confirmation.as_ref().map(|c| c.line.clone()).unwrap_or_default()
     }
 
     /// The commands joined by " ; ".
@@ -296,5 +316,6 @@ pub fn diagnose_group(targets: &[&Event], companions: &Companions<'_>) -> Diagno
         next_steps,
         run_in,
         remedies,
+        confirmation: None,
     }
 }

@@ -84,11 +84,11 @@ pub struct Remedy {
 }
 
 impl Remedy {
-    fn new(place: RemedyPlace, account: Option<&str>, title: String) -> Remedy {
+    pub(crate) fn new(place: RemedyPlace, account: Option<&str>, title: String) -> Remedy {
         Remedy { place, account: account.map(str::to_string), title, lines: Vec::new(), draft: None, grant: false }
     }
 
-    fn line(mut self, s: impl Into<String>) -> Remedy {
+    pub(crate) fn line(mut self, s: impl Into<String>) -> Remedy {
         self.lines.push(s.into());
         self
     }

@@ -182,6 +182,12 @@ fn visible_empty() -> Visibility<Vec<Policy>> {
 pub struct KmsKeyConfig {
     #[serde(default)]
     pub key_policy: Visibility<Policy>,
+    /// `Enabled`, `Disabled`, `PendingDeletion`... (DescribeKey), when read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_state: Option<String>,
+    /// `CUSTOMER` or `AWS` (an AWS managed key's policy cannot be changed), when read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_manager: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

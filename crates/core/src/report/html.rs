@@ -157,9 +157,11 @@ fn status_rank(s: &str) -> u64 {
 /// Sort rank for the table: higher is stronger.
 fn confidence_rank(s: &str) -> u64 {
     match s {
-        "high" => 3,
-        "medium" => 2,
-        "low" => 1,
+        "confirmed" => 5,
+        "high" => 4,
+        "medium" => 3,
+        "low" => 2,
+        "refuted" => 1,
         _ => 0,
     }
 }
@@ -173,6 +175,8 @@ fn keyword_class(s: &str) -> &'static str {
         "high" => "high",
         "medium" => "medium",
         "low" => "low",
+        "confirmed" => "confirmed",
+        "refuted" => "refuted",
         _ => "other",
     }
 }
@@ -729,6 +733,9 @@ fn detail(out: &mut String, n: usize, g: &Group) -> fmt::Result {
     kv(out, "account", &g.account)?;
     kv(out, "bucket owner", if g.bucket_owner.is_empty() { "unknown" } else { &g.bucket_owner })?;
     kv(out, "operations", &g.operations.replace(',', ", "))?;
+    if !g.confirmed_by.is_empty() {
+        kv(out, "confirmed by", &g.confirmed_by)?;
+    }
     kv(out, "keys · sessions · source IPs", &format!("{} · {} · {}", g.keys, g.sessions, g.source_ips))?;
     writeln!(out, "<dt>sample event</dt><dd><code>{}</code></dd>", Esc(&g.sample_event_id))?;
     writeln!(out, "<dt>sample key</dt><dd><code>{}</code></dd>", Esc(&g.sample_key))?;
@@ -853,6 +860,7 @@ th[aria-sort="descending"] button::after { content: " \25BC"; color: var(--fg); 
 .badge.ongoing { background: #fff4e0; color: var(--warn); border-color: #f0d29e; }
 .badge.resolved { background: #e6f4ea; color: var(--ok); border-color: #a8d5b5; }
 .conf.high { background: #1f5fbf; color: #fff; } .conf.medium { background: #dce8fa; color: #1f4f99; }
+.conf.confirmed { background: #17733a; color: #fff; } .conf.refuted { background: #fbe3e3; color: #8a1f1f; }
 .conf.low, .conf.other { background: var(--bg-soft); color: var(--muted); border-color: var(--line); }
 .chip { background: var(--bg-soft); border-color: var(--line); }
 .tag { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; background: #eef1f6;
@@ -955,6 +963,7 @@ mod tests {
             causes: "bucket-policy-deny (100%)".into(),
             confidence: "high".into(),
             facts: "temporary credentials".into(),
+            confirmed_by: String::new(),
             evidence: "explicit deny".into(),
             next_steps: "aws s3api get-bucket-policy --bucket acme-artifacts".into(),
             sample_event_id: "e-1".into(),

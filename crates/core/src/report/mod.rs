@@ -36,6 +36,9 @@ pub struct Group {
     /// Facts about the callers that are not causes, joined by ", ": anonymous, temporary
     /// credentials, presigned URL, AWS service, cross-account, suspicious, ...
     pub facts: String,
+    /// With `--live` / `--config`: what decided against the configuration read (the deciding
+    /// statement, setting or layer; "allowed by …" when refuted; "cannot confirm: …").
+    pub confirmed_by: String,
     pub evidence: String,
     pub next_steps: String,
     pub sample_event_id: String,
@@ -59,7 +62,7 @@ pub struct GroupDetail {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CauseLine {
     pub tag: String,
-    /// `high`, `medium` or `low`.
+    /// `confirmed`, `high`, `medium`, `low` or `refuted`.
     pub confidence: String,
     /// Share of the group's events the cause explains, 0..=1.
     pub share: f64,
@@ -72,6 +75,7 @@ pub struct GroupDiagnosis {
     pub causes: String,
     pub confidence: String,
     pub facts: String,
+    pub confirmed_by: String,
     pub evidence: String,
     pub next_steps: String,
     pub detail: GroupDetail,
@@ -83,6 +87,7 @@ impl Group {
         self.causes = d.causes.clone();
         self.confidence = d.confidence.clone();
         self.facts = d.facts.clone();
+        self.confirmed_by = d.confirmed_by.clone();
         self.evidence = d.evidence.clone();
         self.next_steps = d.next_steps.clone();
         self.detail = d.detail.clone();
@@ -150,7 +155,7 @@ macro_rules! columns {
 pub const STATUS: Column = columns!(@one text status);
 
 /// The contract's columns, in report order: the one place they are spelled.
-pub const COLUMNS: [Column; 20] = columns![
+pub const COLUMNS: [Column; 21] = columns![
     text principal,
     text principal_type,
     text account,
@@ -167,6 +172,7 @@ pub const COLUMNS: [Column; 20] = columns![
     text causes,
     text confidence,
     text facts,
+    text confirmed_by,
     text evidence,
     text next_steps,
     text sample_event_id,

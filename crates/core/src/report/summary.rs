@@ -85,6 +85,21 @@ pub fn render(stats: &Stats, groups: usize) -> String {
         stats.elapsed_seconds,
         stats.mb_per_s()
     );
+    if let Some(live) = &stats.live {
+        let read = match live.source.as_str() {
+            "live" => format!("read live ({} API calls in {:.2} s)", live.live_calls, live.seconds),
+            file => format!("from {}", display(file)),
+        };
+        let _ = writeln!(
+            out,
+            "denytrail: configuration of {} {read}, {} item(s) not visible; groups: {} confirmed, {} refuted, {} undetermined",
+            live.snapshot_taken_at.as_deref().unwrap_or("an unknown time"),
+            live.not_visible,
+            live.confirmed,
+            live.refuted,
+            live.undetermined
+        );
+    }
     if stats.files_failed > 0 {
         let _ = writeln!(
             out,

@@ -48,6 +48,7 @@ fn columns() -> Vec<Col> {
         Col { name: "causes", get: |g| g.causes.clone(), comfortable: 36, min: 14, numeric: false },
         Col { name: "confidence", get: |g| g.confidence.clone(), comfortable: usize::MAX, min: 10, numeric: false },
         Col { name: "facts", get: |g| g.facts.clone(), comfortable: 24, min: 8, numeric: false },
+        Col { name: "confirmed_by", get: |g| g.confirmed_by.clone(), comfortable: 40, min: 12, numeric: false },
         Col { name: "sessions", get: |g| g.sessions.to_string(), comfortable: usize::MAX, min: 8, numeric: true },
         Col { name: "keys", get: |g| g.keys.to_string(), comfortable: usize::MAX, min: 4, numeric: true },
         Col { name: "operations", get: |g| g.operations.clone(), comfortable: 24, min: 10, numeric: false },
@@ -71,7 +72,9 @@ fn columns() -> Vec<Col> {
 
 /// Renders the table for a terminal `width` columns wide.
 pub fn render(groups: &[Group], width: usize) -> String {
-    let cols = columns();
+    // `confirmed_by` only when a configuration was read (`--live`, `--config`).
+    let live = groups.iter().any(|g| !g.confirmed_by.is_empty());
+    let cols: Vec<Col> = columns().into_iter().filter(|c| live || c.name != "confirmed_by").collect();
     let cells: Vec<Vec<String>> = groups.iter().map(|g| cols.iter().map(|c| display(&(c.get)(g))).collect()).collect();
     let natural: Vec<usize> = cols
         .iter()
@@ -133,6 +136,7 @@ mod tests {
             causes: "bucket-policy-deny (100%)".into(),
             confidence: "high".into(),
             facts: "temporary credentials".into(),
+            confirmed_by: String::new(),
             evidence: String::new(),
             next_steps: String::new(),
             sample_event_id: String::new(),

@@ -475,6 +475,7 @@ fn columns() {
         next_steps: vec!["aws a".into(), "aws b".into()],
         run_in: vec!["x".into(), "y".into()],
         remedies: vec![],
+        confirmation: None,
     };
     assert_eq!(d.causes_column(), "kms-denied (100%), cross-account (50%), requester-pays (<1%)");
     assert_eq!(d.confidence_column(), "high");
@@ -483,6 +484,7 @@ fn columns() {
     assert_eq!(Diagnosis::default().causes_column(), "");
     assert_eq!(Confidence::Medium.to_string(), "medium");
     assert!(Confidence::High > Confidence::Medium && Confidence::Medium > Confidence::Low);
+    assert!(Confidence::Confirmed > Confidence::High && Confidence::Refuted < Confidence::Low);
     assert_eq!(serde_json::to_value(Confidence::Low).unwrap(), json!("low"));
     let v = serde_json::to_value(&d).unwrap();
     assert_eq!(v["causes"][0]["tag"], "kms-denied");
