@@ -213,6 +213,11 @@ fn skip_key(key: &str, walked: bool, scope: &Scope) -> Option<SkipReason> {
     })
 }
 
+/// A key or prefix of a listing asked with `encoding-type=url` (`+` is a space, as S3 writes it).
+fn url_decoded(s: &str) -> String {
+    percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned()
+}
+
 /// Lists one input (`s3://bucket/prefix`).
 struct Lister {
     client: Client,
@@ -239,6 +244,9 @@ impl Lister {
             .bucket(&*self.bucket)
             .prefix(&folder.prefix)
             .set_delimiter((!folder.flat).then(|| "/".to_string()))
+            // Keys may hold characters XML 1.0 cannot carry (controls): ask for them URL-encoded,
+            // as the AWS CLI does, and decode them here.
+            .encoding_type(aws_sdk_s3::types::EncodingType::Url)
             .into_paginator()
             .send();
         let mut children = Vec::new();
@@ -246,7 +254,8 @@ impl Lister {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| Problem::of(&e))?;
             for object in page.contents() {
-                let Some(key) = object.key() else { continue };
+                let Some(key) = object.key().map(url_decoded) else { continue };
+                let key = key.as_str();
                 if raw && key != folder.prefix {
                     continue;
                 }
@@ -254,7 +263,8 @@ impl Lister {
                 let size = object.size().and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
                 self.key(key, size, !raw).await;
             }
-            for sub in page.common_prefixes().iter().filter_map(|p| p.prefix()) {
+            for sub in page.common_prefixes().iter().filter_map(|p| p.prefix().map(url_decoded)) {
+                let sub = sub.as_str();
                 if raw && sub.strip_prefix(folder.prefix.as_str()) != Some("/") {
                     continue;
                 }
@@ -511,6 +521,12 @@ mod tests {
         let line = fatal("b", "list", p(Some("AccessDenied"), 403)).to_string();
         assert!(line.starts_with("s3://b: access denied trying to list the log bucket (AccessDenied: m)"), "{line}");
         assert!(!line.contains('\n'));
+    }
+
+    #[test]
+    fn listed_keys_are_url_decoded_as_s3_encodes_them() {
+        assert_eq!(url_decoded("logs/with+space%2Bplus%01%E6%97%A5.json"), "logs/with space+plus\u{1}日.json");
+        assert_eq!(url_decoded("AWSLogs/111122223333/"), "AWSLogs/111122223333/");
     }
 
     #[test]

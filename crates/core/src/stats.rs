@@ -21,6 +21,11 @@ pub enum SkipReason {
     NotCloudTrail,
     /// Outside `--account`/`--region`/`--since`/`--until` by its CloudTrail key layout.
     OutOfScope,
+    /// Found in a directory walk, and not a regular file: a FIFO, socket or device (reading one
+    /// could block forever; name it as an INPUT to read it).
+    NotARegularFile,
+    /// A symbolic link that leads back to a directory above it.
+    SymlinkLoop,
 }
 
 impl SkipReason {
@@ -31,6 +36,8 @@ impl SkipReason {
             SkipReason::NotALogFile => "not a log file",
             SkipReason::NotCloudTrail => "no CloudTrail records",
             SkipReason::OutOfScope => "outside --account/--region/--since/--until",
+            SkipReason::NotARegularFile => "not a regular file",
+            SkipReason::SymlinkLoop => "symlink loop",
         }
     }
 }
