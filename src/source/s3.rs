@@ -28,6 +28,7 @@ use super::{Listed, Location, LogObject};
 use crate::aws::{AwsOptions, Problem, chain, runtime, s3_client_for, sdk_config};
 use crate::layout::{self, Scope};
 use crate::progress::Progress;
+use crate::shard::Shard;
 use crate::stats::{ObjectError, SkipReason};
 
 /// A whole body must arrive within this (CloudTrail objects are at most 50 MB); a body that
@@ -58,12 +59,13 @@ pub fn read(
     inputs: &[(String, String)],
     opts: &AwsOptions,
     scope: &Scope,
+    shard: Option<Shard>,
     out: SyncSender<Listed>,
     progress: Progress,
 ) -> Result<()> {
     let runtime = runtime()?;
     let (tx, mut items) = mpsc::channel(ITEM_QUEUE);
-    let shared = Arc::new(Shared { scope: scope.clone(), progress, out: tx });
+    let shared = Arc::new(Shared { scope: scope.clone(), shard, progress, out: tx });
     let reader = runtime.spawn(read_all(inputs.to_vec(), opts.clone(), shared));
     let mut fatal = None;
     while let Some(item) = items.blocking_recv() {
@@ -95,6 +97,8 @@ pub fn read(
 /// What the async stages share.
 struct Shared {
     scope: Scope,
+    /// `--shard`: keys of other shards are neither fetched nor counted here.
+    shard: Option<Shard>,
     progress: Progress,
     /// To the decode stage.
     out: mpsc::Sender<Item>,
@@ -284,6 +288,9 @@ impl Lister {
         if key.ends_with('/') {
             return; // a console "folder" placeholder
         }
+        if self.shared.shard.is_some_and(|s| !s.owns(&self.name(key))) {
+            return;
+        }
         let progress = &self.shared.progress;
         if let Some(reason) = skip_key(key, walked, &self.shared.scope) {
             progress.listed(1, 0);
@@ -299,6 +306,9 @@ impl Lister {
     /// A folder that cannot be listed, or an input that names nothing: counted as failed (like
     /// a local path that does not exist), the scan goes on.
     async fn folder_failed(&self, prefix: &str, error: String) {
+        if self.shared.shard.is_some_and(|s| !s.owns(&self.name(prefix))) {
+            return;
+        }
         self.shared.progress.listed(1, 0);
         let failed = Listed::Failed(self.name(prefix), ObjectError::Fetch(error));
         let _ = self.shared.out.send(Item::Listed(failed)).await;
