@@ -259,7 +259,8 @@ pub fn list_keys(opts: &AwsOptions, bucket: &str, prefix: &str) -> Result<Vec<St
         let mut pages = client.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
         let mut keys = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| anyhow::anyhow!("s3://{bucket}/{prefix}: cannot list: {}", Problem::of(&e).detail()))?;
+            let page =
+                page.map_err(|e| anyhow::anyhow!("s3://{bucket}/{prefix}: cannot list: {}", Problem::of(&e).detail()))?;
             keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
         }
         Ok(keys)

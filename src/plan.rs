@@ -13,13 +13,13 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use crate::aws::AwsOptions;
 use crate::cli::{AwsArgs, InputArgs, LiveArgs, OutputArgs, ReportArgs, ShardArgs};
-use crate::shard::Shard;
 use crate::filter::{ErrorCodes, Filter, Glob1};
 use crate::layout::Scope;
 use crate::parse::ScanContext;
 use crate::report::escape::display;
 use crate::report::write::Format;
 use crate::scan::ScanOptions;
+use crate::shard::Shard;
 use crate::sink::Destination;
 use crate::source::Input;
 
@@ -171,11 +171,7 @@ pub struct Sharding {
 pub const INDEX_VARIABLES: [&str; 2] = ["JOB_COMPLETION_INDEX", "AWS_BATCH_JOB_ARRAY_INDEX"];
 
 impl Sharding {
-    pub fn of(
-        args: &ShardArgs,
-        report: &ReportArgs,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> anyhow::Result<Sharding> {
+    pub fn of(args: &ShardArgs, report: &ReportArgs, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Sharding> {
         let shard = match (args.shard, args.shards) {
             (Some(s), Some(n)) if s.count != n => {
                 return Err(usage(format!("--shard {s} and --shards {n} disagree on the number of shards")));
@@ -189,7 +185,8 @@ impl Sharding {
                         INDEX_VARIABLES.join(" or ")
                     )));
                 };
-                let index: u32 = index.trim().parse().map_err(|_| usage(format!("{var}='{index}' is not a shard index")))?;
+                let index: u32 =
+                    index.trim().parse().map_err(|_| usage(format!("{var}='{index}' is not a shard index")))?;
                 Some(Shard::new(index, n).map_err(|e| usage(format!("{var}: {e}")))?)
             }
             (None, None) => None,
@@ -208,7 +205,9 @@ impl Sharding {
                 ("--fail-on-findings", report.run.fail_on_findings),
             ];
             if let Some((flag, _)) = given.iter().find(|(_, on)| *on) {
-                return Err(usage(format!("{flag} is for the report: give it to `denytrail merge`, not with --partial")));
+                return Err(usage(format!(
+                    "{flag} is for the report: give it to `denytrail merge`, not with --partial"
+                )));
             }
         }
         Ok(Sharding { shard, partial })

@@ -76,9 +76,9 @@ pub fn run(opts: &ScanOptions) -> Result<ScanOutput> {
         let mut remote = Vec::new();
         if !s3_inputs.is_empty() {
             let (tx, progress) = (listed_tx.clone(), progress.clone());
-            remote.push(s.spawn(move || {
-                crate::source::s3::read(&s3_inputs, &opts.aws, &opts.scope, opts.shard, tx, progress)
-            }));
+            remote.push(
+                s.spawn(move || crate::source::s3::read(&s3_inputs, &opts.aws, &opts.scope, opts.shard, tx, progress)),
+            );
         }
         // An API source is one input: read whole by the shard its name hashes to.
         let ours = |name: &str| opts.shard.is_none_or(|s| s.owns(name));

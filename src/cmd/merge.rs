@@ -38,16 +38,16 @@ pub fn run(args: &MergeArgs) -> Result<Exit> {
             None => first = Some((name.clone(), header.clone())),
             Some((first_name, h)) => {
                 let mismatch = if h.version != header.version {
-                    Some(format!("denytrail {} wrote it, and {} wrote {first_name}", header.version, h.version))
+                    Some(format!("denytrail {} wrote one and {} the other", header.version, h.version))
                 } else if h.filter != header.filter {
-                    Some(format!("it was scanned with other filters than {first_name}"))
+                    Some("they were scanned with other filters".to_string())
                 } else if h.shard.count != header.shard.count {
-                    Some(format!("it is one of {} shards, {first_name} one of {}", header.shard.count, h.shard.count))
+                    Some(format!("one is of {} shards, the other of {}", header.shard.count, h.shard.count))
                 } else {
                     None
                 };
                 if let Some(why) = mismatch {
-                    bail!("the partial {} cannot be merged: {}", display(&name), display(&why));
+                    bail!("the partials {} and {} cannot be merged: {why}", display(first_name), display(&name));
                 }
             }
         }
@@ -57,8 +57,10 @@ pub fn run(args: &MergeArgs) -> Result<Exit> {
         collector.absorb(header.stats, events);
     }
     let (_, header) = first.ok_or_else(|| usage("give the partials to merge"))?;
-    let missing: Vec<String> =
-        (0..header.shard.count).filter(|i| !seen.contains_key(i)).map(|i| format!("{i}/{}", header.shard.count)).collect();
+    let missing: Vec<String> = (0..header.shard.count)
+        .filter(|i| !seen.contains_key(i))
+        .map(|i| format!("{i}/{}", header.shard.count))
+        .collect();
     if !missing.is_empty() {
         bail!("shard(s) {} missing: a merge without them would not be the whole trail", missing.join(", "));
     }

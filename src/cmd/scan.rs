@@ -10,10 +10,10 @@ use crate::cli::{ReportArgs, ScanArgs};
 use crate::collect::ScanOutput;
 use crate::event::{Event, GroupKey};
 use crate::plan::{self, Output, ScanPlan};
+use crate::report::escape::display;
 use crate::report::html::HtmlMeta;
 use crate::report::timeline::Timeline;
 use crate::report::write::{self, Format, Report};
-use crate::report::escape::display;
 use crate::report::{self, Group, baseline};
 use crate::sink::{self, Destination};
 
@@ -65,13 +65,22 @@ impl Prepared {
     }
 
     /// Diagnoses, groups and writes the report of `out`; the one tail of `scan` and `merge`.
-    pub fn report(self, args: &ReportArgs, aws: &crate::aws::AwsOptions, mut out: ScanOutput, inputs: &[String]) -> Result<Exit> {
+    pub fn report(
+        self,
+        args: &ReportArgs,
+        aws: &crate::aws::AwsOptions,
+        mut out: ScanOutput,
+        inputs: &[String],
+    ) -> Result<Exit> {
         let quiet = args.run.quiet;
         let config = self.configuration.resolve(&out, aws, quiet)?;
         let diagnosis =
             denytrail_core::diagnose_groups_with(&out.targets, &out.companions, config.as_ref().map(|c| &c.0));
         if let Some((_, mut live)) = config {
-            super::count_verdicts(&mut live, diagnosis.values().map(|d| (d.confidence.as_str(), d.confirmed_by.as_str())));
+            super::count_verdicts(
+                &mut live,
+                diagnosis.values().map(|d| (d.confidence.as_str(), d.confirmed_by.as_str())),
+            );
             out.stats.live = Some(live);
         }
         let mut groups = report::build(&out.targets, &diagnosis).context("cannot group the events")?;

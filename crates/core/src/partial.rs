@@ -33,11 +33,7 @@ pub struct Header {
 }
 
 /// Writes a partial: the header, then each event.
-pub fn write<'a>(
-    out: impl Write,
-    header: &Header,
-    events: impl Iterator<Item = &'a Event>,
-) -> std::io::Result<()> {
+pub fn write<'a>(out: impl Write, header: &Header, events: impl Iterator<Item = &'a Event>) -> std::io::Result<()> {
     let mut gz = GzEncoder::new(out, Compression::fast());
     serde_json::to_writer(&mut gz, header)?;
     gz.write_all(b"\n")?;
@@ -74,8 +70,7 @@ mod tests {
     use crate::event::EventRole;
 
     fn header(n: u64) -> Header {
-        let mut stats = Stats::default();
-        stats.files_read = 3;
+        let stats = Stats { files_read: 3, ..Stats::default() };
         Header {
             format: FORMAT.into(),
             version: "0.1.0".into(),
