@@ -79,6 +79,17 @@ impl Destination {
 /// Writes `path` through a temporary file beside it, renamed into place once complete; on any
 /// error the temporary file is removed and `path` is left as it was.
 pub fn write_file(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+    // A device or FIFO (`-o /dev/null`, `-o >(gzip > r.gz)`) is written in place: renaming a
+    // file over it would replace the device itself.
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        let mut out = BufWriter::new(f);
+        write(&mut out)?;
+        return out.flush().with_context(|| format!("cannot write {}", path.display()));
+    }
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = dir.join(format!(".{file_name}.denytrail-{}.tmp", std::process::id()));
@@ -199,6 +210,24 @@ mod tests {
         assert_eq!(names, ["report.csv"], "no temporary file is left behind");
         write_file(&path, |w| Ok(w.write_all(b"new")?)).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"new");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_or_device_is_written_in_place_not_replaced() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("out.csv");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(fifo).unwrap())
+        };
+        write_file(&fifo, |w| Ok(w.write_all(b"through the pipe")?)).unwrap();
+        assert_eq!(reader.join().unwrap(), b"through the pipe");
+        assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo(), "the FIFO is still a FIFO");
+        write_file(Path::new("/dev/null"), |w| Ok(w.write_all(b"x")?)).unwrap();
+        assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device());
     }
 
     #[test]
