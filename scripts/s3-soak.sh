@@ -11,7 +11,7 @@
 #   PAGE=100                keys per listing page (0 = moto's own 1000)
 #   OUTAGE_MS=1500          how long the proxy's port stays closed mid-scan (longer makes a
 #                           non-permanent object failing by chance likelier: see tests/soak.rs)
-#   STALLS=3                objects whose first GET stalls (each costs the SDK's 20 s grace period)
+#   STALLS=3                objects whose first GET stalls (each costs the SDK's 5 s grace period)
 #   PERMANENT_EVERY=100     one object in this many fails on every attempt (at least 5 do)
 #
 # Uses CARGO_TARGET_DIR when set, like scripts/test.

@@ -43,6 +43,9 @@ const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
 const MAX_PER_DAY: usize = 240;
 /// Bytes per piece of a slow drip.
 const DRIP: usize = 48;
+/// How long a stalled body sends nothing before the proxy closes it: twice the SDK's 5 s grace
+/// period, so that the SDK, not the proxy, ends it.
+const STALL_SECONDS: u64 = 10;
 
 /// The soak's size and faults.
 #[derive(Debug, Clone)]
@@ -55,8 +58,9 @@ struct Soak {
     page: u32,
     /// How long the outage lasts (`DENYTRAIL_SOAK_OUTAGE_MS`, default 1,000).
     outage: Duration,
-    /// Objects whose first GET stalls past the SDK's stalled-stream protection (20 s), each
-    /// costing that much time (`DENYTRAIL_SOAK_STALLS`, default 0 here, 3 in the long soak).
+    /// Objects whose first GET stalls past the SDK's stalled-stream protection (which gives up
+    /// on a body that sends nothing for 5 s), each costing that much time
+    /// (`DENYTRAIL_SOAK_STALLS`, default 1).
     stalls: usize,
     /// One object in this many fails permanently (`DENYTRAIL_SOAK_PERMANENT_EVERY`, default 250;
     /// at least 5 do, one of each kind). Each costs the SDK's whole retry schedule.
@@ -76,7 +80,7 @@ impl Soak {
             seed: var("DENYTRAIL_SOAK_SEED", 1),
             page: var("DENYTRAIL_SOAK_PAGE", 40),
             outage: Duration::from_millis(var("DENYTRAIL_SOAK_OUTAGE_MS", 1000)),
-            stalls: var("DENYTRAIL_SOAK_STALLS", 0),
+            stalls: var("DENYTRAIL_SOAK_STALLS", 1),
             permanent_every: var::<usize>("DENYTRAIL_SOAK_PERMANENT_EVERY", 250).max(1),
         }
     }
@@ -174,7 +178,7 @@ impl Plan {
             return *fault;
         }
         if self.stalled.contains(key) && attempt == 1 {
-            return Fault::Stall(25);
+            return Fault::Stall(STALL_SECONDS);
         }
         if self.storms.contains(&folder_of(key)) {
             return if attempt <= 2 { Fault::SlowDown } else { Fault::Pass };
@@ -361,6 +365,7 @@ fn every_object_is_read_or_failed_under_a_storm_of_faults() {
     let lost_records: u64 = unlisted.iter().chain(&failed_objects).map(|k| records[k]).sum();
     assert_eq!(stat(&clean, "records_read") - lost_records, expected_records);
     assert_eq!(stat(&report, "records_read"), expected_records, "records read");
+    assert_eq!(stat(&report, "duplicates_dropped"), 0, "no object's events were read twice");
     let skipped = stat(&report, "files_skipped");
     assert_eq!(stat(&report, "files_seen"), files_read + expected_failed.len() as u64 + skipped);
     let lost =
@@ -404,6 +409,15 @@ fn every_object_is_read_or_failed_under_a_storm_of_faults() {
         *by_kind.entry(r.fault.kind()).or_default() += 1;
     }
     let (dropped, refused) = proxy.outage_drops();
+    // How long after a stall its key was asked for again (the SDK's doing if under 10 s).
+    let stall_retries: Vec<String> = seen
+        .iter()
+        .filter(|r| matches!(r.fault, Fault::Stall(_)))
+        .filter_map(|stall| {
+            let next = seen.iter().find(|r| r.target == stall.target && r.attempt == stall.attempt + 1)?;
+            Some(format!("{:.1} s", (next.at - stall.at).as_secs_f64()))
+        })
+        .collect();
     let gets = seen.iter().filter(|r| r.object_key().is_some()).count();
     let lists = seen.iter().filter(|r| r.list_prefix().is_some()).count();
     let pages = seen.iter().filter(|r| r.list_prefix().is_some() && r.attempt == 1).count();
@@ -422,6 +436,12 @@ fn every_object_is_read_or_failed_under_a_storm_of_faults() {
     println!("  faults injected: {}", by_kind.values().sum::<usize>());
     for (kind, n) in &by_kind {
         println!("    {kind:<24} {n}");
+    }
+    if !stall_retries.is_empty() {
+        println!(
+            "    (stalled bodies asked for again after {}; the proxy closes them after {STALL_SECONDS} s)",
+            stall_retries.join(", ")
+        );
     }
     println!(
         "    outage                   1 of {} ms: {dropped} requests dropped in flight, {refused} connections dropped, then the port closed",

@@ -40,7 +40,8 @@ pub enum Fault {
     /// Like [`Fault::Drip`], but the body stops at half and the connection closes.
     DripTruncate(usize),
     /// Forward, send the headers and half the body, then nothing for this many seconds (past
-    /// the SDK's stalled-stream protection, 20 s by default), then close.
+    /// the SDK's stalled-stream protection: its defaults give up on a body that sends nothing
+    /// for 5 s), then close.
     Stall(u64),
 }
 
