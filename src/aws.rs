@@ -247,3 +247,22 @@ const NO_CREDENTIALS: &str = "none found in the environment, the shared config a
 /// Wrapper messages that say nothing by themselves.
 const GENERIC: &[&str] =
     &["io error", "other", "dispatch failure", "response error", "service error", "failed to construct request"];
+
+/// Every key under `prefix` in `bucket` (for `merge`'s `s3://…/*.partial` globs). A refusal is
+/// one line naming the bucket.
+pub fn list_keys(opts: &AwsOptions, bucket: &str, prefix: &str) -> Result<Vec<String>> {
+    runtime()?.block_on(async {
+        let sdk = sdk_config(opts).await;
+        let client = s3_client_for(&sdk, opts, bucket)
+            .await
+            .map_err(|p| anyhow::anyhow!("s3://{bucket}/{prefix}: cannot list: {}", p.detail()))?;
+        let mut pages = client.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+        let mut keys = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| anyhow::anyhow!("s3://{bucket}/{prefix}: cannot list: {}", Problem::of(&e).detail()))?;
+            keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
+        }
+        Ok(keys)
+    })
+}

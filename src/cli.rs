@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::report::write::Format;
+use crate::shard::Shard;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -44,11 +45,28 @@ pub enum Command {
     /// `--config` reads later with no AWS call. Policies and settings only, never credentials.
     #[command(after_help = SNAPSHOT_HELP)]
     Snapshot(Box<SnapshotArgs>),
+    /// Merge the partials of a sharded scan (`scan --shard I/N --partial OUT`) into the report,
+    /// diagnosis, accounting and exit status one scan of the whole input would give.
+    #[command(after_help = MERGE_HELP)]
+    Merge(Box<MergeArgs>),
     /// Run SQL over the events of a scan (or of a `scan --events-out` file): forensic questions
     /// the report does not answer.
     #[command(after_help = QUERY_HELP)]
     Query(Box<QueryArgs>),
 }
+
+const MERGE_HELP: &str = "Examples:
+  # Four machines (or Kubernetes Indexed Job pods, or AWS Batch array tasks), one shard each:
+  denytrail scan s3://org-trail-logs/AWSLogs/ --since 2026-11-20 --until 2026-11-21 \\
+      --shard 2/4 --partial s3://acme-reports/run-7/shard-2.partial
+  # Under an array job, the index comes from the engine:
+  DENYTRAIL_SHARDS=4 denytrail scan s3://org-trail-logs/AWSLogs/ ... --partial s3://acme-reports/run-7/shard-$JOB_COMPLETION_INDEX.partial
+  # Then one report, as one scan of the whole trail would give:
+  denytrail merge 's3://acme-reports/run-7/*.partial' --format html -o report.html
+
+Every partial must come from the same denytrail version and the same filter flags, and every
+shard 0..N-1 must be there exactly once; otherwise merge refuses, naming the file or the shard.
+Give --since/--until as absolute times: '24h' means a different window on each machine.";
 
 const SCAN_HELP: &str = "Examples:
   # Everything under a local copy of a trail bucket (digests are skipped):
@@ -120,6 +138,18 @@ pub struct ScanArgs {
     #[command(flatten)]
     pub input: InputArgs,
     #[command(flatten)]
+    pub report: ReportArgs,
+    #[command(flatten)]
+    pub shard: ShardArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+/// What a report is made of and where it goes: shared by `scan` and `merge`, which produce the
+/// same report from the same state.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
     pub output: OutputArgs,
     /// Also write the matched events themselves, one row each, as Parquet.
     #[arg(long, value_name = "FILE.parquet")]
@@ -138,8 +168,40 @@ pub struct ScanArgs {
     pub live: LiveArgs,
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+/// Splitting one trail over many machines: each scans a shard and writes a partial; `merge`
+/// makes the report.
+#[derive(Debug, Args)]
+pub struct ShardArgs {
+    /// Read only shard I of N (0-based): the log objects whose name hashes to I. Without it,
+    /// I comes from JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs) or AWS_BATCH_JOB_ARRAY_INDEX
+    /// (AWS Batch array jobs) when --shards (or DENYTRAIL_SHARDS) gives N.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard, help_heading = "Sharding")]
+    pub shard: Option<Shard>,
+    /// The number of shards, with the index from the engine's environment.
+    #[arg(long, value_name = "N", env = "DENYTRAIL_SHARDS", help_heading = "Sharding")]
+    pub shards: Option<u32>,
+    /// Write this shard's mergeable state and accounting here (a file or s3://bucket/key)
+    /// instead of a report; `denytrail merge` reads every shard's and reports.
+    #[arg(long, value_name = "OUT", help_heading = "Sharding")]
+    pub partial: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The partials of every shard (files, s3://bucket/key, or globs such as 'out/*.partial' and
+    /// 's3://bucket/run-7/*.partial').
+    #[arg(value_name = "PARTIAL", required = true)]
+    pub partials: Vec<String>,
+    #[command(flatten)]
+    pub report: ReportArgs,
     #[command(flatten)]
     pub aws: AwsArgs,
+}
+
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    Shard::parse(s)
 }
 
 #[derive(Debug, Args)]

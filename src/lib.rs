@@ -7,7 +7,9 @@
 //! (shared SDK plumbing), [`live`] (the account configuration `--live` and `snapshot` read), and [`cli`] → [`plan`] → [`cmd`] (flags, the checked plan, one module per
 //! command).
 
-pub use denytrail_core::{collect, decode, diagnose, diagnose_groups, event, filter, layout, parse, stats};
+pub use denytrail_core::{
+    collect, decode, diagnose, diagnose_groups, event, filter, layout, parse, partial, shard, stats,
+};
 
 pub mod aws;
 pub mod cli;

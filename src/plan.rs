@@ -12,13 +12,14 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use crate::aws::AwsOptions;
-use crate::cli::{AwsArgs, InputArgs, LiveArgs, OutputArgs};
+use crate::cli::{AwsArgs, InputArgs, LiveArgs, OutputArgs, ReportArgs, ShardArgs};
 use crate::filter::{ErrorCodes, Filter, Glob1};
 use crate::layout::Scope;
 use crate::parse::ScanContext;
 use crate::report::escape::display;
 use crate::report::write::Format;
 use crate::scan::ScanOptions;
+use crate::shard::Shard;
 use crate::sink::Destination;
 use crate::source::Input;
 
@@ -44,6 +45,8 @@ pub struct ScanPlan {
     pub decode_only: bool,
     pub aws: AwsOptions,
     pub quiet: bool,
+    /// `--shard I/N`, set by [`Sharding`].
+    pub shard: Option<Shard>,
 }
 
 /// Where the events come from: a scan, or the events a `scan --events-out` saved.
@@ -108,6 +111,7 @@ impl ScanPlan {
             decode_only: input.decode_only,
             aws: aws_options(aws),
             quiet,
+            shard: None,
         })
     }
 
@@ -124,6 +128,8 @@ impl ScanPlan {
             threads: self.threads,
             progress: !self.quiet && std::io::stderr().is_terminal(),
             aws: self.aws,
+            shard: self.shard,
+            partial: false,
         }
     }
 }
@@ -153,6 +159,92 @@ pub fn aws_options(aws: &AwsArgs) -> AwsOptions {
         endpoint_url: aws.endpoint_url.clone(),
         concurrency: aws.concurrency.max(1),
     }
+}
+
+/// `--shard`, `--shards` and `--partial`, checked together.
+pub struct Sharding {
+    pub shard: Option<Shard>,
+    pub partial: Option<Destination>,
+}
+
+/// The index variables of the engines that run array jobs, in the order they are looked for.
+pub const INDEX_VARIABLES: [&str; 2] = ["JOB_COMPLETION_INDEX", "AWS_BATCH_JOB_ARRAY_INDEX"];
+
+impl Sharding {
+    pub fn of(args: &ShardArgs, report: &ReportArgs, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Sharding> {
+        let shard = match (args.shard, args.shards) {
+            (Some(s), Some(n)) if s.count != n => {
+                return Err(usage(format!("--shard {s} and --shards {n} disagree on the number of shards")));
+            }
+            (Some(s), _) => Some(s),
+            (None, Some(n)) => {
+                let found = INDEX_VARIABLES.iter().find_map(|v| env(v).map(|i| (*v, i)));
+                let Some((var, index)) = found else {
+                    return Err(usage(format!(
+                        "--shards {n} needs the shard index: give --shard I/{n}, or run where {} is set",
+                        INDEX_VARIABLES.join(" or ")
+                    )));
+                };
+                let index: u32 =
+                    index.trim().parse().map_err(|_| usage(format!("{var}='{index}' is not a shard index")))?;
+                Some(Shard::new(index, n).map_err(|e| usage(format!("{var}: {e}")))?)
+            }
+            (None, None) => None,
+        };
+        let partial = args.partial.as_deref().map(location).transpose()?;
+        if partial.is_some() {
+            // A partial is state, not a report: the report flags belong to `merge`.
+            let given = [
+                ("--output", !report.output.output.is_empty()),
+                ("--format", report.output.format.is_some()),
+                ("--events-out", report.events_out.is_some()),
+                ("--timeline", report.timeline.is_some()),
+                ("--baseline", report.baseline.is_some()),
+                ("--live", report.live.live),
+                ("--config", report.live.config.is_some()),
+                ("--fail-on-findings", report.run.fail_on_findings),
+            ];
+            if let Some((flag, _)) = given.iter().find(|(_, on)| *on) {
+                return Err(usage(format!(
+                    "{flag} is for the report: give it to `denytrail merge`, not with --partial"
+                )));
+            }
+        }
+        Ok(Sharding { shard, partial })
+    }
+}
+
+/// The settings that decide what a scan keeps, in one canonical line: partials made with
+/// different ones cannot be merged into one report.
+pub fn fingerprint(plan: &ScanPlan) -> String {
+    let sorted = |set: &Option<HashSet<String>>| {
+        set.as_ref().map(|s| {
+            let mut v: Vec<&String> = s.iter().collect();
+            v.sort();
+            v.into_iter().cloned().collect::<Vec<_>>()
+        })
+    };
+    let f = &plan.filter;
+    let errors = match &f.error_codes {
+        ErrorCodes::Any => serde_json::json!("*"),
+        ErrorCodes::AnyError => serde_json::json!("any error"),
+        ErrorCodes::Set(codes) => serde_json::json!(sorted(&Some(codes.clone()))),
+    };
+    serde_json::json!({
+        "event_names": sorted(&f.event_names),
+        "event_sources": sorted(&f.event_sources),
+        "error_codes": errors,
+        "since_ms": f.since_ms,
+        "until_ms": f.until_ms,
+        "accounts": sorted(&f.accounts),
+        "regions": sorted(&f.regions),
+        "principal": f.principal.as_ref().map(|g| &g.pattern),
+        "bucket": f.bucket.as_ref().map(|g| &g.pattern),
+        "prefix": f.prefix.as_ref().map(|g| &g.pattern),
+        "prefix_depth": plan.prefix_depth,
+        "max_decompressed": plan.max_decompressed,
+    })
+    .to_string()
 }
 
 /// Where each table goes, and in which format. Each `--output` takes the format its extension

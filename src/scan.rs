@@ -18,6 +18,7 @@ pub use crate::collect::ScanOutput;
 use crate::layout::Scope;
 use crate::parse::{ObjectReport, ScanContext};
 use crate::progress::Progress;
+use crate::shard::Shard;
 use crate::source::{Input, Listed, Location, LogObject, local};
 
 pub struct ScanOptions {
@@ -28,6 +29,10 @@ pub struct ScanOptions {
     pub threads: usize,
     pub progress: bool,
     pub aws: crate::aws::AwsOptions,
+    /// `--shard I/N`: only the objects this shard owns are listed and read.
+    pub shard: Option<Shard>,
+    /// Keep every session (a shard's partial), not only those this scan's targets used.
+    pub partial: bool,
 }
 
 /// Items listed but not yet taken by a worker (local paths are small; S3 bodies are bounded by
@@ -66,19 +71,24 @@ pub fn run(opts: &ScanOptions) -> Result<ScanOutput> {
         let (listed_tx, listed) = sync_channel::<Listed>(LISTED_QUEUE);
         let walk_progress = progress.clone();
         let local_tx = listed_tx.clone();
-        s.spawn(move || walk_local(&opts.inputs, &opts.scope, &local_tx, &walk_progress));
+        s.spawn(move || walk_local(&opts.inputs, &opts.scope, opts.shard, &local_tx, &walk_progress));
         // The remote sources, each on its own thread with its own small runtime.
         let mut remote = Vec::new();
         if !s3_inputs.is_empty() {
             let (tx, progress) = (listed_tx.clone(), progress.clone());
-            remote.push(s.spawn(move || crate::source::s3::read(&s3_inputs, &opts.aws, &opts.scope, tx, progress)));
+            remote.push(
+                s.spawn(move || crate::source::s3::read(&s3_inputs, &opts.aws, &opts.scope, opts.shard, tx, progress)),
+            );
         }
+        // An API source is one input: read whole by the shard its name hashes to.
+        let ours = |name: &str| opts.shard.is_none_or(|s| s.owns(name));
+        let log_groups: Vec<String> = log_groups.into_iter().filter(|g| ours(&format!("logs://{g}"))).collect();
         if !log_groups.is_empty() {
             let (tx, progress) = (listed_tx.clone(), progress.clone());
             let filter = &ctx.filter;
             remote.push(s.spawn(move || crate::source::logs::read(&log_groups, &opts.aws, filter, tx, progress)));
         }
-        if opts.inputs.contains(&Input::Lookup) {
+        if opts.inputs.contains(&Input::Lookup) && ours("cloudtrail://lookup") {
             let (tx, progress) = (listed_tx.clone(), progress.clone());
             let (since, until) = (ctx.filter.since_ms, ctx.filter.until_ms);
             let now = chrono::Utc::now().timestamp_millis();
@@ -105,14 +115,18 @@ pub fn run(opts: &ScanOptions) -> Result<ScanOutput> {
     })?;
     progress.finish();
 
-    let mut out = collector.finish();
+    let mut out = if opts.partial { collector.finish_partial() } else { collector.finish() };
     out.stats.elapsed_seconds = started.elapsed().as_secs_f64();
     Ok(out)
 }
 
 /// Lists the local inputs (paths and stdin) into the channel, in input order.
-fn walk_local(inputs: &[Input], scope: &Scope, listed: &SyncSender<Listed>, progress: &Progress) {
+fn walk_local(inputs: &[Input], scope: &Scope, shard: Option<Shard>, listed: &SyncSender<Listed>, progress: &Progress) {
     let mut emit = |item: Listed| {
+        // Every item, read, skipped or failed, is accounted for by the one shard that owns it.
+        if shard.is_some_and(|s| !s.owns(item.name())) {
+            return;
+        }
         // Every listed item is counted, so "objects done/listed" adds up on the bar.
         let size = if let Listed::Object(o) = &item { o.size } else { 0 };
         progress.listed(1, size);

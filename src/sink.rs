@@ -179,8 +179,13 @@ mod tests {
         }
     }
 
+    /// The temporary-file registry is global, and one test empties it as Ctrl-C would: the tests
+    /// that write files take turns.
+    static WRITERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     #[test]
     fn a_failed_write_leaves_the_old_file_and_no_temporary() {
+        let _turn = WRITERS.lock().unwrap_or_else(|e| e.into_inner());
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("report.csv");
         write_file(&path, |w| Ok(w.write_all(b"old")?)).unwrap();
@@ -198,6 +203,7 @@ mod tests {
 
     #[test]
     fn an_interrupt_removes_the_half_written_file() {
+        let _turn = WRITERS.lock().unwrap_or_else(|e| e.into_inner());
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("events.parquet");
         let names = || -> Vec<String> {

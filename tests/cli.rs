@@ -631,11 +631,15 @@ fn synthetic_trail_is_fully_accounted_for() {
         let (code, r) = scan_json(&["-j", threads, dir.path().to_str().unwrap()]);
         assert_eq!(code, 0);
         let s = &r["stats"];
-        assert_eq!(s["files_read"], summary["files"]);
-        assert_eq!(s["records_read"], summary["records"]);
-        assert_eq!(s["records_matched"], summary["denied_writes"], "every denied write is found, nothing else");
-        assert_eq!(s["bytes_decompressed"], summary["bytes_decompressed"]);
-        assert_eq!(s["bytes_compressed"], summary["bytes_compressed"]);
+        assert_eq!(s["files_read"].as_u64().unwrap(), summary["files"].as_u64().unwrap());
+        assert_eq!(s["records_read"].as_u64().unwrap(), summary["records"].as_u64().unwrap());
+        assert_eq!(
+            s["records_matched"].as_u64().unwrap(),
+            summary["denied_writes"].as_u64().unwrap(),
+            "every denied write is found, nothing else"
+        );
+        assert_eq!(s["bytes_decompressed"].as_u64().unwrap(), summary["bytes_decompressed"].as_u64().unwrap());
+        assert_eq!(s["bytes_compressed"].as_u64().unwrap(), summary["bytes_compressed"].as_u64().unwrap());
         assert!(
             s["records_parsed"].as_u64().unwrap() * 10 < s["records_read"].as_u64().unwrap(),
             "the prefilter skips most records"

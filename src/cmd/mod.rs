@@ -2,6 +2,7 @@
 //! runs it, and returns the exit status of the contract.
 
 pub mod explain;
+pub mod merge;
 pub mod query;
 pub mod scan;
 pub mod snapshot;
@@ -35,6 +36,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Scan(args) => scan::run(&args),
         Command::Explain(args) => explain::run(&args),
         Command::Query(args) => query::run(&args),
+        Command::Merge(args) => merge::run(&args),
         Command::Snapshot(args) => snapshot::run(&args),
     };
     match result {
@@ -96,6 +98,20 @@ pub fn terminal_width() -> usize {
 /// could be read at all, or in which no record was read while JSON of unknown shape was.
 pub fn scan(plan: ScanPlan) -> Result<ScanOutput> {
     let quiet = plan.quiet;
+    let out = collect(plan, false)?;
+    refuse_unread(&out, quiet)?;
+    Ok(out)
+}
+
+/// A shard's scan for `--partial`: every session kept, and no verdict on what was read (a shard
+/// may own no readable file); the merge judges the whole.
+pub fn scan_partial(plan: ScanPlan) -> Result<ScanOutput> {
+    collect(plan, true)
+}
+
+/// Resolves `--trail` and runs the pipeline.
+fn collect(plan: ScanPlan, partial: bool) -> Result<ScanOutput> {
+    let quiet = plan.quiet;
     let mut trail_inputs = Vec::new();
     if let Some(trail) = &plan.trail {
         let found = crate::source::trail::resolve(trail, &plan.aws)?;
@@ -104,7 +120,14 @@ pub fn scan(plan: ScanPlan) -> Result<ScanOutput> {
         }
         trail_inputs = found.inputs;
     }
-    let out = crate::scan::run(&plan.scan_options(trail_inputs))?;
+    let mut options = plan.scan_options(trail_inputs);
+    options.partial = partial;
+    crate::scan::run(&options)
+}
+
+/// A run that read nothing never passes for a clean one: every input failed (status 1), or
+/// only JSON of no known shape was found (status 4, no report).
+pub fn refuse_unread(out: &ScanOutput, quiet: bool) -> Result<()> {
     let stats = &out.stats;
     if stats.files_read == 0 && stats.files_skipped == 0 && stats.files_failed > 0 {
         if !quiet {
@@ -127,7 +150,7 @@ pub fn scan(plan: ScanPlan) -> Result<ScanOutput> {
         let shapes = if more > 0 { [shapes, vec![format!("{more} more")]].concat() } else { shapes };
         return Err(NothingRead { files: stats.unknown_shapes.values().sum(), shapes }.into());
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The events of a scan, or of a saved `--events-out` file (with the globs that still apply).

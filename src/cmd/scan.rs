@@ -6,10 +6,11 @@ use anyhow::{Context, Result};
 use chrono::Utc;
 
 use super::{Exit, exit_for, terminal_width, warn};
-use crate::cli::ScanArgs;
+use crate::cli::{ReportArgs, ScanArgs};
 use crate::collect::ScanOutput;
 use crate::event::{Event, GroupKey};
 use crate::plan::{self, Output, ScanPlan};
+use crate::report::escape::display;
 use crate::report::html::HtmlMeta;
 use crate::report::timeline::Timeline;
 use crate::report::write::{self, Format, Report};
@@ -23,58 +24,134 @@ const CHART_BUCKETS: usize = 48;
 
 pub fn run(args: &ScanArgs) -> Result<Exit> {
     // Check everything first: no baseline is downloaded and nothing listed for a bad flag.
-    let quiet = args.run.quiet;
-    let scan = ScanPlan::of(&args.input, &args.aws, quiet, Utc::now())?;
-    let outputs = plan::outputs(&args.output, |_| Ok(()))?;
-    let baseline_at = args.baseline.as_deref().map(plan::location).transpose()?;
-    let config_from = plan::ConfigFrom::of(&args.live)?;
+    let quiet = args.report.run.quiet;
+    let mut scan = ScanPlan::of(&args.input, &args.aws, quiet, Utc::now())?;
+    let sharding = plan::Sharding::of(&args.shard, &args.report, |k| std::env::var(k).ok())?;
+    scan.shard = sharding.shard;
     let aws = scan.aws.clone();
-    let configuration = super::Configuration::prepare(&config_from)?;
+    if let Some(to) = sharding.partial {
+        let filter = plan::fingerprint(&scan);
+        let shard = sharding.shard.unwrap_or(crate::shard::Shard { index: 0, count: 1 });
+        let out = super::scan_partial(scan)?;
+        return write_partial(&to, &aws, filter, shard, &out, quiet);
+    }
+    let prepared = Prepared::of(&args.report, &aws)?;
+    let out = super::scan(scan)?;
+    let mut inputs = args.input.inputs.clone();
+    inputs.extend(args.aws.trail.iter().map(|t| format!("trail {t}")));
+    prepared.report(&args.report, &aws, out, &inputs)
+}
 
-    let previous = match &baseline_at {
-        Some(at) => Some(read_baseline(at, &aws, quiet)?),
-        None => None,
-    };
-    let mut out = super::scan(scan)?;
-    let config = configuration.resolve(&out, &aws, quiet)?;
-    let diagnosis = denytrail_core::diagnose_groups_with(&out.targets, &out.companions, config.as_ref().map(|c| &c.0));
-    if let Some((_, mut live)) = config {
-        super::count_verdicts(&mut live, diagnosis.values().map(|d| (d.confidence.as_str(), d.confirmed_by.as_str())));
-        out.stats.live = Some(live);
+/// What a report needs from the command line, checked (and the baseline and configuration
+/// read) before the scan or merge it reports on.
+pub struct Prepared {
+    outputs: Vec<Output>,
+    baseline_at: Option<Destination>,
+    previous: Option<Vec<Group>>,
+    configuration: super::Configuration,
+}
+
+impl Prepared {
+    pub fn of(args: &ReportArgs, aws: &crate::aws::AwsOptions) -> Result<Prepared> {
+        let outputs = plan::outputs(&args.output, |_| Ok(()))?;
+        let baseline_at = args.baseline.as_deref().map(plan::location).transpose()?;
+        let config_from = plan::ConfigFrom::of(&args.live)?;
+        let configuration = super::Configuration::prepare(&config_from)?;
+        let previous = match &baseline_at {
+            Some(at) => Some(read_baseline(at, aws, args.run.quiet)?),
+            None => None,
+        };
+        Ok(Prepared { outputs, baseline_at, previous, configuration })
     }
-    let mut groups = report::build(&out.targets, &diagnosis).context("cannot group the events")?;
-    if let Some(previous) = previous {
-        groups = baseline::compare(groups, previous);
-    }
-    let timeline = timeline_of(&groups, &out.targets, args.timeline);
-    if let Some(asked) = args.timeline
-        && timeline.width_ms != asked
-        && timeline.buckets() > 0
-    {
-        warn(
-            quiet,
-            &format!(
-                "--timeline {} would make more than {MAX_TIMELINE_BUCKETS} buckets; using {}",
-                report::timeline::duration_label(asked),
-                timeline.width_label()
-            ),
-        );
-    }
-    emit(args, &aws, &outputs, &groups, &timeline, &out)?;
-    let current = groups.iter().filter(|g| g.status != baseline::RESOLVED).count();
-    if !quiet {
-        eprint!("{}", report::summary::render(&out.stats, current));
-        if baseline_at.is_some() {
-            let n = |s: &str| groups.iter().filter(|g| g.status == s).count();
-            eprintln!(
-                "denytrail: since the baseline: {} new, {} ongoing, {} resolved",
-                n(baseline::NEW),
-                n(baseline::ONGOING),
-                n(baseline::RESOLVED)
+
+    /// Diagnoses, groups and writes the report of `out`; the one tail of `scan` and `merge`.
+    pub fn report(
+        self,
+        args: &ReportArgs,
+        aws: &crate::aws::AwsOptions,
+        mut out: ScanOutput,
+        inputs: &[String],
+    ) -> Result<Exit> {
+        let quiet = args.run.quiet;
+        let config = self.configuration.resolve(&out, aws, quiet)?;
+        let diagnosis =
+            denytrail_core::diagnose_groups_with(&out.targets, &out.companions, config.as_ref().map(|c| &c.0));
+        if let Some((_, mut live)) = config {
+            super::count_verdicts(
+                &mut live,
+                diagnosis.values().map(|d| (d.confidence.as_str(), d.confirmed_by.as_str())),
+            );
+            out.stats.live = Some(live);
+        }
+        let mut groups = report::build(&out.targets, &diagnosis).context("cannot group the events")?;
+        if let Some(previous) = self.previous {
+            groups = baseline::compare(groups, previous);
+        }
+        let timeline = timeline_of(&groups, &out.targets, args.timeline);
+        if let Some(asked) = args.timeline
+            && timeline.width_ms != asked
+            && timeline.buckets() > 0
+        {
+            warn(
+                quiet,
+                &format!(
+                    "--timeline {} would make more than {MAX_TIMELINE_BUCKETS} buckets; using {}",
+                    report::timeline::duration_label(asked),
+                    timeline.width_label()
+                ),
             );
         }
+        emit(args, inputs, aws, &self.outputs, &groups, &timeline, &out)?;
+        let current = groups.iter().filter(|g| g.status != baseline::RESOLVED).count();
+        if !quiet {
+            eprint!("{}", report::summary::render(&out.stats, current));
+            if self.baseline_at.is_some() {
+                let n = |s: &str| groups.iter().filter(|g| g.status == s).count();
+                eprintln!(
+                    "denytrail: since the baseline: {} new, {} ongoing, {} resolved",
+                    n(baseline::NEW),
+                    n(baseline::ONGOING),
+                    n(baseline::RESOLVED)
+                );
+            }
+        }
+        Ok(exit_for(&out, args.run.fail_on_findings, current > 0))
     }
-    Ok(exit_for(&out, args.run.fail_on_findings, current > 0))
+}
+
+/// Writes a shard's partial. A shard whose inputs partly failed still exits 0: its failures
+/// are in the partial, and the merge reports them (status 4), so the engine does not retry it.
+fn write_partial(
+    to: &Destination,
+    aws: &crate::aws::AwsOptions,
+    filter: String,
+    shard: crate::shard::Shard,
+    out: &ScanOutput,
+    quiet: bool,
+) -> Result<Exit> {
+    let events = out.targets.iter().chain(&out.companions);
+    let header = crate::partial::Header {
+        format: crate::partial::FORMAT.into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        filter,
+        shard,
+        stats: out.stats.clone(),
+        events: (out.targets.len() + out.companions.len()) as u64,
+    };
+    to.deliver(aws, "application/gzip", |w| Ok(crate::partial::write(w, &header, events)?))?;
+    if !quiet {
+        let s = &out.stats;
+        eprintln!(
+            "denytrail: shard {shard}: {} files ({} read, {} skipped, {} failed), {} matched; partial written to {}",
+            s.files_seen,
+            s.files_read,
+            s.files_skipped,
+            s.files_failed,
+            s.events_unique,
+            display(&to.name())
+        );
+    }
+    Ok(Exit::Clean)
 }
 
 /// Denials per bucket for each group, in report order.
@@ -98,7 +175,8 @@ fn read_baseline(at: &Destination, aws: &crate::aws::AwsOptions, quiet: bool) ->
 }
 
 fn emit(
-    args: &ScanArgs,
+    args: &ReportArgs,
+    inputs: &[String],
     aws: &crate::aws::AwsOptions,
     outputs: &[Output],
     groups: &[Group],
@@ -106,13 +184,11 @@ fn emit(
     out: &ScanOutput,
 ) -> Result<()> {
     let generated_at = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let mut inputs = args.input.inputs.clone();
-    inputs.extend(args.aws.trail.iter().map(|t| format!("trail {t}")));
     let baseline = args.baseline.as_ref().map(|p| p.display().to_string());
     let meta = HtmlMeta {
         title: "denytrail: denied S3 writes",
         generated_at: &generated_at,
-        inputs: &inputs,
+        inputs,
         baseline: baseline.as_deref(),
     };
     let report = Report { groups, stats: &out.stats, timeline, meta, width: terminal_width() };

@@ -96,12 +96,20 @@ pub fn write_table(
                     writeln!(out, "{}", json_text(o))?;
                 }
             } else {
-                let rows = if objects.is_empty() { "[]".to_string() } else { format!("[\n{}\n]", objects.join(",\n")) };
+                // One row per line, indented one level inside the array (two inside an envelope).
+                let array = |pad: &str| {
+                    if objects.is_empty() {
+                        return "[]".to_string();
+                    }
+                    let rows: Vec<String> = objects.iter().map(|o| format!("{pad}  {o}")).collect();
+                    format!("[\n{}\n{pad}]", rows.join(",\n"))
+                };
                 let text = match envelope {
-                    None => rows,
+                    None => array(""),
                     Some(env) => {
-                        let mut fields: Vec<String> = env.fields.iter().map(|(k, v)| format!("\"{k}\": {v}")).collect();
-                        fields.push(format!("\"{}\": {rows}", env.rows));
+                        let mut fields: Vec<String> =
+                            env.fields.iter().map(|(k, v)| format!("  \"{k}\": {v}")).collect();
+                        fields.push(format!("  \"{}\": {}", env.rows, array("  ")));
                         format!("{{\n{}\n}}", fields.join(",\n"))
                     }
                 };

@@ -23,20 +23,23 @@ pub fn walk(root: &Path, scope: &Scope, emit: &mut dyn FnMut(Listed)) {
             return;
         }
     };
-    if meta.is_file() {
+    if !meta.is_dir() {
         // A file named by the user is read even outside the layout scope: they asked for it.
+        // So is a FIFO or a device they name (`denytrail scan <(zcat …)` passes /dev/fd/63).
         match layout::skip_by_name(&segments(root)) {
             Some(reason) => emit(Listed::Skipped(name(root), reason)),
             None => emit(Listed::Object(LogObject {
                 name: name(root),
                 location: Location::File(root.to_path_buf()),
                 walked: false,
-                size: meta.len(),
+                size: if meta.is_file() { meta.len() } else { 0 },
             })),
         }
         return;
     }
-    let walk = WalkDir::new(root).sort_by_file_name().into_iter().filter_entry(|e| {
+    // Symbolic links are followed (a trail copy is often a tree of links); walkdir notices a
+    // link back to an ancestor, which is skipped, not walked forever.
+    let walk = WalkDir::new(root).follow_links(true).sort_by_file_name().into_iter().filter_entry(|e| {
         // Prune whole folders outside --account/--region/--since/--until; they are not listed
         // one by one (a bucket copy may hold millions of files).
         scope.is_unbounded()
@@ -49,12 +52,20 @@ pub fn walk(root: &Path, scope: &Scope, emit: &mut dyn FnMut(Listed)) {
             Ok(e) => e,
             Err(e) => {
                 let path = e.path().map_or_else(|| name(root), name);
+                if e.loop_ancestor().is_some() {
+                    emit(Listed::Skipped(path, SkipReason::SymlinkLoop));
+                    continue;
+                }
                 let reason = e.io_error().map_or(e.to_string(), |io| io.to_string());
                 emit(Listed::Failed(path, ObjectError::Walk(reason)));
                 continue;
             }
         };
+        if entry.file_type().is_dir() {
+            continue;
+        }
         if !entry.file_type().is_file() {
+            emit(Listed::Skipped(name(entry.path()), SkipReason::NotARegularFile));
             continue;
         }
         let path = entry.path();

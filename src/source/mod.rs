@@ -51,6 +51,16 @@ pub enum Listed {
     Failed(String, ObjectError),
 }
 
+impl Listed {
+    /// How the summary names the item.
+    pub fn name(&self) -> &str {
+        match self {
+            Listed::Object(o) => &o.name,
+            Listed::Skipped(n, _) | Listed::Failed(n, _) => n,
+        }
+    }
+}
+
 /// A positional input, as the user wrote it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {

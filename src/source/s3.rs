@@ -28,6 +28,7 @@ use super::{Listed, Location, LogObject};
 use crate::aws::{AwsOptions, Problem, chain, runtime, s3_client_for, sdk_config};
 use crate::layout::{self, Scope};
 use crate::progress::Progress;
+use crate::shard::Shard;
 use crate::stats::{ObjectError, SkipReason};
 
 /// A whole body must arrive within this (CloudTrail objects are at most 50 MB); a body that
@@ -58,12 +59,13 @@ pub fn read(
     inputs: &[(String, String)],
     opts: &AwsOptions,
     scope: &Scope,
+    shard: Option<Shard>,
     out: SyncSender<Listed>,
     progress: Progress,
 ) -> Result<()> {
     let runtime = runtime()?;
     let (tx, mut items) = mpsc::channel(ITEM_QUEUE);
-    let shared = Arc::new(Shared { scope: scope.clone(), progress, out: tx });
+    let shared = Arc::new(Shared { scope: scope.clone(), shard, progress, out: tx });
     let reader = runtime.spawn(read_all(inputs.to_vec(), opts.clone(), shared));
     let mut fatal = None;
     while let Some(item) = items.blocking_recv() {
@@ -95,6 +97,8 @@ pub fn read(
 /// What the async stages share.
 struct Shared {
     scope: Scope,
+    /// `--shard`: keys of other shards are neither fetched nor counted here.
+    shard: Option<Shard>,
     progress: Progress,
     /// To the decode stage.
     out: mpsc::Sender<Item>,
@@ -213,6 +217,11 @@ fn skip_key(key: &str, walked: bool, scope: &Scope) -> Option<SkipReason> {
     })
 }
 
+/// A key or prefix of a listing asked with `encoding-type=url` (`+` is a space, as S3 writes it).
+fn url_decoded(s: &str) -> String {
+    percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned()
+}
+
 /// Lists one input (`s3://bucket/prefix`).
 struct Lister {
     client: Client,
@@ -239,6 +248,9 @@ impl Lister {
             .bucket(&*self.bucket)
             .prefix(&folder.prefix)
             .set_delimiter((!folder.flat).then(|| "/".to_string()))
+            // Keys may hold characters XML 1.0 cannot carry (controls): ask for them URL-encoded,
+            // as the AWS CLI does, and decode them here.
+            .encoding_type(aws_sdk_s3::types::EncodingType::Url)
             .into_paginator()
             .send();
         let mut children = Vec::new();
@@ -246,7 +258,8 @@ impl Lister {
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| Problem::of(&e))?;
             for object in page.contents() {
-                let Some(key) = object.key() else { continue };
+                let Some(key) = object.key().map(url_decoded) else { continue };
+                let key = key.as_str();
                 if raw && key != folder.prefix {
                     continue;
                 }
@@ -254,7 +267,8 @@ impl Lister {
                 let size = object.size().and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
                 self.key(key, size, !raw).await;
             }
-            for sub in page.common_prefixes().iter().filter_map(|p| p.prefix()) {
+            for sub in page.common_prefixes().iter().filter_map(|p| p.prefix().map(url_decoded)) {
+                let sub = sub.as_str();
                 if raw && sub.strip_prefix(folder.prefix.as_str()) != Some("/") {
                     continue;
                 }
@@ -274,6 +288,9 @@ impl Lister {
         if key.ends_with('/') {
             return; // a console "folder" placeholder
         }
+        if self.shared.shard.is_some_and(|s| !s.owns(&self.name(key))) {
+            return;
+        }
         let progress = &self.shared.progress;
         if let Some(reason) = skip_key(key, walked, &self.shared.scope) {
             progress.listed(1, 0);
@@ -289,6 +306,9 @@ impl Lister {
     /// A folder that cannot be listed, or an input that names nothing: counted as failed (like
     /// a local path that does not exist), the scan goes on.
     async fn folder_failed(&self, prefix: &str, error: String) {
+        if self.shared.shard.is_some_and(|s| !s.owns(&self.name(prefix))) {
+            return;
+        }
         self.shared.progress.listed(1, 0);
         let failed = Listed::Failed(self.name(prefix), ObjectError::Fetch(error));
         let _ = self.shared.out.send(Item::Listed(failed)).await;
@@ -511,6 +531,12 @@ mod tests {
         let line = fatal("b", "list", p(Some("AccessDenied"), 403)).to_string();
         assert!(line.starts_with("s3://b: access denied trying to list the log bucket (AccessDenied: m)"), "{line}");
         assert!(!line.contains('\n'));
+    }
+
+    #[test]
+    fn listed_keys_are_url_decoded_as_s3_encodes_them() {
+        assert_eq!(url_decoded("logs/with+space%2Bplus%01%E6%97%A5.json"), "logs/with space+plus\u{1}日.json");
+        assert_eq!(url_decoded("AWSLogs/111122223333/"), "AWSLogs/111122223333/");
     }
 
     #[test]

@@ -125,13 +125,23 @@ impl Collector {
                 self.stats.files_seen += 1;
                 self.stats.files_read += 1;
                 let format = report.envelope.map_or(report.shape.name(), |e| e.name());
-                *self.stats.formats.entry(format).or_default() += 1;
+                *self.stats.formats.entry(format.to_string()).or_default() += 1;
             }
             Outcome::Skipped(reason) => self.stats.skip(reason),
             Outcome::Failed(error) => self.stats.fail(report.name, error),
         }
+        self.add_events(report.events);
+    }
+
+    /// Adds a shard's partial: its accounting and the events it kept.
+    pub fn absorb(&mut self, stats: Stats, events: Vec<Event>) {
+        self.stats.absorb(stats);
+        self.add_events(events);
+    }
+
+    fn add_events(&mut self, events: Vec<Event>) {
         let (mut targets, mut companions) = (Vec::new(), Vec::new());
-        for e in report.events {
+        for e in events {
             match e.role {
                 Some(EventRole::Companion) if is_session(&e) => {
                     let key: Box<str> = e.issued_access_key_id.as_deref().unwrap_or_default().into();
@@ -158,18 +168,29 @@ impl Collector {
     }
 
     /// The deduplicated result, with only the sessions a target used.
-    pub fn finish(mut self) -> ScanOutput {
+    pub fn finish(self) -> ScanOutput {
+        self.finish_keeping(false)
+    }
+
+    /// The deduplicated result with every session kept: a shard's partial, whose sessions may
+    /// serve the targets of another shard.
+    pub fn finish_partial(self) -> ScanOutput {
+        self.finish_keeping(true)
+    }
+
+    fn finish_keeping(mut self, all_sessions: bool) -> ScanOutput {
         let (targets, dropped) = dedupe(flatten(std::mem::take(&mut self.targets)));
         let used: HashSet<&str> = targets.iter().filter_map(|t| t.access_key_id.as_deref()).collect();
         for (key, session) in std::mem::take(&mut self.sessions) {
             // Only the keys a target used are needed; the rest are dropped unread.
-            if used.contains(&*key) {
+            if all_sessions || used.contains(&*key) {
                 self.companions.push(vec![session.into_event()]);
             }
         }
         let (companions, _) = dedupe(flatten(std::mem::take(&mut self.companions)));
         self.stats.events_unique = targets.len() as u64;
-        self.stats.duplicates_dropped = dropped;
+        // Added to what shards already dropped (a merge), else to nothing.
+        self.stats.duplicates_dropped += dropped;
         self.stats.failed.sort_by(|a, b| a.path.cmp(&b.path));
         ScanOutput { stats: self.stats, targets, companions }
     }
@@ -192,11 +213,15 @@ fn naming_rank(e: &Event) -> u8 {
 
 /// Drops repeats of an `eventID` and merges the copies of one cross-account request (same
 /// `sharedEventID`) into the copy that names the caller best, keeping the owner account the other
-/// copy knows. Deterministic whatever order the workers delivered events in.
+/// copy knows. Deterministic whatever order the workers (or the shards) delivered events in:
+/// every ordering ends on the whole content, so two different records that share an `eventID`
+/// (test fixtures do) always resolve the same way.
 pub fn dedupe(mut events: Vec<Event>) -> (Vec<Event>, u64) {
     let before = events.len();
     // Unstable sorts work in place: a stable sort would allocate half the events again.
-    events.sort_unstable_by(|a, b| a.event_id.cmp(&b.event_id).then_with(|| a.source_object.cmp(&b.source_object)));
+    events.sort_unstable_by(|a, b| {
+        a.event_id.cmp(&b.event_id).then_with(|| a.source_object.cmp(&b.source_object)).then_with(|| content(a, b))
+    });
     events.dedup_by(|later, kept| !kept.event_id.is_empty() && later.event_id == kept.event_id);
 
     let mut by_shared: std::collections::HashMap<String, Vec<Event>> = std::collections::HashMap::new();
@@ -208,7 +233,9 @@ pub fn dedupe(mut events: Vec<Event>) -> (Vec<Event>, u64) {
         }
     }
     for (_, mut copies) in by_shared {
-        copies.sort_by(|a, b| naming_rank(b).cmp(&naming_rank(a)).then_with(|| a.event_id.cmp(&b.event_id)));
+        copies.sort_by(|a, b| {
+            naming_rank(b).cmp(&naming_rank(a)).then_with(|| a.event_id.cmp(&b.event_id)).then_with(|| content(a, b))
+        });
         let owner = copies.iter().find_map(|c| {
             c.bucket_owner
                 .clone()
@@ -221,15 +248,17 @@ pub fn dedupe(mut events: Vec<Event>) -> (Vec<Event>, u64) {
         out.push(best);
     }
     out.sort_unstable_by(|a, b| {
-        (a.event_time_ms, &a.event_id, &a.source_object, &a.key).cmp(&(
-            b.event_time_ms,
-            &b.event_id,
-            &b.source_object,
-            &b.key,
-        ))
+        (a.event_time_ms, &a.event_id, &a.source_object, &a.key)
+            .cmp(&(b.event_time_ms, &b.event_id, &b.source_object, &b.key))
+            .then_with(|| content(a, b))
     });
     let dropped = (before - out.len()) as u64;
     (out, dropped)
+}
+
+/// The last tie-break: field by field over the whole event (text and integers only, so total).
+fn content(a: &Event, b: &Event) -> std::cmp::Ordering {
+    a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal)
 }
 
 impl ObjectReport {
@@ -323,6 +352,16 @@ mod tests {
         want.role = Some(EventRole::Companion);
         assert_eq!(*kept, want, "every field the session had survives packing");
         assert_eq!(out.targets.len(), 1);
+    }
+
+    #[test]
+    fn records_sharing_an_event_id_resolve_the_same_in_any_order() {
+        let a = Event { event_id: "same".into(), event_name: "PutObject".into(), ..Event::default() };
+        let b = Event { event_id: "same".into(), event_name: "UploadPart".into(), ..Event::default() };
+        let (one, _) = dedupe(vec![a.clone(), b.clone()]);
+        let (two, _) = dedupe(vec![b, a]);
+        assert_eq!(one, two);
+        assert_eq!(one.len(), 1);
     }
 
     #[test]

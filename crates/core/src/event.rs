@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Why an event was kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventRole {
     /// Matches the user's filter: a denied S3 write by default. These are grouped and reported.
@@ -16,7 +16,7 @@ pub enum EventRole {
     Companion,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, PartialOrd, Serialize, Deserialize)]
 pub struct Event {
     pub event_id: String,
     pub shared_event_id: Option<String>,

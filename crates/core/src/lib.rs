@@ -15,9 +15,11 @@ pub mod event;
 pub mod filter;
 pub mod layout;
 pub mod parse;
+pub mod partial;
 pub mod policy;
 pub mod redact;
 pub mod report;
+pub mod shard;
 pub mod stats;
 
 use std::collections::HashMap;

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Why a log object was not read. The summary groups skipped objects by these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -21,6 +21,11 @@ pub enum SkipReason {
     NotCloudTrail,
     /// Outside `--account`/`--region`/`--since`/`--until` by its CloudTrail key layout.
     OutOfScope,
+    /// Found in a directory walk, and not a regular file: a FIFO, socket or device (reading one
+    /// could block forever; name it as an INPUT to read it).
+    NotARegularFile,
+    /// A symbolic link that leads back to a directory above it.
+    SymlinkLoop,
 }
 
 impl SkipReason {
@@ -31,11 +36,13 @@ impl SkipReason {
             SkipReason::NotALogFile => "not a log file",
             SkipReason::NotCloudTrail => "no CloudTrail records",
             SkipReason::OutOfScope => "outside --account/--region/--since/--until",
+            SkipReason::NotARegularFile => "not a regular file",
+            SkipReason::SymlinkLoop => "symlink loop",
         }
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailedObject {
     pub path: String,
     pub error: ObjectError,
@@ -58,6 +65,8 @@ pub enum ObjectError {
     InvalidJson { detail: String, records_before: u64 },
     /// One record larger than [`crate::parse::MAX_RECORD`].
     RecordTooLarge,
+    /// A failure a shard already reported (read back from its partial), kept as its text.
+    Reported(String),
 }
 
 impl std::fmt::Display for ObjectError {
@@ -66,7 +75,7 @@ impl std::fmt::Display for ObjectError {
         match self {
             ObjectError::Open(e) => write!(f, "cannot open: {e}"),
             ObjectError::Walk(e) => write!(f, "cannot read: {e}"),
-            ObjectError::Fetch(e) => f.write_str(e),
+            ObjectError::Fetch(e) | ObjectError::Reported(e) => f.write_str(e),
             ObjectError::Decode { detail, records_before } | ObjectError::TruncatedJson { detail, records_before } => {
                 write!(f, "{detail}{}", after(records_before))
             }
@@ -88,8 +97,14 @@ impl Serialize for ObjectError {
     }
 }
 
+impl<'de> Deserialize<'de> for ObjectError {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(ObjectError::Reported)
+    }
+}
+
 /// Counters for one object, or summed over a scan.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
     pub bytes_compressed: u64,
     pub bytes_decompressed: u64,
@@ -124,12 +139,12 @@ impl Counts {
 }
 
 /// The whole scan, as reported in `stats`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Stats {
     pub files_seen: u64,
     pub files_read: u64,
     pub files_skipped: u64,
-    pub skipped_by_reason: BTreeMap<&'static str, u64>,
+    pub skipped_by_reason: BTreeMap<String, u64>,
     pub files_failed: u64,
     pub failed: Vec<FailedObject>,
     #[serde(flatten)]
@@ -140,7 +155,7 @@ pub struct Stats {
     pub duplicates_dropped: u64,
     /// Record formats seen: by shape (`records`, `array`, `ndjson`, `single`), or by envelope
     /// (`cwl`, `eventbridge`, `log-events`, `lookup-events`).
-    pub formats: BTreeMap<&'static str, u64>,
+    pub formats: BTreeMap<String, u64>,
     /// Files of JSON in no known shape, by what they held (e.g. `{"name","version"}`): skipped as
     /// holding no CloudTrail records, and never silently.
     pub unknown_shapes: BTreeMap<String, u64>,
@@ -151,7 +166,7 @@ pub struct Stats {
 }
 
 /// The configuration read for `--live` / `--config`, and what reading it cost.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LiveStats {
     /// `live`, or the `--config` file.
     pub source: String,
@@ -173,7 +188,31 @@ impl Stats {
     pub fn skip(&mut self, reason: SkipReason) {
         self.files_seen += 1;
         self.files_skipped += 1;
-        *self.skipped_by_reason.entry(reason.as_str()).or_default() += 1;
+        *self.skipped_by_reason.entry(reason.as_str().to_string()).or_default() += 1;
+    }
+
+    /// Adds another part of the same scan (a shard's accounting): counts add up, failures are
+    /// listed together, time is the longest part's. `events_unique` and `duplicates_dropped`
+    /// are the merge's to set, after its own dedupe.
+    pub fn absorb(&mut self, o: Stats) {
+        self.files_seen += o.files_seen;
+        self.files_read += o.files_read;
+        self.files_skipped += o.files_skipped;
+        self.files_failed += o.files_failed;
+        for (k, n) in o.skipped_by_reason {
+            *self.skipped_by_reason.entry(k).or_default() += n;
+        }
+        for (k, n) in o.formats {
+            *self.formats.entry(k).or_default() += n;
+        }
+        for (k, n) in o.unknown_shapes {
+            *self.unknown_shapes.entry(k).or_default() += n;
+        }
+        self.failed.extend(o.failed);
+        self.failed.sort_by(|a, b| a.path.cmp(&b.path));
+        self.counts.add(&o.counts);
+        self.duplicates_dropped += o.duplicates_dropped;
+        self.elapsed_seconds = self.elapsed_seconds.max(o.elapsed_seconds);
     }
 
     pub fn fail(&mut self, path: String, error: ObjectError) {

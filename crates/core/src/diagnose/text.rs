@@ -94,7 +94,8 @@ mod tests {
         assert_eq!(fmt_gap(7_800_000), "2 h 10 min");
         assert_eq!(fmt_gap(3_600_000), "1 h");
         assert_eq!(fmt_gap(86_400_000 * 3), "3 days");
-        assert_eq!(fmt_gap(i64::MIN), fmt_gap(i64::MIN));
+        // A gap no clock can show still reads as text, without overflow.
+        assert!(!fmt_gap(i64::MIN).is_empty());
     }
 
     #[test]

@@ -25,7 +25,7 @@ const PLAIN: [&str; 6] = ["records", "array", "ndjson", "single", "mixed", "empt
 fn formats_and_shapes(stats: &Stats) -> Option<String> {
     let c = &stats.counts;
     let mut out = String::new();
-    if stats.formats.keys().any(|f| !PLAIN.contains(f)) {
+    if stats.formats.keys().any(|f| !PLAIN.contains(&f.as_str())) {
         let formats: Vec<String> = stats.formats.iter().map(|(f, n)| format!("{n} {f}")).collect();
         let mut skipped = Vec::new();
         if c.cwl_control_messages > 0 {
@@ -117,9 +117,9 @@ mod tests {
     #[test]
     fn envelopes_and_unknown_shapes_get_a_line_plain_trails_none() {
         let mut stats = Stats::default();
-        stats.formats.insert("records", 3);
+        stats.formats.insert("records".into(), 3);
         assert_eq!(formats_and_shapes(&stats), None);
-        stats.formats.insert("cwl", 2);
+        stats.formats.insert("cwl".into(), 2);
         stats.counts.cwl_control_messages = 1;
         stats.unknown_shape("{\"\\x1b\"}".into());
         stats.unknown_shape("{\"a\"}".into());

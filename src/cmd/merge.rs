@@ -1,0 +1,111 @@
+//! `denytrail merge`: the report of a sharded scan, from every shard's partial.
+//!
+//! The partials' accounting is added up and their events go through the same collector (the
+//! global dedupe and session join happen here, across shards) and the same report step as a
+//! scan, so one scan and a merge of its shards give the same report, diagnosis, accounting and
+//! exit status.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Result, anyhow, bail};
+
+use super::Exit;
+use super::scan::Prepared;
+use crate::cli::MergeArgs;
+use crate::collect::Collector;
+use crate::partial::Header;
+use crate::plan::{self, usage};
+use crate::report::escape::display;
+use crate::sink::Destination;
+
+pub fn run(args: &MergeArgs) -> Result<Exit> {
+    let started = Instant::now();
+    let aws = plan::aws_options(&args.aws);
+    let prepared = Prepared::of(&args.report, &aws)?;
+    let locations = expand(&args.partials, &aws)?;
+
+    let mut collector = Collector::default();
+    let mut first: Option<(String, Header)> = None;
+    let mut seen: BTreeMap<u32, String> = BTreeMap::new();
+    for at in &locations {
+        let name = at.name();
+        let bytes = at.read(&aws)?.ok_or_else(|| anyhow!("the partial {} does not exist", display(&name)))?;
+        let (header, events) = crate::partial::read(&bytes[..])
+            .map_err(|e| anyhow!("the partial {} cannot be merged: {e}", display(&name)))?;
+        match &first {
+            None => first = Some((name.clone(), header.clone())),
+            Some((first_name, h)) => {
+                let mismatch = if h.version != header.version {
+                    Some(format!("denytrail {} wrote one and {} the other", header.version, h.version))
+                } else if h.filter != header.filter {
+                    Some("they were scanned with other filters".to_string())
+                } else if h.shard.count != header.shard.count {
+                    Some(format!("one is of {} shards, the other of {}", header.shard.count, h.shard.count))
+                } else {
+                    None
+                };
+                if let Some(why) = mismatch {
+                    bail!("the partials {} and {} cannot be merged: {why}", display(first_name), display(&name));
+                }
+            }
+        }
+        if let Some(other) = seen.insert(header.shard.index, name.clone()) {
+            bail!("shard {} is given twice: {} and {}", header.shard, display(&other), display(&name));
+        }
+        collector.absorb(header.stats, events);
+    }
+    let (_, header) = first.ok_or_else(|| usage("give the partials to merge"))?;
+    let missing: Vec<String> = (0..header.shard.count)
+        .filter(|i| !seen.contains_key(i))
+        .map(|i| format!("{i}/{}", header.shard.count))
+        .collect();
+    if !missing.is_empty() {
+        bail!("shard(s) {} missing: a merge without them would not be the whole trail", missing.join(", "));
+    }
+    let mut out = collector.finish();
+    out.stats.elapsed_seconds = out.stats.elapsed_seconds.max(started.elapsed().as_secs_f64());
+    super::refuse_unread(&out, args.report.run.quiet)?;
+    let inputs: Vec<String> = locations.iter().map(Destination::name).collect();
+    prepared.report(&args.report, &aws, out, &inputs)
+}
+
+/// The partials named: files, `s3://` objects, and globs of either (`*` and `?` in the last
+/// path segment), sorted, each once.
+fn expand(args: &[String], aws: &crate::aws::AwsOptions) -> Result<Vec<Destination>> {
+    let mut out = Vec::new();
+    for arg in args {
+        if !arg.contains(['*', '?', '[']) {
+            out.push(plan::location(Path::new(arg))?);
+            continue;
+        }
+        let (dir, pattern) = arg.rsplit_once('/').unwrap_or((".", arg));
+        let glob = globset::Glob::new(pattern).map_err(|e| usage(format!("'{arg}': {e}")))?.compile_matcher();
+        let mut found: Vec<Destination> = match dir.strip_prefix("s3://") {
+            Some(rest) => {
+                let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+                let prefix = if prefix.is_empty() { String::new() } else { format!("{prefix}/") };
+                crate::aws::list_keys(aws, bucket, &prefix)?
+                    .into_iter()
+                    .filter(|k| !k[prefix.len()..].contains('/') && glob.is_match(&k[prefix.len()..]))
+                    .map(|key| Destination::S3 { bucket: bucket.to_string(), key })
+                    .collect()
+            }
+            None => std::fs::read_dir(dir)
+                .map_err(|e| anyhow!("'{arg}': cannot read {dir}: {e}"))?
+                .filter_map(|e| e.ok())
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()) && glob.is_match(e.file_name()))
+                .map(|e| Destination::File(e.path()))
+                .collect(),
+        };
+        if found.is_empty() {
+            return Err(usage(format!("'{arg}' matches no partial")));
+        }
+        found.sort_by_key(Destination::name);
+        out.extend(found);
+    }
+    out.sort_by_key(Destination::name);
+    out.dedup();
+    Ok(out)
+}
