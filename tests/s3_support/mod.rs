@@ -14,6 +14,7 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use serde_json::{Value, json};
 
+#[allow(unused_imports)] // not every test binary needs the account
 pub use moto::{ACCOUNT, Moto, REGION};
 #[allow(unused_imports)] // not every test binary injects faults
 pub use proxy::{Fault, Proxy};

@@ -3,16 +3,24 @@
 //! Each client connection carries one request (upstream answers are forced to
 //! `Connection: close`), so a fault never leaks into the next request. A rule decides, per
 //! request, whether to pass it on, answer `503 SlowDown` (or another S3 error), cut the body
-//! short, or drop the connection without an answer. Every request is logged for assertions
-//! (listing prefixes, keys fetched, signing region).
+//! short, drop the connection without an answer, send the answer in slow drips, or stall
+//! mid-body. Every request is logged for assertions (listing prefixes, keys fetched, signing
+//! region).
+//!
+//! [`Options`] add what a soak needs beside per-request rules: listings answered in small pages
+//! (so a few hundred keys make many pages, each of which can fail), and an outage: after a
+//! number of object GETs the proxy closes its port for a while (connections are refused, and
+//! requests in flight lose their connection without an answer), then listens again on the same
+//! port: the upstream seen going away and coming back, as a restarted server would (moto keeps
+//! its data in memory, so really restarting it would lose the bucket).
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What to do with one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +34,49 @@ pub enum Fault {
     Reset,
     /// Answer with this status and S3 error code.
     Error(u16, &'static str),
+    /// Forward, then send the whole answer (head and body) in pieces of this many bytes with
+    /// [`DRIP_PAUSE`] between them: slow, but well within the client's timeouts.
+    Drip(usize),
+    /// Like [`Fault::Drip`], but the body stops at half and the connection closes.
+    DripTruncate(usize),
+    /// Forward, send the headers and half the body, then nothing for this many seconds (past
+    /// the SDK's stalled-stream protection: its defaults give up on a body that sends nothing
+    /// for 5 s), then close.
+    Stall(u64),
+}
+
+/// The pause between two pieces of a [`Fault::Drip`].
+pub const DRIP_PAUSE: Duration = Duration::from_millis(25);
+
+impl Fault {
+    /// A short name for counting faults by kind.
+    pub fn kind(&self) -> String {
+        match self {
+            Fault::Pass => "pass".into(),
+            Fault::SlowDown => "503 SlowDown".into(),
+            Fault::Truncate => "body cut short".into(),
+            Fault::Reset => "connection reset".into(),
+            Fault::Error(status, code) => format!("{status} {code}"),
+            Fault::Drip(_) => "slow drip".into(),
+            Fault::DripTruncate(_) => "slow drip, cut short".into(),
+            Fault::Stall(_) => "stalled body".into(),
+        }
+    }
+
+    /// Whether the request fails (a [`Fault::Drip`] is slow but succeeds).
+    pub fn fails(&self) -> bool {
+        !matches!(self, Fault::Pass | Fault::Drip(_))
+    }
+}
+
+/// What a proxy does beside its per-request rule.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Asks upstream for listing pages of at most this many keys (adds `max-keys` to each
+    /// ListObjectsV2 the client sends; moto does not check signatures, so the change passes).
+    pub page_size: Option<u32>,
+    /// After this many object GETs, the port closes for the given time, then opens again.
+    pub outage: Option<(usize, Duration)>,
 }
 
 /// One request as the proxy saw it.
@@ -39,6 +90,8 @@ pub struct Request {
     /// How many times this method + target has been seen, this one included.
     pub attempt: u32,
     pub fault: Fault,
+    /// When it arrived.
+    pub at: Instant,
 }
 
 impl Request {
@@ -67,16 +120,32 @@ impl Request {
         let prefix = self.query().split('&').find_map(|kv| kv.strip_prefix("prefix="));
         Some(prefix.map(decode).unwrap_or_default())
     }
+
+    /// Whether this ListObjectsV2 asks for a page after the first.
+    pub fn is_next_page(&self) -> bool {
+        self.list_prefix().is_some() && self.query().split('&').any(|kv| kv.starts_with("continuation-token="))
+    }
 }
 
 type Rule = dyn Fn(&Request) -> Fault + Send + Sync;
 
 struct State {
     upstream: u16,
+    options: Options,
     rule: Box<Rule>,
     seen: Mutex<Vec<Request>>,
     attempts: Mutex<HashMap<String, u32>>,
     stop: AtomicBool,
+    /// Object GETs received, to start the outage.
+    gets: AtomicUsize,
+    /// Outages begun; a request that began before the current one loses its connection.
+    generation: AtomicU64,
+    /// When the current outage ends, while it lasts.
+    down_until: Mutex<Option<Instant>>,
+    /// Requests whose connection the outage dropped before an answer.
+    dropped: AtomicUsize,
+    /// Connections accepted and dropped at once when the outage began.
+    refused: AtomicUsize,
 }
 
 /// A running proxy; stops on drop.
@@ -87,28 +156,31 @@ pub struct Proxy {
 
 impl Proxy {
     pub fn start(upstream: u16, rule: impl Fn(&Request) -> Fault + Send + Sync + 'static) -> Proxy {
+        Proxy::start_with(upstream, Options::default(), rule)
+    }
+
+    pub fn start_with(
+        upstream: u16,
+        options: Options,
+        rule: impl Fn(&Request) -> Fault + Send + Sync + 'static,
+    ) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
         let port = listener.local_addr().expect("proxy address").port();
         let state = Arc::new(State {
             upstream,
+            options,
             rule: Box::new(rule),
             seen: Mutex::new(Vec::new()),
             attempts: Mutex::new(HashMap::new()),
             stop: AtomicBool::new(false),
+            gets: AtomicUsize::new(0),
+            generation: AtomicU64::new(0),
+            down_until: Mutex::new(None),
+            dropped: AtomicUsize::new(0),
+            refused: AtomicUsize::new(0),
         });
         let st = state.clone();
-        thread::spawn(move || {
-            for conn in listener.incoming() {
-                if st.stop.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(conn) = conn else { continue };
-                let st = st.clone();
-                thread::spawn(move || {
-                    let _ = serve(&st, conn);
-                });
-            }
-        });
+        thread::spawn(move || accept_loop(&st, listener, port));
         Proxy { port, state }
     }
 
@@ -128,6 +200,72 @@ impl Proxy {
     pub fn count(&self, fault: Fault) -> usize {
         self.seen().iter().filter(|r| r.fault == fault).count()
     }
+
+    /// Outages begun so far.
+    pub fn outages(&self) -> u64 {
+        self.state.generation.load(Ordering::SeqCst)
+    }
+
+    /// Requests that lost their connection to an outage before their answer, and connections
+    /// waiting to be accepted when it began (dropped unanswered). Connections attempted while
+    /// the port is closed are refused by the system and never seen here.
+    pub fn outage_drops(&self) -> (usize, usize) {
+        (self.state.dropped.load(Ordering::SeqCst), self.state.refused.load(Ordering::SeqCst))
+    }
+}
+
+/// Accepts connections, one thread each; during an outage, the port is closed.
+fn accept_loop(st: &Arc<State>, listener: TcpListener, port: u16) {
+    let mut listener = Some(listener);
+    while let Some(l) = &listener {
+        let conn = l.accept();
+        if st.stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let until = *st.down_until.lock().expect("outage state");
+        if let Some(until) = until {
+            // The outage began (the request that started it woke this loop): close the port,
+            // wait, listen again on the same port.
+            drop(conn);
+            st.refused.fetch_add(1, Ordering::SeqCst);
+            drop(listener.take());
+            thread::sleep(until.saturating_duration_since(Instant::now()));
+            listener = rebind(port).filter(|_| !st.stop.load(Ordering::SeqCst));
+            *st.down_until.lock().expect("outage state") = None;
+            continue;
+        }
+        let Ok((conn, _)) = conn else { continue };
+        let st = st.clone();
+        thread::spawn(move || {
+            let _ = serve(&st, conn);
+        });
+    }
+}
+
+/// Listens on `port` again (it was ours a moment ago; give the system a few seconds).
+fn rebind(port: u16) -> Option<TcpListener> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match TcpListener::bind(("127.0.0.1", port)) {
+            Ok(l) => return Some(l),
+            Err(e) if Instant::now() > deadline => {
+                eprintln!("test proxy: cannot listen on port {port} again after the outage: {e}");
+                return None;
+            }
+            Err(_) => thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
+/// Starts the outage if this request is the one it waits for.
+fn maybe_begin_outage(st: &State, port: u16, request: &Request) {
+    let Some((after, length)) = st.options.outage else { return };
+    if request.object_key().is_none() || st.gets.fetch_add(1, Ordering::SeqCst) + 1 != after {
+        return;
+    }
+    *st.down_until.lock().expect("outage state") = Some(Instant::now() + length);
+    st.generation.fetch_add(1, Ordering::SeqCst);
+    let _ = TcpStream::connect(("127.0.0.1", port)); // wakes the accept loop
 }
 
 impl Drop for Proxy {
@@ -138,6 +276,8 @@ impl Drop for Proxy {
 }
 
 fn serve(st: &State, mut client: TcpStream) -> std::io::Result<()> {
+    let generation = st.generation.load(Ordering::SeqCst);
+    let port = client.local_addr()?.port();
     client.set_read_timeout(Some(Duration::from_secs(30)))?;
     let Some((head, body)) = read_request(&mut client)? else { return Ok(()) };
     let text = String::from_utf8_lossy(&head).to_string();
@@ -156,26 +296,59 @@ fn serve(st: &State, mut client: TcpStream) -> std::io::Result<()> {
         *n += 1;
         *n
     };
-    let mut request = Request { method, target, region, attempt, fault: Fault::Pass };
+    let mut request = Request { method, target, region, attempt, fault: Fault::Pass, at: Instant::now() };
     request.fault = (st.rule)(&request);
     let fault = request.fault;
+    let head = match st.options.page_size {
+        Some(n) if request.list_prefix().is_some() && !request.query().contains("max-keys=") => {
+            text.replacen(&request.target, &format!("{}&max-keys={n}", request.target), 1)
+        }
+        _ => text.clone(),
+    };
+    maybe_begin_outage(st, port, &request);
     st.seen.lock().expect("proxy log").push(request);
+    // The server that took this request went away before answering it.
+    let gone = || st.generation.load(Ordering::SeqCst) != generation;
+    let drop_unanswered = |client: &TcpStream| {
+        st.dropped.fetch_add(1, Ordering::SeqCst);
+        let _ = client.shutdown(Shutdown::Both);
+        Ok(())
+    };
 
     match fault {
         Fault::Reset => {
             let _ = client.shutdown(Shutdown::Both);
             Ok(())
         }
+        _ if gone() => drop_unanswered(&client),
         Fault::SlowDown => error_answer(&mut client, 503, "SlowDown", "Please reduce your request rate."),
         Fault::Error(status, code) => error_answer(&mut client, status, code, "injected by the test proxy"),
-        Fault::Pass | Fault::Truncate => {
-            let response = forward(st.upstream, &text, &body)?;
-            if fault == Fault::Truncate {
-                let split = find(&response, b"\r\n\r\n").map_or(response.len(), |i| i + 4);
-                let body_len = response.len() - split;
-                client.write_all(&response[..split + body_len / 2])?;
-            } else {
-                client.write_all(&response)?;
+        Fault::Pass | Fault::Truncate | Fault::Drip(_) | Fault::DripTruncate(_) | Fault::Stall(_) => {
+            let response = forward(st.upstream, &head, &body)?;
+            if gone() {
+                return drop_unanswered(&client);
+            }
+            let split = find(&response, b"\r\n\r\n").map_or(response.len(), |i| i + 4);
+            let half = split + (response.len() - split) / 2;
+            match fault {
+                Fault::Truncate => client.write_all(&response[..half])?,
+                Fault::Drip(piece) | Fault::DripTruncate(piece) => {
+                    let end = if matches!(fault, Fault::Drip(_)) { response.len() } else { half };
+                    for chunk in response[..end].chunks(piece.max(1)) {
+                        if gone() {
+                            return drop_unanswered(&client);
+                        }
+                        client.write_all(chunk)?;
+                        client.flush()?;
+                        thread::sleep(DRIP_PAUSE);
+                    }
+                }
+                Fault::Stall(seconds) => {
+                    client.write_all(&response[..half])?;
+                    client.flush()?;
+                    thread::sleep(Duration::from_secs(seconds));
+                }
+                _ => client.write_all(&response)?,
             }
             client.flush()?;
             let _ = client.shutdown(Shutdown::Both);
