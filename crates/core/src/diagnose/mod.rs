@@ -17,8 +17,8 @@
 
 mod correlate;
 mod explain;
-mod message;
-mod policy;
+pub(crate) mod message;
+pub(crate) mod policy;
 mod remedy;
 mod rules;
 mod steps;

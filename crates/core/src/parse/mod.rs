@@ -42,6 +42,12 @@ impl ScanContext {
         ScanContext { filter, prefilter, prefix_depth, max_decompressed, decode_only: false }
     }
 
+    /// Parses every record from now on (fuzz targets compare this with the prefiltered scan).
+    #[cfg(feature = "fuzzing")]
+    pub fn drop_prefilter(&mut self) {
+        self.prefilter = None;
+    }
+
     /// Whether a record's raw bytes can match (the prefilter); records that cannot are never parsed.
     pub fn is_candidate(&self, record: &[u8]) -> bool {
         self.prefilter.as_ref().is_none_or(|p| p.is_match(record))
