@@ -1,0 +1,83 @@
+//! One log object through `Worker::process` (sniff, decode, split, envelope, prefilter, parse,
+//! extract) and the diagnosis of what it found. Never panics; the counts add up; the prefilter
+//! never drops a record the filter keeps (same outcome, records and events as a scan that parses
+//! every record); and gzip-compressing a plain object changes nothing but its compressed size.
+#![no_main]
+
+use std::io::Write;
+
+use denytrail_core::event::{Event, EventRole};
+use denytrail_core::filter::{ErrorCodes, Filter};
+use denytrail_core::fuzzing;
+use denytrail_core::parse::{ObjectReport, ScanContext, with_worker};
+use libfuzzer_sys::fuzz_target;
+
+struct Contexts {
+    default: ScanContext,
+    default_all: ScanContext,
+    errors: ScanContext,
+    errors_all: ScanContext,
+}
+
+fn contexts() -> &'static Contexts {
+    static CTX: std::sync::OnceLock<Contexts> = std::sync::OnceLock::new();
+    CTX.get_or_init(|| {
+        let limit = 1 << 20;
+        let errors =
+            Filter { event_names: None, event_sources: None, error_codes: ErrorCodes::AnyError, ..Filter::default() };
+        Contexts {
+            default: ScanContext::new(Filter::default(), 1, limit),
+            default_all: fuzzing::context_without_prefilter(Filter::default(), 1, limit),
+            errors: ScanContext::new(errors.clone(), 2, limit),
+            errors_all: fuzzing::context_without_prefilter(errors, 2, limit),
+        }
+    })
+}
+
+fn scan(ctx: &ScanContext, data: &[u8]) -> ObjectReport {
+    let report = with_worker(|w| w.process(ctx, "fuzz.json", false, data));
+    let c = &report.counts;
+    assert!(c.records_read >= c.records_parsed, "{c:?}");
+    assert!(c.records_parsed >= c.records_matched, "{c:?}");
+    assert_eq!(report.events.len() as u64, c.records_matched + c.records_companion, "{c:?}");
+    assert!(c.bytes_compressed <= data.len() as u64, "{c:?}");
+    report
+}
+
+/// What must not depend on the prefilter: the outcome, records read, and what was kept.
+fn kept(r: &ObjectReport) -> impl PartialEq + std::fmt::Debug + '_ {
+    let c = &r.counts;
+    (&r.outcome, c.records_read, c.records_matched, c.records_companion, &r.events, r.shape, r.envelope)
+}
+
+fn diagnose(events: &[Event]) {
+    let (targets, companions): (Vec<Event>, Vec<Event>) =
+        events.iter().cloned().partition(|e| e.role == Some(EventRole::Target));
+    let groups = denytrail_core::diagnose_groups(&targets, &companions);
+    for g in groups.values() {
+        let _ = (&g.causes, &g.next_steps);
+    }
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+fuzz_target!(|data: &[u8]| {
+    let cx = contexts();
+    let default = scan(&cx.default, data);
+    let default_all = scan(&cx.default_all, data);
+    assert_eq!(kept(&default), kept(&default_all), "the prefilter changed the default scan");
+    let errors = scan(&cx.errors, data);
+    let errors_all = scan(&cx.errors_all, data);
+    assert_eq!(kept(&errors), kept(&errors_all), "the prefilter changed the --all-errors scan");
+    diagnose(&errors.events);
+
+    if !data.starts_with(&[0x1f, 0x8b]) {
+        let mut z = scan(&cx.default, &gzip(data));
+        z.counts.bytes_compressed = default.counts.bytes_compressed;
+        assert_eq!(format!("{:?}", default), format!("{z:?}"), "gzip changed the scan");
+    }
+});
