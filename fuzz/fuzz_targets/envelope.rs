@@ -1,12 +1,12 @@
-//! The envelope readers: one unit (a CloudWatch Logs subscription message, an EventBridge event,
-//! an element of `events` or `Events`) opened as each envelope, compared with serde_json's
+//! The envelope readers: each unit (a CloudWatch Logs subscription message, an EventBridge event,
+//! an element of `events` or `Events`: a record the splitter hands out) opened as each envelope, compared with serde_json's
 //! reading of the same unit when serde_json reads it as a JSON object. Keys are matched as
 //! written (the first of duplicates wins, as in the splitter's key walk); a unit with an escaped
 //! key is not compared.
 #![no_main]
 
-use denytrail_core::parse::envelope::{Envelope, Inner, TooLarge};
-use denytrail_core::parse::split::{Container, WrapperKey};
+use denytrail_core::parse::envelope::{Envelope, Inner, TooLarge, describe};
+use denytrail_core::parse::split::{Container, Splitter, Step, WrapperKey, top_level_keys};
 use denytrail_fuzz::{array, members};
 use libfuzzer_sys::fuzz_target;
 use serde_json::value::RawValue;
@@ -68,25 +68,34 @@ fn reference(envelope: Envelope, unit: &str, max: usize) -> Option<Result<Vec<In
 }
 
 fuzz_target!(|data: &[u8]| {
-    // The first byte picks the message size limit, the rest is the unit.
-    let Some((&pick, unit)) = data.split_first() else { return };
+    // The first byte picks the message size limit; the units are the records the splitter
+    // hands out of the rest, as the worker opens them.
+    let Some((&pick, input)) = data.split_first() else { return };
     let max = if pick < 128 { usize::MAX } else { (pick as usize - 128) * 8 };
-    let text = std::str::from_utf8(unit).ok();
-    for envelope in [Envelope::Cwl, Envelope::EventBridge, Envelope::LogEvents, Envelope::Lookup] {
-        let got = envelope.open(unit, max);
-        if let Some(want) = text.and_then(|t| reference(envelope, t, max)) {
-            assert_eq!(got, want, "{envelope:?}");
+    let mut splitter = Splitter::new();
+    for _ in 0..8 {
+        let unit = match splitter.next(input, true) {
+            Ok(Step::Record(r)) => &input[r],
+            Ok(Step::NotObject(_)) => continue,
+            _ => break,
+        };
+        let text = std::str::from_utf8(unit).ok();
+        for envelope in [Envelope::Cwl, Envelope::EventBridge, Envelope::LogEvents, Envelope::Lookup] {
+            let got = envelope.open(unit, max);
+            if let Some(want) = text.and_then(|t| reference(envelope, t, max)) {
+                assert_eq!(got, want, "{envelope:?}");
+            }
         }
-    }
-    // Detection never panics, whatever the keys.
-    let keys = denytrail_core::parse::split::top_level_keys(unit);
-    for c in [
-        Container::Bare,
-        Container::Array,
-        Container::Wrapper(WrapperKey::Events),
-        Container::Wrapper(WrapperKey::LogEvents),
-    ] {
-        let _ = Envelope::detect(c, &keys);
-        let _ = denytrail_core::parse::envelope::describe(c, &keys);
+        // Detection never panics, whatever the keys.
+        let keys = top_level_keys(unit);
+        for c in [
+            Container::Bare,
+            Container::Array,
+            Container::Wrapper(WrapperKey::Events),
+            Container::Wrapper(WrapperKey::LogEvents),
+        ] {
+            let _ = Envelope::detect(c, &keys);
+            let _ = describe(c, &keys);
+        }
     }
 });
