@@ -40,7 +40,10 @@ fuzz_target!(|data: &[u8]| {
         want.extend_from_slice(data);
         Ok(())
     };
-    assert!(want.starts_with(&out), "decoded bytes differ from flate2's");
+    // Before an error, how much was handed out depends on the read sizes (read_to_end's and
+    // ours): the shorter output must be a prefix of the longer.
+    let common = out.len().min(want.len());
+    assert!(out[..common] == want[..common], "decoded bytes differ from flate2's");
     match (&flate, &end) {
         (Ok(()), Ok(())) => {
             assert_eq!(out, want);
