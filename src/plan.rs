@@ -304,8 +304,10 @@ pub fn parse_time(s: &str, now: DateTime<Utc>, end_of_day: bool) -> Result<DateT
         return Ok(t.with_timezone(&Utc));
     }
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        let start = d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
-        return Ok(if end_of_day { start + Duration::days(1) - Duration::milliseconds(1) } else { start });
+        // The day's last millisecond, not next midnight minus 1 ms: the day after the last
+        // date chrono can hold does not exist (that sum panicked for `--until +262142-12-31`).
+        let (h, m, sec, ms) = if end_of_day { (23, 59, 59, 999) } else { (0, 0, 0, 0) };
+        return Ok(d.and_hms_milli_opt(h, m, sec, ms).expect("every date has these times").and_utc());
     }
     if let Ok(d) = humantime::parse_duration(s) {
         let d = Duration::from_std(d).map_err(|_| format!("'{s}' is too long ago"))?;
@@ -364,7 +366,7 @@ pub fn filter_and_scope(args: &InputArgs, now: DateTime<Utc>) -> anyhow::Result<
         regions: filter.regions.clone(),
         from_day: since.map(|t| t.date_naive()),
         // Folders are named by delivery day: records of day D may arrive on D+1.
-        to_day: until.map(|t| t.date_naive() + Duration::days(1)),
+        to_day: until.map(|t| t.date_naive().succ_opt().unwrap_or(NaiveDate::MAX)),
     };
     Ok((filter, scope))
 }
@@ -385,6 +387,102 @@ mod tests {
             "2026-11-21T07:00:00+00:00"
         );
         assert!(parse_time("yesterday-ish", now, false).is_err());
+    }
+
+    /// Found while hardening the argument parsers (issue 15): `--until` with chrono's last
+    /// date added a day past it and panicked.
+    #[test]
+    fn parse_time_end_of_day_overflow() {
+        let now = DateTime::parse_from_rfc3339("2026-11-23T12:00:00Z").unwrap().with_timezone(&Utc);
+        let last = parse_time("+262142-12-31", now, true).unwrap();
+        assert_eq!(last.to_rfc3339(), "+262142-12-31T23:59:59.999+00:00");
+        assert_eq!(parse_time("-262143-01-01", now, false).unwrap().to_rfc3339(), "-262143-01-01T00:00:00+00:00");
+        assert!(parse_time("+262143-01-01", now, true).is_err());
+        // Through the CLI, where the listing scope also adds a day after `--until`.
+        let cli =
+            <crate::cli::Cli as clap::Parser>::try_parse_from(["denytrail", "scan", "l", "--until", "+262142-12-31"])
+                .unwrap();
+        let crate::cli::Command::Scan(args) = cli.command else { unreachable!() };
+        let (_, scope) = filter_and_scope(&args.input, now).unwrap();
+        assert_eq!(scope.to_day, Some(NaiveDate::MAX));
+    }
+
+    /// Property test of the argument parsers that read user text (`--since`/`--until`,
+    /// `--timeline`, `--max-decompressed`): over many strings built from the pieces they read,
+    /// none panics, and what they accept keeps its promise (a width of at least a second, an
+    /// `--until` never before the `--since` of the same text, a time ago never after now). The
+    /// fuzz targets in fuzz/ cover the core; these parsers live in the binary crate, whose
+    /// polars and AWS build is too heavy to fuzz on this machine.
+    #[test]
+    fn argument_parsers_never_panic() {
+        let now = DateTime::parse_from_rfc3339("2026-11-23T12:00:00Z").unwrap().with_timezone(&Utc);
+        let pieces = [
+            "0",
+            "1",
+            "9",
+            "12",
+            "59",
+            "60",
+            "99",
+            "2026",
+            "262142",
+            "262143",
+            "9999999999",
+            "18446744073709551615",
+            "-",
+            "+",
+            ":",
+            ".",
+            "T",
+            "Z",
+            "z",
+            " ",
+            "e",
+            "E",
+            "s",
+            "ms",
+            "m",
+            "h",
+            "d",
+            "w",
+            "y",
+            "M",
+            "KB",
+            "KiB",
+            "GiB",
+            "EiB",
+            "B",
+            "nan",
+            "inf",
+            "\u{e9}",
+            "\0",
+        ];
+        let mut seed = 0x5eed_cafe_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut texts: Vec<String> =
+            vec!["+262142-12-31".into(), "-262143-01-01".into(), "9223372036854775807s".into()];
+        for _ in 0..20_000 {
+            let n = 1 + next() % 8;
+            texts.push((0..n).map(|_| pieces[(next() % pieces.len() as u64) as usize]).collect());
+        }
+        for t in &texts {
+            if let (Ok(since), Ok(until)) = (parse_time(t, now, false), parse_time(t, now, true)) {
+                assert!(since <= until, "{t:?}");
+            }
+            let absolute = DateTime::parse_from_rfc3339(t).is_ok() || NaiveDate::parse_from_str(t, "%Y-%m-%d").is_ok();
+            if let (false, Ok(ago)) = (absolute, parse_time(t, now, false)) {
+                assert!(ago <= now, "{t:?}");
+            }
+            if let Ok(ms) = crate::cli::parse_width(t) {
+                assert!(ms >= 1_000, "{t:?}");
+            }
+            let _ = crate::cli::parse_size(t);
+        }
     }
 
     #[test]

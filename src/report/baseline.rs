@@ -25,7 +25,16 @@ pub fn read(path: &Path) -> Result<Vec<Group>> {
 }
 
 /// The groups of a Parquet report held in memory; `name` says where it came from.
+///
+/// polars' Parquet reader panics on some damaged files (an `expect` on a metadata field, a range
+/// past the end of a page: found by `tests::a_damaged_baseline_is_an_error_not_a_panic`), so a
+/// panic while reading is caught and reported as the error it is.
 pub fn parse(bytes: Vec<u8>, name: &str) -> Result<Vec<Group>> {
+    std::panic::catch_unwind(move || read_groups(bytes, name))
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("the baseline {name} is damaged: the Parquet reader failed on it")))
+}
+
+fn read_groups(bytes: Vec<u8>, name: &str) -> Result<Vec<Group>> {
     let df = ParquetReader::new(std::io::Cursor::new(bytes))
         .finish()
         .with_context(|| format!("the baseline {name} is not a Parquet file"))?;
@@ -98,5 +107,48 @@ mod tests {
         assert_eq!(from_frame(&bare).unwrap()[0].status, "");
         let wrong = polars::prelude::df!("principal" => ["x"]).unwrap();
         assert!(from_frame(&wrong).is_err());
+    }
+
+    /// A baseline comes from a file or an S3 object that may be damaged: every truncation of a
+    /// real report, and thousands of byte flips in it, read as an error or as groups, never as
+    /// a panic (a property test; this crate is too heavy to fuzz instrumented, see README).
+    #[test]
+    fn a_damaged_baseline_is_an_error_not_a_panic() {
+        let groups = vec![Group { status: NEW.into(), ..g("a", 2) }, g("b", 1)];
+        let mut df = super::super::groups_to_frame(&groups).unwrap();
+        let mut good = Vec::new();
+        polars::prelude::ParquetWriter::new(&mut good).finish(&mut df).unwrap();
+        assert_eq!(parse(good.clone(), "good").unwrap(), groups);
+        let mut damaged: Vec<Vec<u8>> = (0..good.len()).step_by(7).map(|n| good[..n].to_vec()).collect();
+        let mut seed = 0x0ba5_e11e_u64;
+        for _ in 0..3_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let mut bytes = good.clone();
+            let at = (seed % bytes.len() as u64) as usize;
+            bytes[at] = (seed >> 32) as u8;
+            damaged.push(bytes);
+        }
+        static FIRST: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|info| {
+            FIRST.lock().unwrap().get_or_insert_with(|| info.to_string());
+        }));
+        let panics: Vec<usize> = damaged
+            .iter()
+            .enumerate()
+            .filter(|(_, bytes)| std::panic::catch_unwind(|| parse(bytes.to_vec(), "damaged")).is_err())
+            .map(|(i, _)| i)
+            .collect();
+        std::panic::set_hook(hook);
+        assert!(
+            panics.is_empty(),
+            "{} of {} damaged baselines panicked: {:?}; the first: {}",
+            panics.len(),
+            damaged.len(),
+            &panics[..panics.len().min(10)],
+            FIRST.lock().unwrap().as_deref().unwrap_or("")
+        );
     }
 }

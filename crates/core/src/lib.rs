@@ -13,6 +13,8 @@ pub mod decode;
 pub mod diagnose;
 pub mod event;
 pub mod filter;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod layout;
 pub mod parse;
 pub mod partial;

@@ -18,8 +18,8 @@
 pub mod confirm;
 mod correlate;
 mod explain;
-mod message;
-mod policy;
+pub(crate) mod message;
+pub(crate) mod policy;
 mod remedy;
 mod rules;
 mod steps;

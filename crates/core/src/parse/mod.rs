@@ -42,6 +42,12 @@ impl ScanContext {
         ScanContext { filter, prefilter, prefix_depth, max_decompressed, decode_only: false }
     }
 
+    /// Parses every record from now on (fuzz targets compare this with the prefiltered scan).
+    #[cfg(feature = "fuzzing")]
+    pub fn drop_prefilter(&mut self) {
+        self.prefilter = None;
+    }
+
     /// Whether a record's raw bytes can match (the prefilter); records that cannot are never parsed.
     pub fn is_candidate(&self, record: &[u8]) -> bool {
         self.prefilter.as_ref().is_none_or(|p| p.is_match(record))
@@ -109,11 +115,18 @@ pub struct ObjectReport {
 
 /// Per-thread state: reusable buffers. `buf` stays allocated (and initialised) between objects;
 /// `buf[..filled]` is the decoded input not yet consumed.
-#[derive(Default)]
 pub struct Worker {
     buf: Vec<u8>,
     filled: usize,
     scratch: Vec<u8>,
+    /// Decoded bytes read per step: [`CHUNK`], or less in fuzz targets.
+    chunk: usize,
+}
+
+impl Default for Worker {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 thread_local! {
@@ -136,7 +149,14 @@ pub fn has_log_extension(name: &str) -> bool {
 
 impl Worker {
     pub fn new() -> Self {
-        Worker { buf: vec![0; CHUNK * 2], filled: 0, scratch: Vec::new() }
+        Worker { buf: vec![0; CHUNK * 2], filled: 0, scratch: Vec::new(), chunk: CHUNK }
+    }
+
+    /// A worker that reads `chunk` decoded bytes per step, so that fuzz targets cut records at
+    /// chunk edges with small inputs.
+    #[cfg(feature = "fuzzing")]
+    pub fn with_chunk(chunk: usize) -> Self {
+        Worker { buf: vec![0; chunk * 2], filled: 0, scratch: Vec::new(), chunk: chunk.max(1) }
     }
 
     /// Processes one object. `walked` is true when it was found by a directory walk rather than
@@ -202,11 +222,11 @@ impl Worker {
                     if self.filled > MAX_RECORD {
                         break Err(Outcome::Failed(ObjectError::RecordTooLarge));
                     }
-                    if self.buf.len() < self.filled + CHUNK {
+                    if self.buf.len() < self.filled + self.chunk {
                         // Only a record longer than a chunk grows the buffer.
-                        self.buf.resize(self.filled + CHUNK, 0);
+                        self.buf.resize(self.filled + self.chunk, 0);
                     }
-                    match decoder.fill(&mut self.buf[self.filled..self.filled + CHUNK]) {
+                    match decoder.fill(&mut self.buf[self.filled..self.filled + self.chunk]) {
                         Ok(0) => eof = true,
                         Ok(n) => self.filled += n,
                         Err(e) => {

@@ -707,21 +707,26 @@ pub(crate) enum Engine {
     #[cfg(target_arch = "x86_64")]
     Sse2,
     /// Plain 64-bit word arithmetic, for every target (on x86_64, only tests select it).
-    #[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
+    #[cfg_attr(all(target_arch = "x86_64", not(any(test, feature = "fuzzing"))), allow(dead_code))]
     Swar,
+}
+
+#[cfg(any(test, feature = "fuzzing"))]
+thread_local! {
+    /// Tests (and fuzz targets) pick the engine of the splitters they create on their thread
+    /// with [`force_engine`].
+    static FORCE: std::cell::Cell<Option<Engine>> = const { std::cell::Cell::new(None) };
 }
 
 #[cfg(test)]
 thread_local! {
-    /// Tests pick the engine of the splitters they create on their thread with [`force_engine`].
-    static FORCE: std::cell::Cell<Option<Engine>> = const { std::cell::Cell::new(None) };
     /// Bytes run through the block scan (and string tails searched) on this thread, to check
     /// that resuming is linear.
     static SCANNED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 /// Makes the splitters created on this thread use `engine` (`None`: the detected one).
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn force_engine(engine: Option<Engine>) {
     FORCE.with(|f| f.set(engine));
 }
@@ -734,7 +739,7 @@ pub(crate) fn scanned_bytes() -> u64 {
 
 impl Engine {
     fn get() -> Engine {
-        #[cfg(test)]
+        #[cfg(any(test, feature = "fuzzing"))]
         if let Some(engine) = FORCE.with(|f| f.get()) {
             return engine;
         }
@@ -755,8 +760,8 @@ impl Engine {
         Engine::Swar
     }
 
-    /// Every engine this CPU can run (tests only).
-    #[cfg(test)]
+    /// Every engine this CPU can run (tests and fuzz targets only).
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn all() -> Vec<Engine> {
         let mut all = vec![Engine::Swar];
         #[cfg(target_arch = "x86_64")]
