@@ -294,27 +294,20 @@ impl<'e> Companions<'e> {
         session.policy_document.as_deref().or(session.session_policy.as_deref()).and_then(Document::parse)
     }
 
+    /// The policy changes at or before `before_ms` (all of them when a time is unknown), newest first.
+    fn changes_until(&self, before_ms: Option<i64>) -> impl Iterator<Item = usize> + '_ {
+        self.changes.iter().rev().copied().filter(move |&i| match (self.events[i].event_time_ms, before_ms) {
+            (Some(t), Some(b)) => t <= b,
+            _ => true,
+        })
+    }
+
     fn newest_change(&self, before_ms: Option<i64>, pick: impl Fn(&Event) -> bool) -> Option<usize> {
-        self.changes
-            .iter()
-            .rev()
-            .copied()
-            .filter(|&i| match (self.events[i].event_time_ms, before_ms) {
-                (Some(t), Some(b)) => t <= b,
-                _ => true,
-            })
-            .find(|&i| pick(self.events[i]))
+        self.changes_until(before_ms).find(|&i| pick(self.events[i]))
     }
 
     fn documents_where(&self, before_ms: Option<i64>, pick: impl Fn(&Event) -> bool) -> Vec<(&'e Event, &Document)> {
-        self.changes
-            .iter()
-            .rev()
-            .copied()
-            .filter(|&i| match (self.events[i].event_time_ms, before_ms) {
-                (Some(t), Some(b)) => t <= b,
-                _ => true,
-            })
+        self.changes_until(before_ms)
             .filter(|&i| pick(self.events[i]))
             .filter_map(|i| Some((self.events[i], self.documents.get(&i)?)))
             .collect()
