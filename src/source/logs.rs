@@ -93,13 +93,8 @@ pub fn read(
                 let page = match page {
                     Ok(page) => page,
                     Err(e) => {
-                        let problem = Problem::of(&e);
-                        if let Some(line) = problem.credentials_line() {
-                            return Err(anyhow!("logs://{group}: {line}"));
-                        }
-                        progress.listed(1, 0);
-                        let why = format!("cannot read the log group: {}", problem.detail());
-                        let _ = out.send(Listed::Failed(name, ObjectError::Fetch(why)));
+                        let input = format!("logs://{group}");
+                        page_failed(&input, name, "cannot read the log group", Problem::of(&e), &out, &progress)?;
                         break;
                     }
                 };
@@ -109,21 +104,38 @@ pub fn read(
                 if messages.is_empty() && n > 1 {
                     continue;
                 }
-                let bytes = page_body("events", "message", &messages);
-                progress.listed(1, bytes.len() as u64);
-                let object = LogObject {
-                    name,
-                    location: Location::Body { bytes, _budget: Box::new(()) },
-                    walked: false,
-                    size: 0,
-                };
-                if out.send(Listed::Object(object)).is_err() {
+                if !send_page(name, page_body("events", "message", &messages), &out, &progress) {
                     return Ok(()); // the pipeline stopped
                 }
             }
         }
         Ok(())
     })
+}
+
+/// A page that could not be fetched: credentials that do not work end the scan (an error);
+/// anything else fails this page, named, and the input stops there.
+pub(super) fn page_failed(
+    input: &str,
+    name: String,
+    doing: &str,
+    problem: Problem,
+    out: &SyncSender<Listed>,
+    progress: &Progress,
+) -> Result<()> {
+    if let Some(line) = problem.credentials_line() {
+        return Err(anyhow!("{input}: {line}"));
+    }
+    progress.listed(1, 0);
+    let _ = out.send(Listed::Failed(name, ObjectError::Fetch(format!("{doing}: {}", problem.detail()))));
+    Ok(())
+}
+
+/// Hands a page to the pipeline as one object; false when the pipeline has stopped.
+pub(super) fn send_page(name: String, bytes: Vec<u8>, out: &SyncSender<Listed>, progress: &Progress) -> bool {
+    progress.listed(1, bytes.len() as u64);
+    let location = Location::Body { bytes, _budget: Box::new(()) };
+    out.send(Listed::Object(LogObject { name, location, walked: false, size: 0 })).is_ok()
 }
 
 /// A page as the CLI prints it: `{"<array>":[{"<field>":"<record>"},…]}`.

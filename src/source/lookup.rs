@@ -11,16 +11,15 @@
 use std::sync::mpsc::SyncSender;
 use std::time::Duration;
 
-use anyhow::{Result, anyhow};
+use anyhow::Result;
 use aws_sdk_cloudtrail::Client;
 use aws_sdk_cloudtrail::config::Region;
 use aws_sdk_cloudtrail::primitives::DateTime;
 
-use super::logs::page_body;
-use super::{Listed, Location, LogObject};
+use super::Listed;
+use super::logs::{page_body, page_failed, send_page};
 use crate::aws::{AwsOptions, FALLBACK_REGION, Problem, runtime, sdk_config};
 use crate::progress::Progress;
-use crate::stats::ObjectError;
 
 /// The API's rate: 2 calls per second per account and region.
 const PACE: Duration = Duration::from_millis(500);
@@ -63,23 +62,20 @@ pub fn read(
             let page = match page {
                 Ok(page) => page,
                 Err(e) => {
-                    let problem = Problem::of(&e);
-                    if let Some(line) = problem.credentials_line() {
-                        return Err(anyhow!("cloudtrail://lookup: {line}"));
-                    }
-                    progress.listed(1, 0);
-                    let why = format!("cannot look up events: {}", problem.detail());
-                    let _ = out.send(Listed::Failed(name, ObjectError::Fetch(why)));
+                    page_failed(
+                        "cloudtrail://lookup",
+                        name,
+                        "cannot look up events",
+                        Problem::of(&e),
+                        &out,
+                        &progress,
+                    )?;
                     break;
                 }
             };
             let records: Vec<&str> = page.events().iter().filter_map(|e| e.cloud_trail_event()).collect();
-            let bytes = page_body("Events", "CloudTrailEvent", &records);
-            progress.listed(1, bytes.len() as u64);
-            let object =
-                LogObject { name, location: Location::Body { bytes, _budget: Box::new(()) }, walked: false, size: 0 };
-            if out.send(Listed::Object(object)).is_err() {
-                return Ok(());
+            if !send_page(name, page_body("Events", "CloudTrailEvent", &records), &out, &progress) {
+                return Ok(()); // the pipeline stopped
             }
         }
         Ok(())
