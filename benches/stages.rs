@@ -109,14 +109,20 @@ fn stages(c: &mut Criterion) {
     });
     g.finish();
 
-    // Group/report on the matched events of the whole trail.
+    // Tally the matched events of the whole trail into groups, then the report rows.
     let mut w = Worker::new();
     let events: Vec<_> =
         gz.iter().flat_map(|f| w.process(&ctx, "bench", false, &f[..]).events).filter(|e| e.is_target()).collect();
     let mut g = c.benchmark_group("report");
     g.sample_size(10).throughput(Throughput::Elements(events.len() as u64));
     g.bench_function("group", |b| {
-        b.iter(|| denytrail::report::build(black_box(&events), &Default::default()).expect("group").len())
+        b.iter(|| {
+            let mut denials = denytrail_core::tally::Denials::new();
+            for e in black_box(&events) {
+                denials.add(e);
+            }
+            denytrail::report::rows_of(&denials.finish().0, &Default::default()).len()
+        })
     });
     g.finish();
 }

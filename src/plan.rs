@@ -129,7 +129,6 @@ impl ScanPlan {
             progress: !self.quiet && std::io::stderr().is_terminal(),
             aws: self.aws,
             shard: self.shard,
-            partial: false,
         }
     }
 }

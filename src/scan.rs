@@ -31,22 +31,20 @@ pub struct ScanOptions {
     pub aws: crate::aws::AwsOptions,
     /// `--shard I/N`: only the objects this shard owns are listed and read.
     pub shard: Option<Shard>,
-    /// Keep every session (a shard's partial), not only those this scan's targets used.
-    pub partial: bool,
 }
 
 /// Items listed but not yet taken by a worker (local paths are small; S3 bodies are bounded by
 /// the S3 source's own memory budget as well).
 const LISTED_QUEUE: usize = 4096;
 
-pub fn run(opts: &ScanOptions) -> Result<ScanOutput> {
+/// Runs the pipeline into `collector`; returns it with the seconds taken.
+pub fn run(opts: &ScanOptions, mut collector: Collector) -> Result<(Collector, f64)> {
     let started = Instant::now();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads)
         .thread_name(|i| format!("denytrail-worker-{i}"))
         .build()
         .context("cannot start the worker threads")?;
-    let mut collector = Collector::default();
     let s3_inputs: Vec<(String, String)> = opts
         .inputs
         .iter()
@@ -115,9 +113,7 @@ pub fn run(opts: &ScanOptions) -> Result<ScanOutput> {
     })?;
     progress.finish();
 
-    let mut out = if opts.partial { collector.finish_partial() } else { collector.finish() };
-    out.stats.elapsed_seconds = started.elapsed().as_secs_f64();
-    Ok(out)
+    Ok((collector, started.elapsed().as_secs_f64()))
 }
 
 /// Lists the local inputs (paths and stdin) into the channel, in input order.

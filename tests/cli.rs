@@ -237,7 +237,7 @@ fn output_formats() {
     // CSV (the default when piped) carries the contract's header.
     let csv = run(&["scan", "-q", &trail()]);
     let text = String::from_utf8(csv.stdout).unwrap();
-    assert!(text.starts_with("principal,principal_type,account,bucket,bucket_owner,prefix,denied,first_seen,last_seen,keys,sessions,source_ips,operations,causes,confidence,facts,confirmed_by,evidence,next_steps,sample_event_id,sample_key\n"));
+    assert!(text.starts_with("principal,principal_type,account,bucket,bucket_owner,prefix,denied,first_seen,last_seen,keys,sessions,source_ips,operations,causes,confidence,facts,confirmed_by,evidence,next_steps,sample_event_id,sample_key,estimated\n"));
     assert_eq!(text.lines().count(), 6);
 
     let table = bin().args(["scan", "-q", "--format", "table", &trail()]).env("COLUMNS", "100").output().unwrap();

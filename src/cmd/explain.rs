@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::Utc;
 
 use super::{Exit, exit_for};
@@ -26,7 +26,7 @@ pub fn run(args: &ExplainArgs) -> Result<Exit> {
     let config = configuration.resolve(&out, &crate::plan::aws_options(&args.aws), quiet)?;
     let snapshot = config.as_ref().map(|c| &c.0);
     // Only the order and keys of the groups are needed here; each is diagnosed once below.
-    let groups = report::build(&out.targets, &HashMap::new()).context("cannot group the events")?;
+    let groups = report::rows_of(&out.groups, &HashMap::new());
     let chosen: Vec<(usize, &report::Group)> = match args.group {
         Some(n) if n > groups.len() => {
             return Err(usage(format!("--group {n}: the report has {} group(s)", groups.len())));

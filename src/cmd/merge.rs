@@ -14,7 +14,7 @@ use anyhow::{Result, anyhow, bail};
 use super::Exit;
 use super::scan::Prepared;
 use crate::cli::MergeArgs;
-use crate::collect::Collector;
+use crate::collect::{Collector, PartialOutput};
 use crate::partial::Header;
 use crate::plan::{self, usage};
 use crate::report::escape::display;
@@ -26,13 +26,13 @@ pub fn run(args: &MergeArgs) -> Result<Exit> {
     let prepared = Prepared::of(&args.report, &aws)?;
     let locations = expand(&args.partials, &aws)?;
 
-    let mut collector = Collector::default();
+    let mut collector = Collector::new();
     let mut first: Option<(String, Header)> = None;
     let mut seen: BTreeMap<u32, String> = BTreeMap::new();
     for at in &locations {
         let name = at.name();
         let bytes = at.read(&aws)?.ok_or_else(|| anyhow!("the partial {} does not exist", display(&name)))?;
-        let (header, events) = crate::partial::read(&bytes[..])
+        let (header, denials, companions) = crate::partial::read(&bytes[..])
             .map_err(|e| anyhow!("the partial {} cannot be merged: {e}", display(&name)))?;
         match &first {
             None => first = Some((name.clone(), header.clone())),
@@ -54,7 +54,7 @@ pub fn run(args: &MergeArgs) -> Result<Exit> {
         if let Some(other) = seen.insert(header.shard.index, name.clone()) {
             bail!("shard {} is given twice: {} and {}", header.shard, display(&other), display(&name));
         }
-        collector.absorb(header.stats, events);
+        collector.absorb(PartialOutput { stats: header.stats, denials, companions });
     }
     let (_, header) = first.ok_or_else(|| usage("give the partials to merge"))?;
     let missing: Vec<String> = (0..header.shard.count)

@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 
 use crate::aws::AwsOptions;
 use crate::cli::{Cli, Command};
-use crate::collect::ScanOutput;
+use crate::collect::{Collector, PartialOutput, ScanOutput};
 use crate::plan::{ConfigFrom, EventsFrom, ScanPlan};
 use crate::report::escape::display;
 use denytrail_core::policy::Snapshot;
@@ -97,20 +97,34 @@ pub fn terminal_width() -> usize {
 /// Runs a scan plan: resolves `--trail`, reads every input, and refuses a run in which nothing
 /// could be read at all, or in which no record was read while JSON of unknown shape was.
 pub fn scan(plan: ScanPlan) -> Result<ScanOutput> {
+    finished(plan, Collector::new())
+}
+
+/// [`scan`], keeping every target whole too (`explain`, `query`, which show single events).
+pub fn scan_events(plan: ScanPlan) -> Result<ScanOutput> {
+    finished(plan, Collector::keeping_targets())
+}
+
+fn finished(plan: ScanPlan, collector: Collector) -> Result<ScanOutput> {
     let quiet = plan.quiet;
-    let out = collect(plan, false)?;
+    let (collector, seconds) = collect(plan, collector)?;
+    let mut out = collector.finish();
+    out.stats.elapsed_seconds = seconds;
     refuse_unread(&out, quiet)?;
     Ok(out)
 }
 
 /// A shard's scan for `--partial`: every session kept, and no verdict on what was read (a shard
 /// may own no readable file); the merge judges the whole.
-pub fn scan_partial(plan: ScanPlan) -> Result<ScanOutput> {
-    collect(plan, true)
+pub fn scan_partial(plan: ScanPlan) -> Result<PartialOutput> {
+    let (collector, seconds) = collect(plan, Collector::for_partial())?;
+    let mut out = collector.finish_partial();
+    out.stats.elapsed_seconds = seconds;
+    Ok(out)
 }
 
 /// Resolves `--trail` and runs the pipeline.
-fn collect(plan: ScanPlan, partial: bool) -> Result<ScanOutput> {
+fn collect(plan: ScanPlan, collector: Collector) -> Result<(Collector, f64)> {
     let quiet = plan.quiet;
     let mut trail_inputs = Vec::new();
     if let Some(trail) = &plan.trail {
@@ -120,9 +134,7 @@ fn collect(plan: ScanPlan, partial: bool) -> Result<ScanOutput> {
         }
         trail_inputs = found.inputs;
     }
-    let mut options = plan.scan_options(trail_inputs);
-    options.partial = partial;
-    crate::scan::run(&options)
+    crate::scan::run(&plan.scan_options(trail_inputs), collector)
 }
 
 /// A run that read nothing never passes for a clean one: every input failed (status 1), or
@@ -156,7 +168,7 @@ pub fn refuse_unread(out: &ScanOutput, quiet: bool) -> Result<()> {
 /// The events of a scan, or of a saved `--events-out` file (with the globs that still apply).
 pub fn events(from: EventsFrom) -> Result<ScanOutput> {
     match from {
-        EventsFrom::Scan(plan) => scan(plan),
+        EventsFrom::Scan(plan) => scan_events(plan),
         EventsFrom::Saved(path, filter, _) => {
             use polars::prelude::{ParquetReader, SerReader};
             let file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
@@ -168,7 +180,12 @@ pub fn events(from: EventsFrom) -> Result<ScanOutput> {
             let (targets, companions) = events.into_iter().partition(|e| e.is_target());
             let mut out = ScanOutput { targets, companions, ..ScanOutput::default() };
             out.targets.retain(|e| filter.matches_event_globs(&e.principal, e.bucket.as_deref(), &e.prefix));
-            out.stats.events_unique = out.targets.len() as u64;
+            let mut denials = denytrail_core::tally::Denials::new();
+            for e in &out.targets {
+                denials.add(e);
+            }
+            out.groups = denials.finish().0;
+            out.stats.events_unique = out.groups.iter().map(|g| g.denied).sum();
             Ok(out)
         }
     }
@@ -200,7 +217,7 @@ impl Configuration {
             Configuration::None => return Ok(None),
             Configuration::Loaded(snap, source) => (*snap, LiveStats { source, ..LiveStats::default() }),
             Configuration::Live => {
-                let f = crate::live::fetch(&out.targets, &out.companions, aws)?;
+                let f = crate::live::fetch(&out.exemplars(), &out.companions, aws)?;
                 let stats = LiveStats {
                     source: "live".into(),
                     live_calls: f.calls,

@@ -1,6 +1,6 @@
 //! `denytrail query`: polars SQL over the events of a scan and its report.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::Utc;
 
 use super::{Exit, exit_for, terminal_width};
@@ -25,8 +25,8 @@ pub fn run(args: &QueryArgs) -> Result<Exit> {
     };
     let saved = matches!(from, EventsFrom::Saved(..));
     let out = super::events(from)?;
-    let diagnosis = crate::diagnose_groups(&out.targets, &out.companions);
-    let groups = report::build(&out.targets, &diagnosis).context("cannot group the events")?;
+    let diagnosis = denytrail_core::diagnose_tallies(&out.groups, &out.companions, None);
+    let groups = report::rows_of(&out.groups, &diagnosis);
     let all: Vec<&Event> = out.targets.iter().chain(&out.companions).collect();
     let tables = vec![("events", report::frame::events_frame(&all)?), ("groups", report::groups_to_frame(&groups)?)];
     let result =

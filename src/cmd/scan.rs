@@ -2,12 +2,12 @@
 
 use std::collections::HashMap;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::Utc;
 
 use super::{Exit, exit_for, terminal_width, warn};
 use crate::cli::{ReportArgs, ScanArgs};
-use crate::collect::ScanOutput;
+use crate::collect::{PartialOutput, ScanOutput};
 use crate::event::{Event, GroupKey};
 use crate::plan::{self, Output, ScanPlan};
 use crate::report::escape::display;
@@ -16,6 +16,7 @@ use crate::report::timeline::Timeline;
 use crate::report::write::{self, Format, Report};
 use crate::report::{self, Group, baseline};
 use crate::sink::{self, Destination};
+use denytrail_core::tally::GroupTally;
 
 /// Most buckets an explicit `--timeline` width may make; the HTML chart picks its own width
 /// for at most [`CHART_BUCKETS`].
@@ -36,7 +37,8 @@ pub fn run(args: &ScanArgs) -> Result<Exit> {
         return write_partial(&to, &aws, filter, shard, &out, quiet);
     }
     let prepared = Prepared::of(&args.report, &aws)?;
-    let out = super::scan(scan)?;
+    // `--events-out` writes every event: until it streams from the collector, keep them.
+    let out = if args.report.events_out.is_some() { super::scan_events(scan)? } else { super::scan(scan)? };
     let mut inputs = args.input.inputs.clone();
     inputs.extend(args.aws.trail.iter().map(|t| format!("trail {t}")));
     prepared.report(&args.report, &aws, out, &inputs)
@@ -74,8 +76,7 @@ impl Prepared {
     ) -> Result<Exit> {
         let quiet = args.run.quiet;
         let config = self.configuration.resolve(&out, aws, quiet)?;
-        let diagnosis =
-            denytrail_core::diagnose_groups_with(&out.targets, &out.companions, config.as_ref().map(|c| &c.0));
+        let diagnosis = denytrail_core::diagnose_tallies(&out.groups, &out.companions, config.as_ref().map(|c| &c.0));
         if let Some((_, mut live)) = config {
             super::count_verdicts(
                 &mut live,
@@ -83,11 +84,11 @@ impl Prepared {
             );
             out.stats.live = Some(live);
         }
-        let mut groups = report::build(&out.targets, &diagnosis).context("cannot group the events")?;
+        let mut groups = report::rows_of(&out.groups, &diagnosis);
         if let Some(previous) = self.previous {
             groups = baseline::compare(groups, previous);
         }
-        let timeline = timeline_of(&groups, &out.targets, args.timeline);
+        let timeline = timeline_of(&groups, &out.groups, args.timeline);
         if let Some(asked) = args.timeline
             && timeline.width_ms != asked
             && timeline.buckets() > 0
@@ -126,19 +127,20 @@ fn write_partial(
     aws: &crate::aws::AwsOptions,
     filter: String,
     shard: crate::shard::Shard,
-    out: &ScanOutput,
+    out: &PartialOutput,
     quiet: bool,
 ) -> Result<Exit> {
-    let events = out.targets.iter().chain(&out.companions);
     let header = crate::partial::Header {
         format: crate::partial::FORMAT.into(),
         version: env!("CARGO_PKG_VERSION").into(),
         filter,
         shard,
         stats: out.stats.clone(),
-        events: (out.targets.len() + out.companions.len()) as u64,
+        events: out.companions.len() as u64,
     };
-    to.deliver(aws, "application/gzip", |w| Ok(crate::partial::write(w, &header, events)?))?;
+    to.deliver(aws, "application/gzip", |w| {
+        Ok(crate::partial::write(w, &header, &out.denials, out.companions.iter())?)
+    })?;
     if !quiet {
         let s = &out.stats;
         eprintln!(
@@ -147,7 +149,7 @@ fn write_partial(
             s.files_read,
             s.files_skipped,
             s.files_failed,
-            s.events_unique,
+            out.denials.counted(),
             display(&to.name())
         );
     }
@@ -155,11 +157,19 @@ fn write_partial(
 }
 
 /// Denials per bucket for each group, in report order.
-fn timeline_of(groups: &[Group], targets: &[Event], width: Option<i64>) -> Timeline {
+fn timeline_of(groups: &[Group], tallies: &[GroupTally], width: Option<i64>) -> Timeline {
     let index: HashMap<GroupKey, usize> = groups.iter().enumerate().map(|(i, g)| (g.key(), i)).collect();
-    let events = targets.iter().filter_map(|e| index.get(&GroupKey::of(e)).map(|&i| (i, e.event_time_ms)));
+    let mut counts: Vec<(usize, Option<i64>, u64)> = Vec::new();
+    for t in tallies {
+        let Some(&i) = index.get(&t.key) else { continue };
+        let (times, untimed) = t.times();
+        counts.extend(times.filter(|&(_, n)| n > 0).map(|(at, n)| (i, Some(at), n)));
+        if untimed > 0 {
+            counts.push((i, None, untimed));
+        }
+    }
     let max = if width.is_some() { MAX_TIMELINE_BUCKETS } else { CHART_BUCKETS };
-    Timeline::build(groups.len(), events, width, max)
+    Timeline::build_counted(groups.len(), counts, width, max)
 }
 
 /// The `--baseline` report. A baseline that does not exist yet (the first night of a nightly

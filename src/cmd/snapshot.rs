@@ -31,9 +31,9 @@ pub fn run(args: &SnapshotArgs) -> Result<Exit> {
             live.seconds,
             live.not_visible
         );
-        if out.targets.is_empty() {
+        if out.groups.is_empty() {
             warn(quiet, "no denial matched: the snapshot holds nothing to judge against");
         }
     }
-    Ok(exit_for(&out, args.run.fail_on_findings, !out.targets.is_empty()))
+    Ok(exit_for(&out, args.run.fail_on_findings, !out.groups.is_empty()))
 }

@@ -35,6 +35,21 @@ pub fn parse(bytes: Vec<u8>, name: &str) -> Result<Vec<Group>> {
 }
 
 fn read_groups(bytes: Vec<u8>, name: &str) -> Result<Vec<Group>> {
+    let mut reader = ParquetReader::new(std::io::Cursor::new(&bytes[..]));
+    // Only the footer is decoded here; the column data is checked against the checksum the
+    // report was written with before anything reads it (reports older than it go unchecked).
+    let metadata = reader.get_metadata().with_context(|| format!("the baseline {name} is not a Parquet file"))?;
+    let sum = metadata
+        .key_value_metadata()
+        .iter()
+        .flatten()
+        .find(|kv| kv.key == super::write::CHECKSUM_KEY)
+        .and_then(|kv| kv.value.clone());
+    if let Some(sum) = sum
+        && super::write::data_of(&bytes).map(super::write::sha256_hex).as_deref() != Some(sum.as_str())
+    {
+        anyhow::bail!("the baseline {name} is damaged: its data does not match the checksum it was written with");
+    }
     let df = ParquetReader::new(std::io::Cursor::new(bytes))
         .finish()
         .with_context(|| format!("the baseline {name} is not a Parquet file"))?;
@@ -117,8 +132,18 @@ mod tests {
         let groups = vec![Group { status: NEW.into(), ..g("a", 2) }, g("b", 1)];
         let mut df = super::super::groups_to_frame(&groups).unwrap();
         let mut good = Vec::new();
-        polars::prelude::ParquetWriter::new(&mut good).finish(&mut df).unwrap();
+        super::super::write::write_parquet(&mut df, &mut good).unwrap();
+        assert!(
+            good.windows(super::super::write::CHECKSUM_KEY.len())
+                .any(|w| w == super::super::write::CHECKSUM_KEY.as_bytes())
+        );
         assert_eq!(parse(good.clone(), "good").unwrap(), groups);
+        // A flipped byte in the column data is caught by the checksum before decoding.
+        let mut flipped = good.clone();
+        let data = super::super::write::data_of(&good).unwrap().len();
+        flipped[4 + data / 2] ^= 0x55;
+        let err = parse(flipped, "flipped").unwrap_err().to_string();
+        assert!(err.contains("does not match the checksum"), "{err}");
         let mut damaged: Vec<Vec<u8>> = (0..good.len()).step_by(7).map(|n| good[..n].to_vec()).collect();
         let mut seed = 0x0ba5_e11e_u64;
         for _ in 0..3_000 {

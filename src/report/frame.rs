@@ -84,34 +84,6 @@ pub fn events_frame(events: &[&Event]) -> PolarsResult<DataFrame> {
     DataFrame::new(events.len(), columns)
 }
 
-/// The columns grouping reads: a narrow table, so grouping a large matched set does not copy
-/// every text field of every event once more.
-pub const GROUP_INPUT: &[&str] = &[
-    "event_id",
-    "event_name",
-    "source_ip",
-    "principal",
-    "principal_type",
-    "account",
-    "principal_id",
-    "bucket",
-    "key",
-    "prefix",
-    "bucket_owner",
-];
-
-/// `event_time` and the named text columns of the events table.
-pub fn events_frame_of(events: &[Event], names: &[&str]) -> PolarsResult<DataFrame> {
-    let times: Vec<Option<i64>> = events.iter().map(|e| e.event_time_ms).collect();
-    let mut columns =
-        vec![Int64Chunked::new("event_time".into(), &times).into_datetime(TimeUnit::Milliseconds, None).into_column()];
-    for (name, get) in TEXT.iter().filter(|(n, _)| names.contains(n)) {
-        let values: Vec<Option<&str>> = events.iter().map(get).collect();
-        columns.push(Column::new((*name).into(), values));
-    }
-    DataFrame::new(events.len(), columns)
-}
-
 /// Columns an older `--events-out` file may lack.
 const LATER: &[&str] = &["policy_document"];
 

@@ -1,7 +1,6 @@
-//! The report: matched events as a polars DataFrame, grouped by principal × bucket × prefix.
-//!
-//! polars only runs here, at the end, on the small matched set. The events frame is also what
-//! `--events-out` writes, so ad-hoc work in polars/DuckDB/Athena sees exactly what was grouped.
+//! The report as polars frames: the rows (grouped at ingest by [`denytrail_core::tally`]) for
+//! the tabular formats and `query`, baselines read back, and the events table `--events-out`
+//! writes, so ad-hoc work in polars/DuckDB/Athena sees exactly the events that were tallied.
 
 pub mod baseline;
 pub mod frame;
@@ -10,60 +9,10 @@ pub mod write;
 
 pub use denytrail_core::report::{
     COLUMNS, CauseLine, Cell, Group, GroupDetail, GroupDiagnosis, STATUS, column_names, columns_of, escape, html,
-    rfc3339_ms, summary, table, timeline,
+    rfc3339_ms, rows_of, summary, table, timeline,
 };
 
-use std::collections::HashMap;
-
 use polars::prelude::*;
-
-use crate::event::{Event, GroupKey};
-
-/// Groups the target events with polars: one row per principal × bucket × prefix, most denials
-/// first (ties by principal, bucket, prefix, so the order is stable). `sessions` counts distinct
-/// `principalId`s: `AROA…:session` for a role session, one per long-term identity otherwise.
-pub fn group_frame(events: &DataFrame) -> PolarsResult<DataFrame> {
-    let distinct = |c: &str| col(c).drop_nulls().n_unique().cast(DataType::UInt64);
-    events
-        .clone()
-        .lazy()
-        .group_by([col("principal"), col("bucket"), col("prefix")])
-        .agg([
-            col("principal_type").first().alias("principal_type"),
-            col("account").drop_nulls().first().alias("account"),
-            col("bucket_owner").drop_nulls().first().alias("bucket_owner"),
-            len().cast(DataType::UInt64).alias("denied"),
-            col("event_time").min().alias("first_seen"),
-            col("event_time").max().alias("last_seen"),
-            distinct("key").alias("keys"),
-            distinct("principal_id").alias("sessions"),
-            distinct("source_ip").alias("source_ips"),
-            col("event_name").unique().sort(SortOptions::default()).str().join(",", true).alias("operations"),
-            col("event_id").first().alias("sample_event_id"),
-            col("key").drop_nulls().first().alias("sample_key"),
-        ])
-        .sort(
-            ["denied", "principal", "bucket", "prefix"],
-            SortMultipleOptions::default()
-                .with_order_descending_multi([true, false, false, false])
-                .with_maintain_order(true),
-        )
-        .collect()
-}
-
-/// Turns the grouped frame into rows, attaching each group's diagnosis.
-pub fn groups_from_frame(
-    grouped: &DataFrame,
-    diagnosis: &HashMap<GroupKey, GroupDiagnosis>,
-) -> PolarsResult<Vec<Group>> {
-    let mut groups = rows_from_frame(grouped)?;
-    for g in &mut groups {
-        if let Some(d) = diagnosis.get(&g.key()) {
-            g.set_diagnosis(d);
-        }
-    }
-    Ok(groups)
-}
 
 /// Report rows from a frame with the report's columns (the grouped frame, or a baseline read
 /// back): times become RFC 3339, other text is taken as text, counts as counts. `status` and
@@ -95,7 +44,7 @@ pub fn rows_from_frame(df: &DataFrame) -> PolarsResult<Vec<Group>> {
 
 /// Columns the diagnosis fills, absent from the bare grouped frame.
 fn is_diagnosis(name: &str) -> bool {
-    matches!(name, "causes" | "confidence" | "facts" | "confirmed_by" | "evidence" | "next_steps")
+    matches!(name, "causes" | "confidence" | "facts" | "confirmed_by" | "evidence" | "next_steps" | "estimated")
 }
 
 /// The report as a frame with the contract's columns (`status` first when a baseline set it):
@@ -117,13 +66,4 @@ pub fn groups_to_frame(groups: &[Group]) -> PolarsResult<DataFrame> {
         })
         .collect();
     DataFrame::new(groups.len(), columns)
-}
-
-/// Groups target events into report rows, with the given per-group diagnosis.
-pub fn build(targets: &[Event], diagnosis: &HashMap<GroupKey, GroupDiagnosis>) -> PolarsResult<Vec<Group>> {
-    if targets.is_empty() {
-        return Ok(Vec::new());
-    }
-    let events = frame::events_frame_of(targets, frame::GROUP_INPUT)?;
-    groups_from_frame(&group_frame(&events)?, diagnosis)
 }

@@ -149,9 +149,48 @@ fn json_rows(df: &DataFrame, names: &[&str]) -> Result<Vec<String>> {
         .collect()
 }
 
+/// Writes Parquet carrying [`CHECKSUM_KEY`]: the SHA-256 of its column data, so a damaged
+/// copy read back as a `--baseline` is refused before polars decodes it (a flipped length in a
+/// page can make the decoder ask for exabytes, which no `catch_unwind` survives).
 pub fn write_parquet(df: &mut DataFrame, out: &mut dyn Write) -> Result<()> {
-    anyhow::Context::context(ParquetWriter::new(out).finish(df), "cannot write Parquet")?;
+    let plain = parquet_bytes(df, None)?;
+    let sum = data_of(&plain).map(sha256_hex);
+    let bytes = match sum {
+        Some(sum) => {
+            let kv = KeyValueMetadata::from_static(vec![(CHECKSUM_KEY.to_string(), sum.clone())]);
+            let marked = parquet_bytes(df, Some(kv))?;
+            // The writer is deterministic, so the data is the same bytes; if not, no checksum.
+            if data_of(&marked).map(sha256_hex) == Some(sum) { marked } else { plain }
+        }
+        None => plain,
+    };
+    out.write_all(&bytes)?;
     Ok(())
+}
+
+fn parquet_bytes(df: &mut DataFrame, kv: Option<KeyValueMetadata>) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    let writer = ParquetWriter::new(&mut bytes).with_key_value_metadata(kv);
+    anyhow::Context::context(writer.finish(df), "cannot write Parquet")?;
+    Ok(bytes)
+}
+
+/// The file-level metadata key of the column data's SHA-256 (hex).
+pub const CHECKSUM_KEY: &str = "denytrail.data_sha256";
+
+/// A Parquet file's column data: from after the leading magic to the footer.
+pub fn data_of(file: &[u8]) -> Option<&[u8]> {
+    let n = file.len();
+    if n < 12 || &file[..4] != b"PAR1" || &file[n - 4..] != b"PAR1" {
+        return None;
+    }
+    let footer = u32::from_le_bytes(file[n - 8..n - 4].try_into().ok()?) as usize;
+    file.get(4..n.checked_sub(8 + footer)?.max(4))
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Datetime columns as RFC 3339 UTC text, for the text formats.
@@ -340,6 +379,7 @@ mod tests {
             next_steps: String::new(),
             sample_event_id: "e".into(),
             sample_key: "=HYPERLINK(\"http://x\")\u{1b}]8;;".into(),
+            estimated: String::new(),
             detail: Default::default(),
         }
     }

@@ -1,30 +1,52 @@
 //! The collector: merges what each object contributed into one scan result.
 //!
 //! Workers produce one [`ObjectReport`] per object; the collector (one thread) adds up the
-//! accounting, keeps the matched events as the workers' batches, holds session-issuing
-//! companions compactly until the targets are known, and at the end drops duplicates
-//! deterministically, whatever order the objects arrived in.
+//! accounting, folds each denied write into the [`Denials`] tallies (so memory does not follow
+//! the number of denials), holds session-issuing companions compactly until the targets are
+//! known, and drops duplicates deterministically, whatever order the objects arrived in.
+//! `explain` and `query`, which show single events, also keep the targets whole.
 
 use std::collections::{HashMap, HashSet};
 
 use crate::event::{Event, EventRole};
 use crate::parse::{ObjectReport, Outcome};
 use crate::stats::Stats;
+use crate::tally::{Denials, GroupTally};
 
-/// What a scan produced: the accounting, the target events (deduplicated) and the companions.
+/// What a scan produced: the accounting, the denials' tallies per group, the companions and,
+/// when asked for, the target events themselves (deduplicated).
 #[derive(Debug, Default)]
 pub struct ScanOutput {
     pub stats: Stats,
+    pub groups: Vec<GroupTally>,
     pub targets: Vec<Event>,
+    pub companions: Vec<Event>,
+}
+
+impl ScanOutput {
+    /// Every group's exemplars: the events the diagnosis and `--live` read.
+    pub fn exemplars(&self) -> Vec<Event> {
+        self.groups.iter().flat_map(|g| g.exemplars().into_iter().map(|(e, _)| e.clone())).collect()
+    }
+}
+
+/// A shard's result before the merge: its accounting, its unsettled tallies and every companion.
+#[derive(Debug, Default)]
+pub struct PartialOutput {
+    pub stats: Stats,
+    pub denials: Denials,
     pub companions: Vec<Event>,
 }
 
 #[derive(Default)]
 pub struct Collector {
     stats: Stats,
-    /// Kept as the workers' batches: an `Event` is large, and one growing `Vec` would hold two
-    /// copies of every event at each doubling.
-    targets: Vec<Vec<Event>>,
+    denials: Denials,
+    /// The access keys the targets used: the sessions worth keeping.
+    used_keys: HashSet<Box<str>>,
+    /// Whole targets, only when kept ([`Collector::keeping_targets`]), as the workers' batches:
+    /// an `Event` is large, and one growing `Vec` would hold two copies at each doubling.
+    targets: Option<Vec<Vec<Event>>>,
     companions: Vec<Vec<Event>>,
     /// Session-issuing events by the access key they issued, compact until the targets are known.
     sessions: HashMap<Box<str>, Session>,
@@ -114,6 +136,21 @@ impl Session {
 }
 
 impl Collector {
+    /// A scan's collector: targets become tallies.
+    pub fn new() -> Collector {
+        Collector::default()
+    }
+
+    /// Also keeps every target whole (`explain`, `query`).
+    pub fn keeping_targets() -> Collector {
+        Collector { targets: Some(Vec::new()), ..Collector::default() }
+    }
+
+    /// A shard's collector: its tallies record where each denial was counted, for the merge.
+    pub fn for_partial() -> Collector {
+        Collector { denials: Denials::for_partial(), ..Collector::default() }
+    }
+
     /// Adds one object's contribution.
     pub fn merge(&mut self, report: ObjectReport) {
         self.stats.counts.add(&report.counts);
@@ -133,10 +170,11 @@ impl Collector {
         self.add_events(report.events);
     }
 
-    /// Adds a shard's partial: its accounting and the events it kept.
-    pub fn absorb(&mut self, stats: Stats, events: Vec<Event>) {
-        self.stats.absorb(stats);
-        self.add_events(events);
+    /// Adds a shard's partial: its accounting, its tallies and its companions.
+    pub fn absorb(&mut self, partial: PartialOutput) {
+        self.stats.absorb(partial.stats);
+        self.denials.absorb(partial.denials);
+        self.add_events(partial.companions);
     }
 
     fn add_events(&mut self, events: Vec<Event>) {
@@ -154,12 +192,24 @@ impl Collector {
                     }
                 }
                 Some(EventRole::Companion) => companions.push(e),
-                _ => targets.push(e),
+                _ => {
+                    self.denials.add(&e);
+                    if let Some(key) = e.access_key_id.as_deref()
+                        && !self.used_keys.contains(key)
+                    {
+                        self.used_keys.insert(key.into());
+                    }
+                    if self.targets.is_some() {
+                        targets.push(e);
+                    }
+                }
             }
         }
-        if !targets.is_empty() {
+        if let Some(kept) = &mut self.targets
+            && !targets.is_empty()
+        {
             targets.shrink_to_fit();
-            self.targets.push(targets);
+            kept.push(targets);
         }
         if !companions.is_empty() {
             companions.shrink_to_fit();
@@ -167,32 +217,37 @@ impl Collector {
         }
     }
 
-    /// The deduplicated result, with only the sessions a target used.
-    pub fn finish(self) -> ScanOutput {
-        self.finish_keeping(false)
+    /// The settled result, with only the sessions a target used.
+    pub fn finish(mut self) -> ScanOutput {
+        let companions = self.companions(false);
+        let (groups, duplicates) = std::mem::take(&mut self.denials).finish();
+        let targets = match self.targets.take() {
+            Some(batches) => dedupe(flatten(batches)).0,
+            None => Vec::new(),
+        };
+        self.stats.events_unique = groups.iter().map(|g| g.denied).sum();
+        // Added to what shards already dropped (a merge), else to nothing.
+        self.stats.duplicates_dropped += duplicates;
+        self.stats.failed.sort_by(|a, b| a.path.cmp(&b.path));
+        ScanOutput { stats: self.stats, groups, targets, companions }
     }
 
-    /// The deduplicated result with every session kept: a shard's partial, whose sessions may
-    /// serve the targets of another shard.
-    pub fn finish_partial(self) -> ScanOutput {
-        self.finish_keeping(true)
+    /// A shard's result: its tallies unsettled, every session kept (one may serve the targets
+    /// of another shard).
+    pub fn finish_partial(mut self) -> PartialOutput {
+        let companions = self.companions(true);
+        self.stats.failed.sort_by(|a, b| a.path.cmp(&b.path));
+        PartialOutput { stats: self.stats, denials: std::mem::take(&mut self.denials), companions }
     }
 
-    fn finish_keeping(mut self, all_sessions: bool) -> ScanOutput {
-        let (targets, dropped) = dedupe(flatten(std::mem::take(&mut self.targets)));
-        let used: HashSet<&str> = targets.iter().filter_map(|t| t.access_key_id.as_deref()).collect();
+    fn companions(&mut self, all_sessions: bool) -> Vec<Event> {
         for (key, session) in std::mem::take(&mut self.sessions) {
             // Only the keys a target used are needed; the rest are dropped unread.
-            if all_sessions || used.contains(&*key) {
+            if all_sessions || self.used_keys.contains(&key) {
                 self.companions.push(vec![session.into_event()]);
             }
         }
-        let (companions, _) = dedupe(flatten(std::mem::take(&mut self.companions)));
-        self.stats.events_unique = targets.len() as u64;
-        // Added to what shards already dropped (a merge), else to nothing.
-        self.stats.duplicates_dropped += dropped;
-        self.stats.failed.sort_by(|a, b| a.path.cmp(&b.path));
-        ScanOutput { stats: self.stats, targets, companions }
+        dedupe(flatten(std::mem::take(&mut self.companions))).0
     }
 }
 
@@ -340,7 +395,7 @@ mod tests {
             role: Some(EventRole::Target),
             ..Event::default()
         };
-        let mut c = Collector::default();
+        let mut c = Collector::keeping_targets();
         let events = vec![session("s2", "ASIAUSED"), session("s1", "ASIAUSED"), session("s3", "ASIAIDLE"), target];
         c.merge(ObjectReport { events, ..ObjectReport::failed("x", crate::stats::ObjectError::RecordTooLarge) });
         assert_eq!(c.sessions.len(), 2, "held compactly, one per issued key");
@@ -352,6 +407,7 @@ mod tests {
         want.role = Some(EventRole::Companion);
         assert_eq!(*kept, want, "every field the session had survives packing");
         assert_eq!(out.targets.len(), 1);
+        assert_eq!(out.groups.iter().map(|g| g.denied).sum::<u64>(), 1);
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod redact;
 pub mod report;
 pub mod shard;
 pub mod stats;
+pub mod tally;
 
 use std::collections::HashMap;
 
@@ -48,6 +49,30 @@ pub fn diagnose_groups_with(
         groups.entry(GroupKey::of(e)).or_default().push(e);
     }
     groups.into_iter().map(|(key, events)| (key, group_diagnosis(&diagnose_one(&events, &index, snapshot)))).collect()
+}
+
+/// The diagnosis columns of groups reduced at ingest ([`tally`]): each group is diagnosed from
+/// its weighted exemplars, correlated with the companions and with every group's exemplars.
+pub fn diagnose_tallies(
+    groups: &[tally::GroupTally],
+    companions: &[Event],
+    snapshot: Option<&policy::Snapshot>,
+) -> HashMap<GroupKey, GroupDiagnosis> {
+    let exemplars: Vec<Vec<(&Event, f64)>> = groups.iter().map(tally::GroupTally::exemplars).collect();
+    let index =
+        diagnose::Companions::new(companions.iter().chain(exemplars.iter().flatten().map(|(e, _)| *e)).collect());
+    groups
+        .iter()
+        .zip(&exemplars)
+        .map(|(g, ex)| {
+            let (events, weights): (Vec<&Event>, Vec<f64>) = ex.iter().copied().unzip();
+            let mut d = diagnose::diagnose_weighted(&events, &weights, &index);
+            if let Some(c) = snapshot.and_then(|s| diagnose::confirm::confirm_events(&events, s)) {
+                d.apply_confirmation(c);
+            }
+            (g.key.clone(), group_diagnosis(&d))
+        })
+        .collect()
 }
 
 /// One group's diagnosis, confirmed against `snapshot` when there is one.

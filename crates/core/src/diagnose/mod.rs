@@ -38,6 +38,7 @@ pub use correlate::Companions;
 pub use correlate::is_session_issuer;
 pub use explain::{corrective_policy, explain_group};
 pub use remedy::{Remedy, RemedyPlace};
+pub(crate) use rules::text_marks;
 
 use correlate::GroupProfile;
 use rules::{EventCtx, Finding, RULES, UNEXPLAINED, tag_rank};
@@ -177,13 +178,15 @@ fn facts_of(c: &EventCtx<'_>) -> [bool; 8] {
 
 #[derive(Default)]
 struct Tally {
-    events: usize,
+    /// The weight of the events the cause explains (each event weighs 1 unless it stands for
+    /// others: an exemplar of a reduced group).
+    events: f64,
     best: Option<Finding>,
 }
 
 impl Tally {
-    fn add(&mut self, finding: Finding) {
-        self.events += 1;
+    fn add(&mut self, finding: Finding, weight: f64) {
+        self.events += weight;
         if self.best.as_ref().is_none_or(|b| finding.confidence > b.confidence) {
             self.best = Some(finding);
         }
@@ -192,9 +195,16 @@ impl Tally {
 
 /// Diagnose one group: all its target events (same principal, bucket, prefix).
 pub fn diagnose_group(targets: &[&Event], companions: &Companions<'_>) -> Diagnosis {
+    diagnose_weighted(targets, &vec![1.0; targets.len()], companions)
+}
+
+/// Diagnose one group from exemplars, each standing for `weights[i]` of its denials (a group
+/// reduced at ingest, [`crate::tally`]): shares are weighted, the rest reads the exemplars.
+pub fn diagnose_weighted(targets: &[&Event], weights: &[f64], companions: &Companions<'_>) -> Diagnosis {
     if targets.is_empty() {
         return Diagnosis::default();
     }
+    debug_assert_eq!(targets.len(), weights.len());
     let mut ctxs: Vec<EventCtx<'_>> = targets.iter().map(|ev| EventCtx::new(ev, companions)).collect();
 
     // Group-level correlation: policy changes before the first denial.
@@ -227,23 +237,23 @@ pub fn diagnose_group(targets: &[&Event], companions: &Companions<'_>) -> Diagno
     // Per event, then per group.
     let mut tallies: Vec<Tally> = (0..=RULES.len()).map(|_| Tally::default()).collect();
     let mut facts = [false; FACTS.len()];
-    for c in &ctxs {
+    for (c, &w) in ctxs.iter().zip(weights) {
         let mut explained = false;
         for (i, rule) in RULES.iter().enumerate() {
             if let Some(finding) = (rule.check)(c) {
-                tallies[i].add(finding);
+                tallies[i].add(finding, w);
                 explained = true;
             }
         }
         if !explained {
-            tallies[RULES.len()].add(rules::unexplained(c));
+            tallies[RULES.len()].add(rules::unexplained(c), w);
         }
         for (seen, now) in facts.iter_mut().zip(facts_of(c)) {
             *seen |= now;
         }
     }
 
-    let total = targets.len();
+    let total: f64 = weights.iter().sum::<f64>().max(f64::MIN_POSITIVE);
     let mut causes: Vec<CauseShare> = tallies
         .into_iter()
         .enumerate()
@@ -252,14 +262,14 @@ pub fn diagnose_group(targets: &[&Event], companions: &Companions<'_>) -> Diagno
             Some(CauseShare {
                 tag: RULES.get(i).map_or(UNEXPLAINED, |r| r.tag),
                 confidence: best.confidence,
-                events: t.events,
-                share: t.events as f64 / total as f64,
+                events: t.events.round() as usize,
+                share: (t.events / total).min(1.0),
                 evidence: best.evidence,
             })
         })
         .collect();
     causes.sort_by(|a, b| {
-        b.confidence.cmp(&a.confidence).then(b.events.cmp(&a.events)).then(tag_rank(a.tag).cmp(&tag_rank(b.tag)))
+        b.confidence.cmp(&a.confidence).then(b.share.total_cmp(&a.share)).then(tag_rank(a.tag).cmp(&tag_rank(b.tag)))
     });
 
     // Suspicion: every indicator, once. A probe (an anonymous or outside caller, or mostly
@@ -270,9 +280,9 @@ pub fn diagnose_group(targets: &[&Event], companions: &Companions<'_>) -> Diagno
             signs.push(sign.clone());
         }
     }
-    let hostile = ctxs.iter().filter(|c| !c.suspicious.is_empty()).count();
+    let hostile: f64 = ctxs.iter().zip(weights).filter(|(c, _)| !c.suspicious.is_empty()).map(|(_, w)| w).sum();
     let outsider = ctxs.iter().any(|c| c.ev.anonymous() || (c.cross_account().is_some() && c.generic()));
-    let probe = !signs.is_empty() && (outsider || hostile * 2 >= total);
+    let probe = !signs.is_empty() && (outsider || hostile * 2.0 >= total);
     let (withhold, warn) = if probe { (signs.clone(), Vec::new()) } else { (Vec::new(), signs.clone()) };
 
     let mut next_steps: Vec<String> = Vec::new();

@@ -314,6 +314,17 @@ fn documents_for<'a>(
     out
 }
 
+/// What the suspicion rules see in a key or user agent, in a few bits: a probe file name (1)
+/// and which payload (the rest). Events that differ in these are never folded together.
+pub(crate) fn text_marks(text: &str) -> u8 {
+    let payload = match payload(text) {
+        None => 0,
+        Some(p) if p.starts_with("control") => 2,
+        Some(_) => 4,
+    };
+    u8::from(probe_name(text)) | payload
+}
+
 /// File names web-shell and upload probes use.
 fn probe_name(key: &str) -> bool {
     let name = key.rsplit('/').next().unwrap_or(key).to_ascii_lowercase();

@@ -968,6 +968,7 @@ mod tests {
             next_steps: "aws s3api get-bucket-policy --bucket acme-artifacts".into(),
             sample_event_id: "e-1".into(),
             sample_key: key.into(),
+            estimated: String::new(),
             detail: GroupDetail {
                 causes: vec![CauseLine {
                     tag: "bucket-policy-deny".into(),

@@ -43,6 +43,10 @@ pub struct Group {
     pub next_steps: String,
     pub sample_event_id: String,
     pub sample_key: String,
+    /// The columns of this row that are estimates ("" when every number is exact): `keys`,
+    /// `sessions`, `source_ips` past the exact limit (HyperLogLog++, ±0.8%), `causes` when the
+    /// shares were weighed from exemplars of a group too large to read whole.
+    pub estimated: String,
     /// The diagnosis behind `causes`/`evidence`/`next_steps`, one entry per cause (for HTML).
     #[serde(skip)]
     pub detail: GroupDetail,
@@ -155,7 +159,7 @@ macro_rules! columns {
 pub const STATUS: Column = columns!(@one text status);
 
 /// The contract's columns, in report order: the one place they are spelled.
-pub const COLUMNS: [Column; 21] = columns![
+pub const COLUMNS: [Column; 22] = columns![
     text principal,
     text principal_type,
     text account,
@@ -177,6 +181,7 @@ pub const COLUMNS: [Column; 21] = columns![
     text next_steps,
     text sample_event_id,
     text sample_key,
+    text estimated,
 ];
 
 /// The columns `groups` are written with: the contract's, led by `status` when a baseline set it.
@@ -188,6 +193,49 @@ pub fn columns_of(groups: &[Group]) -> Vec<&'static Column> {
 /// The names of [`COLUMNS`].
 pub fn column_names() -> impl Iterator<Item = &'static str> {
     COLUMNS.iter().map(|c| c.name)
+}
+
+/// The report rows of reduced groups ([`crate::tally`]), each with its diagnosis, most
+/// denials first (ties by principal, bucket, prefix, so the order is stable).
+pub fn rows_of(
+    groups: &[crate::tally::GroupTally],
+    diagnosis: &std::collections::HashMap<crate::event::GroupKey, GroupDiagnosis>,
+) -> Vec<Group> {
+    let mut rows: Vec<Group> = groups
+        .iter()
+        .map(|t| {
+            let time = |t: Option<i64>| t.map(rfc3339_ms).unwrap_or_default();
+            let mut g = Group {
+                principal: t.key.principal.clone(),
+                principal_type: t.principal_type().to_string(),
+                account: t.account().to_string(),
+                bucket: t.key.bucket.clone(),
+                bucket_owner: t.bucket_owner().to_string(),
+                prefix: t.key.prefix.clone(),
+                denied: t.denied,
+                first_seen: time(t.first_seen),
+                last_seen: time(t.last_seen),
+                keys: t.keys.count().0,
+                sessions: t.sessions.count().0,
+                source_ips: t.source_ips.count().0,
+                operations: t.operations.iter().map(String::as_str).collect::<Vec<_>>().join(","),
+                sample_event_id: t.sample_event_id().to_string(),
+                sample_key: t.sample_key().to_string(),
+                estimated: t.estimated(),
+                ..Group::default()
+            };
+            if let Some(d) = diagnosis.get(&t.key) {
+                g.set_diagnosis(d);
+            }
+            g
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.denied
+            .cmp(&a.denied)
+            .then_with(|| (&a.principal, &a.bucket, &a.prefix).cmp(&(&b.principal, &b.bucket, &b.prefix)))
+    });
+    rows
 }
 
 /// Formats ms since the epoch as RFC 3339 UTC (`2026-11-21T09:14:03Z`).

@@ -141,6 +141,7 @@ mod tests {
             next_steps: String::new(),
             sample_event_id: String::new(),
             sample_key: String::new(),
+            estimated: String::new(),
             detail: Default::default(),
         }
     }

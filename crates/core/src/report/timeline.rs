@@ -57,11 +57,27 @@ impl Timeline {
         width_ms: Option<i64>,
         max_buckets: usize,
     ) -> Timeline {
+        Timeline::build_counted(
+            groups,
+            events.into_iter().map(|(g, t)| (g, t, 1)).collect::<Vec<_>>(),
+            width_ms,
+            max_buckets,
+        )
+    }
+
+    /// [`Timeline::build`] from `(group, time_ms, denials)`: denials counted per time (a
+    /// reduced group's per-second tally).
+    pub fn build_counted(
+        groups: usize,
+        events: impl IntoIterator<Item = (usize, Option<i64>, u64)> + Clone,
+        width_ms: Option<i64>,
+        max_buckets: usize,
+    ) -> Timeline {
         let (mut first, mut last, mut untimed) = (i64::MAX, i64::MIN, 0u64);
-        for (_, t) in events.clone() {
+        for (_, t, n) in events.clone() {
             match t {
                 Some(t) => (first, last) = (first.min(t), last.max(t)),
-                None => untimed += 1,
+                None => untimed += n,
             }
         }
         if first > last {
@@ -78,9 +94,9 @@ impl Timeline {
         let buckets = ((last - start_ms) / width_ms + 1) as usize;
         let mut rows: Vec<TimelineRow> =
             (0..groups).map(|group| TimelineRow { group, counts: vec![0; buckets] }).collect();
-        for (g, t) in events {
+        for (g, t, n) in events {
             if let (Some(t), Some(row)) = (t, rows.get_mut(g)) {
-                row.counts[((t - start_ms) / width_ms) as usize] += 1;
+                row.counts[((t - start_ms) / width_ms) as usize] += n;
             }
         }
         Timeline { start_ms, width_ms, rows, untimed }

@@ -26,15 +26,44 @@ fn trail_files() -> Vec<std::path::PathBuf> {
 
 /// Targets and companions of a default scan of the sample trail.
 pub(super) fn scan(filter: Filter) -> (Vec<Event>, Vec<Event>) {
+    let out = scan_output(filter);
+    (out.targets, out.companions)
+}
+
+/// A scan of the sample trail, its targets kept whole besides the tallies.
+fn scan_output(filter: Filter) -> crate::collect::ScanOutput {
     let ctx = ScanContext::new(filter, 1, 1 << 30);
     let mut worker = Worker::new();
-    let mut collector = Collector::default();
+    let mut collector = Collector::keeping_targets();
     for path in trail_files() {
         let file = std::fs::File::open(&path).expect("open");
         collector.merge(worker.process(&ctx, &path.to_string_lossy(), true, BufReader::new(file)));
     }
-    let out = collector.finish();
-    (out.targets, out.companions)
+    collector.finish()
+}
+
+/// The sample trail's groups are small, so their tallies keep every denial as an exemplar of
+/// weight 1: the diagnosis from tallies (what `scan` reports) must equal the one from the whole
+/// events, column for column, and no column may say it is estimated.
+#[test]
+fn tallies_diagnose_small_groups_exactly_as_whole_events() {
+    for filter in [Filter::default(), Filter { error_codes: crate::filter::ErrorCodes::AnyError, ..Filter::default() }]
+    {
+        let out = scan_output(filter);
+        assert!(out.groups.len() >= 5, "{} groups", out.groups.len());
+        let whole = crate::diagnose_groups(&out.targets, &out.companions);
+        let tallied = crate::diagnose_tallies(&out.groups, &out.companions, None);
+        assert_eq!(whole.len(), tallied.len());
+        for (key, d) in &whole {
+            assert_eq!(tallied.get(key), Some(d), "{key:?}");
+        }
+        for g in &out.groups {
+            assert_eq!(g.estimated(), "", "{:?} in {} classes", g.key, g.classes());
+            let members = out.targets.iter().filter(|e| g.key.holds(e)).count() as u64;
+            assert_eq!(g.denied, members, "{:?}", g.key);
+            assert_eq!(g.exemplars().len() as u64, members, "every denial is an exemplar");
+        }
+    }
 }
 
 /// Each group's diagnosis, by principal (last path segment) and prefix.

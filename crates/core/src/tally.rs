@@ -1,0 +1,1032 @@
+//! Denied writes reduced at ingest: per group, what the report and the diagnosis need, in state
+//! whose size does not grow with the number of denials (an outage denies nearly every write).
+//!
+//! Each denial is counted once (by its identity: `eventID` plus the record's content, so
+//! repeats of one record in several files collapse and the result does not depend on which
+//! copy arrived first), then folded into its group's [`GroupTally`]:
+//! - exact: `denied`, first and last seen, operations, the first principal type, account,
+//!   owner, event ID and key, and the denials per second (the timeline);
+//! - `keys`, `sessions`, `source_ips`: exact up to [`EXACT_DISTINCT`] values, then a
+//!   HyperLogLog++ sketch (the `hyperloglogplus` crate, precision 14: ±0.8%), and marked
+//!   as estimated;
+//! - the diagnosis' input: denials that only differ where no rule looks (IDs, time, the key
+//!   beyond what the suspicion rules see, the session, the exact source IP) form a *class*;
+//!   a group keeps the [`CLASSES`] classes with the smallest hashes, each with its exact
+//!   weight, its earliest denial and the [`PER_CLASS`] denials with the smallest identities
+//!   as exemplars. While a group is small this is every denial, so the diagnosis is the one of
+//!   the whole group; past that, shares are estimated from weighted exemplars and marked so.
+//!
+//! Every choice (which copy counts, which classes and exemplars stay) depends only on the set
+//! of records, never on arrival order, so shards merge into exactly the state one scan builds.
+//! What still grows with the input is 16 bytes per distinct denial (the identities, to drop
+//! repeats exactly; 40 in a shard's partial, which also records where each was counted), and
+//! the weaker copies of cross-account requests held until their caller's copy is known.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::hash::{BuildHasher, Hasher};
+
+use hyperloglogplus::{HyperLogLog, HyperLogLogPlus};
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::Xxh3;
+
+use crate::event::{Event, GroupKey};
+
+/// Distinct values counted exactly per column and group before the sketch takes over.
+pub const EXACT_DISTINCT: usize = 4_096;
+/// HyperLogLog++ precision: 2^14 registers, a standard error of about 0.8%.
+const SKETCH_PRECISION: u8 = 14;
+/// Diagnosis classes kept per group (those with the smallest class hashes).
+pub const CLASSES: usize = 16;
+/// Exemplars kept per class besides its earliest denial.
+pub const PER_CLASS: usize = 32;
+
+/// A denial's identity: its `eventID` and content (the log object it came from aside).
+pub type Identity = u128;
+
+/// Hashing for values that are already hashes (the sketch's input).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct Prehashed;
+
+pub struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = xxhash_rust::xxh3::xxh3_64_with_seed(bytes, self.0);
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+    fn write_u128(&mut self, v: u128) {
+        self.0 = (v as u64) ^ ((v >> 64) as u64);
+    }
+}
+
+impl BuildHasher for Prehashed {
+    type Hasher = PassThrough;
+    fn build_hasher(&self) -> PassThrough {
+        PassThrough(0)
+    }
+}
+
+type Sketch = HyperLogLogPlus<u64, Prehashed>;
+
+/// A distinct count: exact while small, then a sketch.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Distinct {
+    exact: BTreeSet<u64>,
+    sketch: Option<Box<Sketch>>,
+}
+
+impl Distinct {
+    fn insert(&mut self, value: &str) {
+        let h = xxhash_rust::xxh3::xxh3_64(value.as_bytes());
+        match &mut self.sketch {
+            Some(s) => s.insert(&h),
+            None => {
+                self.exact.insert(h);
+                if self.exact.len() > EXACT_DISTINCT {
+                    self.become_sketch();
+                }
+            }
+        }
+    }
+
+    fn become_sketch(&mut self) {
+        if self.sketch.is_none() {
+            let mut s = Sketch::new(SKETCH_PRECISION, Prehashed).expect("a valid precision");
+            for h in std::mem::take(&mut self.exact) {
+                s.insert(&h);
+            }
+            self.sketch = Some(Box::new(s));
+        }
+    }
+
+    fn absorb(&mut self, other: Distinct) {
+        match other.sketch {
+            Some(o) => {
+                self.become_sketch();
+                if let Some(s) = &mut self.sketch {
+                    s.merge(&o).expect("one precision");
+                }
+            }
+            None => {
+                for h in other.exact {
+                    match &mut self.sketch {
+                        Some(s) => s.insert(&h),
+                        None => {
+                            self.exact.insert(h);
+                        }
+                    }
+                }
+                if self.exact.len() > EXACT_DISTINCT {
+                    self.become_sketch();
+                }
+            }
+        }
+    }
+
+    /// The count, and whether it is an estimate.
+    pub fn count(&self) -> (u64, bool) {
+        match &self.sketch {
+            Some(s) => ((**s).clone().count().round() as u64, true),
+            None => (self.exact.len() as u64, false),
+        }
+    }
+}
+
+/// The order "first" means everywhere: event time (untimed first, as a sort puts `None`), then
+/// event ID, then identity.
+type Order = (Option<i64>, String, Identity);
+
+fn order_of(e: &Event, id: Identity) -> Order {
+    (e.event_time_ms, e.event_id.clone(), id)
+}
+
+/// Keeps the value of the first event (by [`Order`]) that has one.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct First {
+    at: Option<Order>,
+    value: String,
+}
+
+impl First {
+    fn offer(&mut self, at: &Order, value: Option<&str>) {
+        if let Some(v) = value
+            && self.at.as_ref().is_none_or(|now| at < now)
+        {
+            self.at = Some(at.clone());
+            self.value = v.to_string();
+        }
+    }
+
+    fn absorb(&mut self, o: First) {
+        if let Some(at) = &o.at {
+            self.offer(at, Some(&o.value));
+        }
+    }
+}
+
+/// Denials no diagnosis rule tells apart.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Class {
+    pub weight: u64,
+    earliest: (Order, Event),
+    sample: BTreeMap<Identity, Event>,
+}
+
+impl Class {
+    fn new(at: Order, e: &Event) -> Class {
+        Class { weight: 0, earliest: (at, e.clone()), sample: BTreeMap::new() }
+    }
+
+    fn add(&mut self, at: &Order, id: Identity, e: &Event) {
+        self.weight += 1;
+        if *at < self.earliest.0 {
+            self.earliest = (at.clone(), e.clone());
+        }
+        self.offer(id, e);
+    }
+
+    fn offer(&mut self, id: Identity, e: &Event) {
+        if self.sample.len() < PER_CLASS {
+            self.sample.entry(id).or_insert_with(|| e.clone());
+        } else if let Some((&largest, _)) = self.sample.last_key_value()
+            && id < largest
+            && !self.sample.contains_key(&id)
+        {
+            self.sample.pop_last();
+            self.sample.insert(id, e.clone());
+        }
+    }
+
+    fn absorb(&mut self, o: Class) {
+        self.weight += o.weight;
+        if o.earliest.0 < self.earliest.0 {
+            self.earliest = o.earliest;
+        }
+        for (id, e) in o.sample {
+            self.offer(id, &e);
+        }
+    }
+
+    /// The exemplars (the earliest denial first), each with the weight it stands for.
+    pub fn exemplars(&self) -> impl Iterator<Item = (&Event, f64)> {
+        let earliest_id = self.earliest.0.2;
+        let others = self.sample.iter().filter(move |(id, _)| **id != earliest_id).map(|(_, e)| e);
+        let n = 1 + self.sample.keys().filter(|id| **id != earliest_id).count();
+        let w = self.weight as f64 / n as f64;
+        std::iter::once(&self.earliest.1).chain(others).map(move |e| (e, w))
+    }
+
+    /// Whether the exemplars are every denial of the class.
+    fn complete(&self) -> bool {
+        let n = 1 + self.sample.keys().filter(|id| **id != self.earliest.0.2).count();
+        n as u64 >= self.weight
+    }
+}
+
+/// One group's tally: the report row's numbers and the diagnosis' exemplars.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GroupTally {
+    pub key: GroupKey,
+    pub denied: u64,
+    principal_type: First,
+    account: First,
+    bucket_owner: First,
+    event_id: First,
+    sample_key: First,
+    pub first_seen: Option<i64>,
+    pub last_seen: Option<i64>,
+    pub keys: Distinct,
+    pub sessions: Distinct,
+    pub source_ips: Distinct,
+    pub operations: BTreeSet<String>,
+    /// Denials per event time (ms); CloudTrail times are whole seconds, so this stays small.
+    times: BTreeMap<i64, u64>,
+    untimed: u64,
+    /// The classes with the smallest hashes, at most [`CLASSES`].
+    classes: BTreeMap<u64, Class>,
+    /// More classes than [`CLASSES`] were seen: some denials have no exemplar.
+    classes_dropped: bool,
+}
+
+impl GroupTally {
+    fn add(&mut self, e: &Event, id: Identity, class: u64) {
+        let at = order_of(e, id);
+        self.denied += 1;
+        self.principal_type.offer(&at, Some(&e.principal_type));
+        self.account.offer(&at, e.account.as_deref());
+        self.bucket_owner.offer(&at, e.bucket_owner.as_deref());
+        self.event_id.offer(&at, Some(&e.event_id));
+        self.sample_key.offer(&at, e.key.as_deref());
+        if let Some(t) = e.event_time_ms {
+            self.first_seen = Some(self.first_seen.map_or(t, |f| f.min(t)));
+            self.last_seen = Some(self.last_seen.map_or(t, |l| l.max(t)));
+            *self.times.entry(t).or_default() += 1;
+        } else {
+            self.untimed += 1;
+        }
+        for (d, v) in
+            [(&mut self.keys, &e.key), (&mut self.sessions, &e.principal_id), (&mut self.source_ips, &e.source_ip)]
+        {
+            if let Some(v) = v {
+                d.insert(v);
+            }
+        }
+        if !self.operations.contains(&e.event_name) {
+            self.operations.insert(e.event_name.clone());
+        }
+        if let Some(c) = self.classes.get_mut(&class) {
+            c.add(&at, id, e);
+        } else if self.admits(class) {
+            let mut c = Class::new(at.clone(), e);
+            c.add(&at, id, e);
+            self.classes.insert(class, c);
+            self.trim();
+        }
+    }
+
+    fn admits(&mut self, class: u64) -> bool {
+        if self.classes.len() < CLASSES {
+            return true;
+        }
+        let largest = *self.classes.keys().next_back().expect("full");
+        self.classes_dropped = true;
+        class < largest
+    }
+
+    fn trim(&mut self) {
+        while self.classes.len() > CLASSES {
+            self.classes.pop_last();
+            self.classes_dropped = true;
+        }
+    }
+
+    /// Takes back one denial counted here that another shard counted too.
+    fn retract(&mut self, class: u64, time: Option<i64>) {
+        self.denied -= 1;
+        match time.and_then(|t| self.times.get_mut(&t)) {
+            Some(n) => *n -= 1,
+            None => self.untimed = self.untimed.saturating_sub(1),
+        }
+        if let Some(c) = self.classes.get_mut(&class) {
+            c.weight -= 1;
+        }
+    }
+
+    fn absorb(&mut self, o: GroupTally) {
+        self.denied += o.denied;
+        self.principal_type.absorb(o.principal_type);
+        self.account.absorb(o.account);
+        self.bucket_owner.absorb(o.bucket_owner);
+        self.event_id.absorb(o.event_id);
+        self.sample_key.absorb(o.sample_key);
+        self.first_seen = [self.first_seen, o.first_seen].into_iter().flatten().min();
+        self.last_seen = [self.last_seen, o.last_seen].into_iter().flatten().max();
+        self.keys.absorb(o.keys);
+        self.sessions.absorb(o.sessions);
+        self.source_ips.absorb(o.source_ips);
+        self.operations.extend(o.operations);
+        for (t, n) in o.times {
+            *self.times.entry(t).or_default() += n;
+        }
+        self.untimed += o.untimed;
+        self.classes_dropped |= o.classes_dropped;
+        for (h, c) in o.classes {
+            match self.classes.get_mut(&h) {
+                Some(mine) => mine.absorb(c),
+                None => {
+                    self.classes.insert(h, c);
+                }
+            }
+        }
+        // A class a shard held with nothing left after retraction counted no denial here.
+        self.classes.retain(|_, c| c.weight > 0);
+        self.trim();
+    }
+
+    pub fn principal_type(&self) -> &str {
+        &self.principal_type.value
+    }
+    pub fn account(&self) -> &str {
+        &self.account.value
+    }
+    pub fn bucket_owner(&self) -> &str {
+        &self.bucket_owner.value
+    }
+    pub fn sample_event_id(&self) -> &str {
+        &self.event_id.value
+    }
+    pub fn sample_key(&self) -> &str {
+        &self.sample_key.value
+    }
+
+    /// Denials per event time (ms), and the untimed count.
+    pub fn times(&self) -> (impl Iterator<Item = (i64, u64)> + '_, u64) {
+        (self.times.iter().map(|(t, n)| (*t, *n)), self.untimed)
+    }
+
+    /// The diagnosis' input: every exemplar with the weight it stands for, in the order a
+    /// scan's events are in (time, event ID, log object, key, then the whole content), since
+    /// the diagnosis quotes the first event that shows a cause.
+    pub fn exemplars(&self) -> Vec<(&Event, f64)> {
+        let mut all: Vec<(&Event, f64)> = self.classes.values().flat_map(Class::exemplars).collect();
+        all.sort_by(|(a, _), (b, _)| {
+            (a.event_time_ms, &a.event_id, &a.source_object, &a.key)
+                .cmp(&(b.event_time_ms, &b.event_id, &b.source_object, &b.key))
+                .then_with(|| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal))
+        });
+        all
+    }
+
+    /// Whether the diagnosis reads every denial of the group (else its shares are estimates).
+    pub fn diagnosis_complete(&self) -> bool {
+        !self.classes_dropped && self.classes.values().all(Class::complete)
+    }
+
+    /// The report columns that are estimates, comma separated ("" when all are exact).
+    pub fn classes(&self) -> usize {
+        self.classes.len()
+    }
+
+    pub fn estimated(&self) -> String {
+        let mut out = Vec::new();
+        for (name, d) in [("keys", &self.keys), ("sessions", &self.sessions), ("source_ips", &self.source_ips)] {
+            if d.count().1 {
+                out.push(name);
+            }
+        }
+        if !self.diagnosis_complete() {
+            out.push("causes");
+        }
+        out.join(", ")
+    }
+}
+
+/// Where a denial was counted: what a merge takes back when another shard counted it too.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct Counted {
+    group: u32,
+    class: u64,
+    time: Option<i64>,
+}
+
+/// A group index for a copy held aside rather than counted.
+const HELD: u32 = u32::MAX;
+
+/// Every denial of a scan (or a shard), reduced.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Denials {
+    groups: Vec<GroupTally>,
+    #[serde(skip)]
+    index: HashMap<GroupKey, u32>,
+    /// Identities counted (a scan).
+    #[serde(skip)]
+    seen: HashSet<Identity, Prehashed>,
+    /// Identities counted and where (a shard, whose partial a merge reconciles).
+    ledger: Option<HashMap<Identity, Counted, Prehashed>>,
+    /// Cross-account copies that name the caller less well than another copy may (the bucket
+    /// owner's `AWSAccount` copy), by `sharedEventID` hash, until the end.
+    held: BTreeMap<u128, (Identity, Event)>,
+    /// `sharedEventID` hashes of the copies that name their caller, with their group.
+    callers: HashMap<u128, u32>,
+    /// Repeats dropped.
+    pub duplicates: u64,
+}
+
+impl Denials {
+    /// A scan's tallies.
+    pub fn new() -> Denials {
+        Denials::default()
+    }
+
+    /// A shard's tallies: each denial's place is kept, so a merge can drop the ones another
+    /// shard counted too.
+    pub fn for_partial() -> Denials {
+        Denials { ledger: Some(HashMap::default()), ..Denials::default() }
+    }
+
+    fn first_time(&mut self, id: Identity, at: Counted) -> bool {
+        match &mut self.ledger {
+            Some(l) => match l.entry(id) {
+                std::collections::hash_map::Entry::Occupied(_) => false,
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(at);
+                    true
+                }
+            },
+            None => self.seen.insert(id),
+        }
+    }
+
+    fn group(&mut self, key: GroupKey) -> u32 {
+        if let Some(&g) = self.index.get(&key) {
+            return g;
+        }
+        let g = self.groups.len() as u32;
+        self.index.insert(key.clone(), g);
+        self.groups.push(GroupTally { key, ..GroupTally::default() });
+        g
+    }
+
+    /// Counts one denied write (a repeat is dropped).
+    pub fn add(&mut self, e: &Event) {
+        let id = identity(e);
+        let shared = e.shared_event_id.as_deref().filter(|s| !s.is_empty()).map(shared_hash);
+        if let Some(s) = shared
+            && naming_rank(e) < 3
+        {
+            if self.first_time(id, Counted { group: HELD, class: 0, time: e.event_time_ms }) {
+                self.hold(s, id, e.clone());
+            } else {
+                self.duplicates += 1;
+            }
+            return;
+        }
+        let class = class_of(e);
+        let g = self.group(GroupKey::of(e));
+        if !self.first_time(id, Counted { group: g, class, time: e.event_time_ms }) {
+            self.duplicates += 1;
+            return;
+        }
+        if let Some(s) = shared {
+            self.callers.entry(s).or_insert(g);
+        }
+        self.groups[g as usize].add(e, id, class);
+    }
+
+    /// Keeps the best-named of the weaker copies of one request; the others are repeats.
+    fn hold(&mut self, shared: u128, id: Identity, e: Event) {
+        match self.held.get(&shared) {
+            Some((kept_id, kept))
+                if (std::cmp::Reverse(naming_rank(kept)), *kept_id) <= (std::cmp::Reverse(naming_rank(&e)), id) =>
+            {
+                self.duplicates += 1;
+            }
+            Some(_) => {
+                self.duplicates += 1;
+                self.held.insert(shared, (id, e));
+            }
+            None => {
+                self.held.insert(shared, (id, e));
+            }
+        }
+    }
+
+    /// Adds a shard's tallies, dropping the denials both counted.
+    pub fn absorb(&mut self, mut other: Denials) {
+        let mut mine = self.ledger.take().unwrap_or_default();
+        let mut theirs = other.ledger.take().unwrap_or_default();
+        // Take back, on the other side, what this side already counted.
+        let mut repeats = Vec::new();
+        theirs.retain(|id, at| {
+            let repeat = mine.contains_key(id);
+            if repeat {
+                repeats.push(*at);
+            }
+            !repeat
+        });
+        for at in repeats {
+            self.duplicates += 1;
+            if at.group != HELD {
+                other.groups[at.group as usize].retract(at.class, at.time);
+            }
+        }
+        // A held copy this side counted already went with its identity.
+        other.held.retain(|_, (id, _)| theirs.contains_key(id));
+        let mut moved = Vec::with_capacity(other.groups.len());
+        for t in other.groups {
+            let g = self.group(t.key.clone());
+            moved.push(g);
+            self.groups[g as usize].absorb(t);
+        }
+        for (id, mut at) in theirs {
+            if at.group != HELD {
+                at.group = moved[at.group as usize];
+            }
+            mine.insert(id, at);
+        }
+        self.ledger = Some(mine);
+        for (s, g) in other.callers {
+            self.callers.entry(s).or_insert(moved[g as usize]);
+        }
+        for (s, (id, e)) in other.held {
+            self.hold(s, id, e);
+        }
+        self.duplicates += other.duplicates;
+    }
+
+    /// Settles the held copies: a copy whose caller's copy was seen is a repeat (the owner
+    /// account it knows goes to the caller's group); the others count as denials of their own.
+    /// Returns the groups and the repeats dropped.
+    pub fn finish(mut self) -> (Vec<GroupTally>, u64) {
+        for (shared, (id, e)) in std::mem::take(&mut self.held) {
+            match self.callers.get(&shared) {
+                Some(&g) => {
+                    self.duplicates += 1;
+                    let owner = e
+                        .bucket_owner
+                        .clone()
+                        .or_else(|| (e.principal_type == "AWSAccount").then(|| e.recipient_account.clone()).flatten());
+                    if let Some(owner) = owner {
+                        learn_owner(&mut self.groups[g as usize], &e, &owner);
+                    }
+                }
+                None => {
+                    let class = class_of(&e);
+                    let g = self.group(GroupKey::of(&e));
+                    self.groups[g as usize].add(&e, id, class);
+                }
+            }
+        }
+        let mut groups = self.groups;
+        groups.retain(|g| g.denied > 0);
+        (groups, self.duplicates)
+    }
+
+    /// Denials counted so far (repeats and held copies aside).
+    pub fn counted(&self) -> u64 {
+        self.groups.iter().map(|g| g.denied).sum()
+    }
+
+    /// Rebuilds the look-up a deserialized state lacks.
+    pub fn reindex(&mut self) {
+        self.index = self.groups.iter().enumerate().map(|(i, g)| (g.key.clone(), i as u32)).collect();
+    }
+}
+
+/// The caller's copy gets the owner account the owner's copy knows (when it had none).
+fn learn_owner(group: &mut GroupTally, copy: &Event, owner: &str) {
+    if group.bucket_owner.at.is_none() {
+        group.bucket_owner.value = owner.to_string();
+        group.bucket_owner.at = Some((copy.event_time_ms, copy.event_id.clone(), 0));
+    }
+    let shared = copy.shared_event_id.as_deref();
+    for c in group.classes.values_mut() {
+        for e in std::iter::once(&mut c.earliest.1).chain(c.sample.values_mut()) {
+            if e.bucket_owner.is_none() && e.shared_event_id.as_deref() == shared {
+                e.bucket_owner = Some(owner.to_string());
+            }
+        }
+    }
+}
+
+/// How well a copy names its caller: the caller's own copy (with an ARN) beats the bucket
+/// owner's `AWSAccount` copy.
+pub fn naming_rank(e: &Event) -> u8 {
+    u8::from(e.identity_arn.is_some()) * 2 + u8::from(e.principal_type != "AWSAccount")
+}
+
+fn shared_hash(s: &str) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(s.as_bytes())
+}
+
+/// Feeds optional text with a presence byte and a terminator, so fields cannot run together.
+fn put(h: &mut Xxh3, v: Option<&str>) {
+    match v {
+        Some(v) => {
+            h.update(&[1]);
+            h.update(v.as_bytes());
+            h.update(&[0xff]);
+        }
+        None => h.update(&[0]),
+    }
+}
+
+/// A denial's identity: `eventID` and every field but the log object it was read from.
+pub fn identity(e: &Event) -> Identity {
+    let mut h = Xxh3::new();
+    put(&mut h, Some(&e.event_id));
+    fields(e, &mut h, true);
+    h.digest128()
+}
+
+/// The diagnosis class: the fields the rules read, with per-request values reduced to what
+/// the rules see in them.
+pub fn class_of(e: &Event) -> u64 {
+    let mut h = Xxh3::new();
+    fields(e, &mut h, false);
+    h.digest()
+}
+
+/// Every field of `e` but `event_id` and `source_object`; with `all` false, the per-request
+/// values (IDs, time, key, session, source IP, user agent) are replaced by what the rules
+/// look at in them. The destructuring is exhaustive: a new field must be placed here.
+fn fields(e: &Event, h: &mut Xxh3, all: bool) {
+    let Event {
+        event_id: _,
+        source_object: _,
+        shared_event_id,
+        request_id,
+        event_time_ms,
+        event_source,
+        event_name,
+        event_category,
+        event_type,
+        aws_region,
+        error_code,
+        error_message,
+        source_ip,
+        user_agent,
+        recipient_account,
+        principal,
+        principal_type,
+        identity_arn,
+        account,
+        principal_id,
+        access_key_id,
+        invoked_by,
+        session_issuer_arn,
+        session_issuer_type,
+        session_name,
+        mfa_authenticated,
+        on_behalf_of_user_id,
+        bucket,
+        key,
+        prefix,
+        bucket_owner,
+        access_point_arn,
+        host,
+        acl,
+        grants,
+        sse,
+        sse_kms_key_id,
+        sse_customer_algorithm,
+        object_lock,
+        expected_bucket_owner,
+        request_payer,
+        signature_version,
+        auth_method,
+        cipher_suite,
+        tls_version,
+        tls_cipher_suite,
+        vpc_endpoint_id,
+        vpc_endpoint_account,
+        kms_key_arn,
+        kms_s3_arn,
+        issued_access_key_id,
+        assumed_role_arn,
+        session_policy,
+        changed_resource,
+        policy_document,
+        role,
+    } = e;
+    if all {
+        for v in [shared_event_id, request_id, source_ip, user_agent, principal_id, access_key_id, session_name, key] {
+            put(h, v.as_deref());
+        }
+        put(h, error_message.as_deref());
+        put(h, identity_arn.as_deref());
+        h.update(&event_time_ms.map_or([0; 9], |t| {
+            let mut b = [1; 9];
+            b[1..].copy_from_slice(&t.to_le_bytes());
+            b
+        }));
+    } else {
+        let marks = |v: &Option<String>| v.as_deref().map_or(0xff, crate::diagnose::text_marks);
+        h.update(&[marks(key), marks(user_agent), u8::from(shared_event_id.is_some())]);
+        put(h, source_ip.as_deref().map(ip_kind));
+        // ASIA… (temporary) or AKIA… (long-term): the rules read only the kind.
+        put(h, access_key_id.as_deref().map(|k| k.get(..4).unwrap_or(k)));
+        put(h, session_name.as_ref().map(|_| "session"));
+        // The enhanced message quotes the object's ARN and the session's: what the rules read
+        // in it is the rest.
+        let mut message = error_message.clone();
+        for (value, mark) in [(key, "\u{0}key"), (session_name, "\u{0}session")] {
+            if let (Some(m), Some(v)) = (&mut message, value.as_deref().filter(|v| !v.is_empty())) {
+                *m = m.replace(v, mark);
+            }
+        }
+        put(h, message.as_deref());
+        let arn = identity_arn.as_deref().map(|a| match session_name.as_deref().filter(|s| !s.is_empty()) {
+            Some(s) => a.replace(s, "\u{0}session"),
+            None => a.to_string(),
+        });
+        put(h, arn.as_deref());
+    }
+    for v in [event_source, event_name, principal, principal_type, prefix] {
+        put(h, Some(v));
+    }
+    for v in [
+        event_category,
+        event_type,
+        aws_region,
+        error_code,
+        recipient_account,
+        account,
+        invoked_by,
+        session_issuer_arn,
+        session_issuer_type,
+        on_behalf_of_user_id,
+        bucket,
+        bucket_owner,
+        access_point_arn,
+        host,
+        acl,
+        grants,
+        sse,
+        sse_kms_key_id,
+        sse_customer_algorithm,
+        object_lock,
+        expected_bucket_owner,
+        request_payer,
+        signature_version,
+        auth_method,
+        cipher_suite,
+        tls_version,
+        tls_cipher_suite,
+        vpc_endpoint_id,
+        vpc_endpoint_account,
+        kms_key_arn,
+        kms_s3_arn,
+        issued_access_key_id,
+        assumed_role_arn,
+        session_policy,
+        changed_resource,
+        policy_document,
+    ] {
+        put(h, v.as_deref());
+    }
+    h.update(&[mfa_authenticated.map_or(2, u8::from), role.map_or(0, |r| r as u8 + 1)]);
+}
+
+/// What the network rules distinguish in a source IP.
+fn ip_kind(ip: &str) -> &'static str {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(v4)) if v4.is_private() || v4.is_loopback() || v4.is_link_local() => "v4 private",
+        Ok(std::net::IpAddr::V4(_)) => "v4",
+        Ok(std::net::IpAddr::V6(_)) => "v6",
+        Err(_) if ip.ends_with(".amazonaws.com") => "service",
+        Err(_) => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::EventRole;
+
+    /// A pseudo-random stream (xorshift), so the tests need no crate and repeat exactly.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    /// `n` denials over a few groups, with repeats, cross-account copies and many classes.
+    fn denials(n: usize, seed: u64) -> Vec<Event> {
+        let mut rng = Rng(seed);
+        let mut out = Vec::new();
+        for i in 0..n {
+            let who = rng.below(3);
+            let e = Event {
+                event_id: format!("id-{i}"),
+                event_time_ms: Some(1_700_000_000_000 + rng.below(7_200) as i64 * 1000),
+                event_source: "s3.amazonaws.com".into(),
+                event_name: ["PutObject", "UploadPart", "CopyObject"][rng.below(3) as usize].into(),
+                error_code: Some("AccessDenied".into()),
+                error_message: Some(format!("denied on arn:aws:s3:::b/p/k{i} variant {}", rng.below(40))),
+                principal: format!("arn:aws:iam::111122223333:role/r{who}"),
+                principal_type: "AssumedRole".into(),
+                identity_arn: Some(format!("arn:aws:sts::111122223333:assumed-role/r{who}/s{}", rng.below(5))),
+                session_name: Some(format!("s{}", rng.below(5))),
+                principal_id: Some(format!("AROA:s{}", rng.below(50))),
+                source_ip: Some(format!("10.0.{}.{}", rng.below(4), rng.below(250))),
+                bucket: Some("b".into()),
+                key: Some(format!("p/k{i}")),
+                prefix: "p/".into(),
+                role: Some(EventRole::Target),
+                source_object: format!("file-{}", rng.below(9)),
+                ..Event::default()
+            };
+            // A repeat of the same record from another log object.
+            if rng.below(10) == 0 {
+                out.push(Event { source_object: "another-file".into(), ..e.clone() });
+            }
+            out.push(e);
+        }
+        // The bucket owner's copy of a cross-account request, with and without its caller's.
+        for (i, caller) in [(0, true), (1, false)] {
+            let shared = format!("shared-{i}");
+            out.push(Event {
+                event_id: format!("owner-{i}"),
+                shared_event_id: Some(shared.clone()),
+                principal: "444455556666".into(),
+                principal_type: "AWSAccount".into(),
+                recipient_account: Some("999988887777".into()),
+                bucket: Some("b".into()),
+                role: Some(EventRole::Target),
+                ..Event::default()
+            });
+            if caller {
+                out.push(Event {
+                    event_id: format!("caller-{i}"),
+                    shared_event_id: Some(shared),
+                    principal: "arn:aws:iam::444455556666:role/x".into(),
+                    principal_type: "AssumedRole".into(),
+                    identity_arn: Some("arn:aws:sts::444455556666:assumed-role/x/y".into()),
+                    bucket: Some("b".into()),
+                    role: Some(EventRole::Target),
+                    ..Event::default()
+                });
+            }
+        }
+        out
+    }
+
+    /// What a report reads from tallies, in a comparable form.
+    fn view(groups: &[GroupTally]) -> Vec<String> {
+        let mut v: Vec<String> = groups
+            .iter()
+            .map(|g| {
+                let ex: Vec<(String, u64)> =
+                    g.exemplars().iter().map(|(e, w)| (e.event_id.clone(), (w * 1000.0) as u64)).collect();
+                format!(
+                    "{:?} {} {} {} {} {:?} {:?} {:?} {:?} {:?} {} {:?} {:?} {}",
+                    g.key,
+                    g.denied,
+                    g.principal_type(),
+                    g.bucket_owner(),
+                    g.sample_event_id(),
+                    g.first_seen,
+                    g.last_seen,
+                    g.keys.count(),
+                    g.sessions.count(),
+                    g.source_ips.count(),
+                    g.operations.iter().cloned().collect::<Vec<_>>().join(","),
+                    g.times().0.collect::<Vec<_>>(),
+                    ex,
+                    g.estimated()
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn tally(events: &[Event]) -> (Vec<GroupTally>, u64) {
+        let mut d = Denials::new();
+        for e in events {
+            d.add(e);
+        }
+        d.finish()
+    }
+
+    #[test]
+    fn any_order_gives_the_same_tallies() {
+        let events = denials(3_000, 7);
+        let (one, dup_one) = tally(&events);
+        let mut shuffled = events.clone();
+        let mut rng = Rng(99);
+        for i in (1..shuffled.len()).rev() {
+            shuffled.swap(i, rng.below(i as u64 + 1) as usize);
+        }
+        let (two, dup_two) = tally(&shuffled);
+        assert_eq!(view(&one), view(&two));
+        assert_eq!(dup_one, dup_two);
+        let total: u64 = one.iter().map(|g| g.denied).sum();
+        assert_eq!(total + dup_one, events.len() as u64, "every record counted or dropped as a repeat");
+        // The owner's copy with a caller is a repeat; the one without counts on its own.
+        assert!(one.iter().any(|g| g.key.principal == "444455556666" && g.denied == 1));
+        let caller = one.iter().find(|g| g.key.principal.ends_with("role/x")).unwrap();
+        assert_eq!(caller.bucket_owner(), "999988887777", "the owner account learned from the owner's copy");
+    }
+
+    #[test]
+    fn shards_merge_into_the_state_one_scan_builds() {
+        let events = denials(4_000, 11);
+        let (whole, dups) = tally(&events);
+        for shards in [2u64, 3, 5] {
+            // Objects go to shards by name, so a record and its repeat may land in two shards.
+            let mut parts: Vec<Denials> = (0..shards).map(|_| Denials::for_partial()).collect();
+            for e in &events {
+                let s = xxhash_rust::xxh3::xxh3_64(e.source_object.as_bytes()) % shards;
+                parts[s as usize].add(e);
+            }
+            let mut merged = Denials::for_partial();
+            for p in parts {
+                // Through the partial's own encoding.
+                let text = serde_json::to_string(&p).unwrap();
+                let mut back: Denials = serde_json::from_str(&text).unwrap();
+                back.reindex();
+                merged.absorb(back);
+            }
+            let (groups, merged_dups) = merged.finish();
+            assert_eq!(view(&groups), view(&whole), "{shards} shards");
+            assert_eq!(merged_dups, dups, "{shards} shards");
+        }
+    }
+
+    #[test]
+    fn large_groups_stay_bounded_and_say_what_is_estimated() {
+        let events = denials(20_000, 3);
+        let (groups, _) = tally(&events);
+        for g in &groups {
+            assert!(g.classes.len() <= CLASSES);
+            assert!(g.exemplars().len() <= CLASSES * (PER_CLASS + 1));
+            let weights: f64 = g.exemplars().iter().map(|(_, w)| w).sum();
+            assert!(weights <= g.denied as f64 + 1e-6);
+        }
+        let big = groups.iter().max_by_key(|g| g.denied).unwrap();
+        assert!(big.denied > 6_000);
+        let (keys, estimated) = big.keys.count();
+        assert!(estimated, "{} distinct keys are past the exact limit", big.denied);
+        let err = (keys as f64 - big.denied as f64).abs() / big.denied as f64;
+        assert!(err < 0.03, "keys {keys} for {} distinct: {err}", big.denied);
+        assert!(big.estimated().contains("keys") && big.estimated().contains("causes"), "{}", big.estimated());
+        assert_eq!(big.sessions.count(), (50, false), "few sessions stay exact");
+    }
+
+    #[test]
+    fn a_sketch_is_the_same_whatever_the_order_and_split() {
+        let values: Vec<String> = (0..10_000).map(|i| format!("v{i}")).collect();
+        let mut one = Distinct::default();
+        for v in &values {
+            one.insert(v);
+        }
+        let (mut a, mut b) = (Distinct::default(), Distinct::default());
+        for (i, v) in values.iter().enumerate().rev() {
+            if i % 3 == 0 { a.insert(v) } else { b.insert(v) }
+        }
+        a.absorb(b);
+        assert_eq!(one.count(), a.count());
+        assert!(one.count().1);
+        let mut small = Distinct::default();
+        for v in &values[..100] {
+            small.insert(v);
+            small.insert(v);
+        }
+        assert_eq!(small.count(), (100, false));
+    }
+
+    #[test]
+    fn classes_ignore_what_differs_per_request_only() {
+        let a = &denials(1, 5)[0];
+        let mut b = a.clone();
+        b.event_id = "other".into();
+        b.key = Some("p/other".into());
+        b.error_message = a.error_message.as_ref().map(|m| m.replace("p/k0", "p/other"));
+        b.event_time_ms = Some(5);
+        assert_eq!(class_of(a), class_of(&b));
+        assert_ne!(identity(a), identity(&b));
+        let mut hostile = b.clone();
+        hostile.user_agent = Some("curl\u{1b}]0;x".into());
+        assert_ne!(class_of(&b), class_of(&hostile), "a payload in the user agent is its own class");
+        let mut probe = b.clone();
+        probe.key = Some("p/shell.php".into());
+        assert_ne!(class_of(&b), class_of(&probe));
+        let mut copy = a.clone();
+        copy.source_object = "elsewhere".into();
+        assert_eq!(identity(a), identity(&copy), "the log object is not part of a record");
+    }
+}
