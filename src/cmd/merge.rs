@@ -23,7 +23,7 @@ use crate::sink::Destination;
 pub fn run(args: &MergeArgs) -> Result<Exit> {
     let started = Instant::now();
     let aws = plan::aws_options(&args.aws);
-    let prepared = Prepared::of(&args.report, &aws)?;
+    let prepared = Prepared::of(&args.report, &aws, None)?;
     let locations = expand(&args.partials, &aws)?;
 
     let mut collector = Collector::default();

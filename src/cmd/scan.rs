@@ -11,11 +11,13 @@ use crate::collect::ScanOutput;
 use crate::event::{Event, GroupKey};
 use crate::plan::{self, Output, ScanPlan};
 use crate::report::escape::display;
+use crate::report::hive::EventsOut;
 use crate::report::html::HtmlMeta;
 use crate::report::timeline::Timeline;
-use crate::report::write::{self, Format, Report};
+use crate::report::write::{self, Report};
 use crate::report::{self, Group, baseline};
-use crate::sink::{self, Destination};
+use crate::shard::Shard;
+use crate::sink::Destination;
 
 /// Most buckets an explicit `--timeline` width may make; the HTML chart picks its own width
 /// for at most [`CHART_BUCKETS`].
@@ -35,7 +37,7 @@ pub fn run(args: &ScanArgs) -> Result<Exit> {
         let out = super::scan_partial(scan)?;
         return write_partial(&to, &aws, filter, shard, &out, quiet);
     }
-    let prepared = Prepared::of(&args.report, &aws)?;
+    let prepared = Prepared::of(&args.report, &aws, scan.shard)?;
     let out = super::scan(scan)?;
     let mut inputs = args.input.inputs.clone();
     inputs.extend(args.aws.trail.iter().map(|t| format!("trail {t}")));
@@ -49,10 +51,12 @@ pub struct Prepared {
     baseline_at: Option<Destination>,
     previous: Option<Vec<Group>>,
     configuration: super::Configuration,
+    /// `--events-out`, opened before the scan so a bad destination is said first.
+    events: Option<EventsOut>,
 }
 
 impl Prepared {
-    pub fn of(args: &ReportArgs, aws: &crate::aws::AwsOptions) -> Result<Prepared> {
+    pub fn of(args: &ReportArgs, aws: &crate::aws::AwsOptions, shard: Option<Shard>) -> Result<Prepared> {
         let outputs = plan::outputs(&args.output, |_| Ok(()))?;
         let baseline_at = args.baseline.as_deref().map(plan::location).transpose()?;
         let config_from = plan::ConfigFrom::of(&args.live)?;
@@ -61,7 +65,8 @@ impl Prepared {
             Some(at) => Some(read_baseline(at, aws, args.run.quiet)?),
             None => None,
         };
-        Ok(Prepared { outputs, baseline_at, previous, configuration })
+        let events = args.events_out.as_deref().map(|to| EventsOut::open(to, aws, shard)).transpose()?;
+        Ok(Prepared { outputs, baseline_at, previous, configuration, events })
     }
 
     /// Diagnoses, groups and writes the report of `out`; the one tail of `scan` and `merge`.
@@ -102,6 +107,9 @@ impl Prepared {
             );
         }
         emit(args, inputs, aws, &self.outputs, &groups, &timeline, &out)?;
+        if let Some(events) = self.events {
+            write_events(events, &out, quiet)?;
+        }
         let current = groups.iter().filter(|g| g.status != baseline::RESOLVED).count();
         if !quiet {
             eprint!("{}", report::summary::render(&out.stats, current));
@@ -201,10 +209,20 @@ fn emit(
             }
         })?;
     }
-    if let Some(path) = &args.events_out {
-        let all: Vec<&Event> = out.targets.iter().chain(&out.companions).collect();
-        let frame = report::frame::events_frame(&all)?;
-        sink::write_file(path, |w| write::write_table(Format::Parquet, &frame, None, 0, w))?;
+    Ok(())
+}
+
+/// Streams the kept events (targets, then companions) to `--events-out`.
+fn write_events(mut to: EventsOut, out: &ScanOutput, quiet: bool) -> Result<()> {
+    to.add(&out.targets.iter().collect::<Vec<&Event>>())?;
+    to.add(&out.companions.iter().collect::<Vec<&Event>>())?;
+    let name = to.target().name();
+    let partitioned = to.target().is_partitioned();
+    let s = to.finish()?;
+    if !quiet {
+        let layout =
+            if partitioned { format!(" ({} files in {} partitions)", s.files, s.partitions) } else { String::new() };
+        eprintln!("denytrail: events: {} rows written to {}{layout}", s.rows, display(&name));
     }
     Ok(())
 }
