@@ -181,7 +181,7 @@ enum Out {
     },
     /// One file; `upload` names the object it goes to once finished (spooled locally till then).
     File {
-        writer: BatchedWriter<Shared>,
+        writer: Box<BatchedWriter<Shared>>,
         file: Shared,
         upload: Option<(Bucket, String)>,
     },
@@ -341,7 +341,7 @@ fn single_file(file: PendingFile, upload: Option<(Bucket, String)>) -> Result<Ou
     let file = Shared(Arc::new(Mutex::new(file)));
     let schema = events_frame(&[])?.schema().clone();
     let writer = ParquetWriter::new(file.clone()).batched(&schema).context("cannot start the Parquet file")?;
-    Ok(Out::File { writer, file, upload })
+    Ok(Out::File { writer: Box::new(writer), file, upload })
 }
 
 #[cfg(test)]
