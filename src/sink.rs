@@ -189,7 +189,7 @@ pub fn remove_partial_outputs() {
 /// Writes `body` to `s3://bucket/key` (the report sink of `--output s3://…`). The SDK retries
 /// transient errors; a refusal comes back as one line naming the permission needed.
 fn upload(opts: &AwsOptions, bucket: &str, key: &str, body: Vec<u8>, content_type: &str) -> Result<()> {
-    Bucket::connect(opts, bucket, key)?.put(key, Body::Bytes(body), content_type)
+    Bucket::connect(opts, bucket, key, "the report")?.put(key, Body::Bytes(body), content_type)
 }
 
 /// One bucket's client and runtime, for many uploads (the part files of `--events-out`).
@@ -197,6 +197,8 @@ pub struct Bucket {
     runtime: tokio::runtime::Runtime,
     client: aws_sdk_s3::Client,
     name: String,
+    /// What its objects are, in messages: "the report", "the events".
+    what: &'static str,
 }
 
 /// What an upload sends: bytes in memory, or a finished local file.
@@ -207,13 +209,13 @@ pub enum Body<'a> {
 
 impl Bucket {
     /// A client in the bucket's own region; `key` names the first object in messages.
-    pub fn connect(opts: &AwsOptions, bucket: &str, key: &str) -> Result<Bucket> {
+    pub fn connect(opts: &AwsOptions, bucket: &str, key: &str, what: &'static str) -> Result<Bucket> {
         let runtime = runtime()?;
         let client = runtime.block_on(async {
             let sdk = sdk_config(opts).await;
-            s3_client_for(&sdk, opts, bucket).await.map_err(|p| refused("write", bucket, key, p))
+            s3_client_for(&sdk, opts, bucket).await.map_err(|p| refused_what("write", what, bucket, key, p))
         })?;
-        Ok(Bucket { runtime, client, name: bucket.to_string() })
+        Ok(Bucket { runtime, client, name: bucket.to_string(), what })
     }
 
     /// PutObject of a whole body: the object appears only once all of it has arrived.
@@ -234,7 +236,7 @@ impl Bucket {
                 .body(body)
                 .send()
                 .await
-                .map_err(|err| refused("write", bucket, key, Problem::of(&err)))?;
+                .map_err(|err| refused_what("write", self.what, bucket, key, Problem::of(&err)))?;
             Ok(())
         })
     }
@@ -260,16 +262,21 @@ fn download(opts: &AwsOptions, bucket: &str, key: &str) -> Result<Option<Vec<u8>
 
 /// Why a report could not be written or read (`verb`), on one line.
 fn refused(verb: &str, bucket: &str, key: &str, problem: Problem) -> anyhow::Error {
+    refused_what(verb, "the report", bucket, key, problem)
+}
+
+/// The same, for `what` (the report, the events).
+fn refused_what(verb: &str, what: &str, bucket: &str, key: &str, problem: Problem) -> anyhow::Error {
     if let Some(line) = problem.credentials_line() {
         return anyhow!("s3://{bucket}/{key}: {line}");
     }
     let (doing, action) = if verb == "write" { ("writing", "s3:PutObject") } else { ("reading", "s3:GetObject") };
     match problem {
         Problem::AccessDenied(d) => anyhow!(
-            "s3://{bucket}/{key}: access denied {doing} the report ({d}); the caller needs {action} on arn:aws:s3:::{bucket}/{key}"
+            "s3://{bucket}/{key}: access denied {doing} {what} ({d}); the caller needs {action} on arn:aws:s3:::{bucket}/{key}"
         ),
         Problem::NotFound(d) => anyhow!("s3://{bucket}/{key}: no such bucket ({d})"),
-        other => anyhow!("s3://{bucket}/{key}: cannot {verb} the report: {}", other.detail()),
+        other => anyhow!("s3://{bucket}/{key}: cannot {verb} {what}: {}", other.detail()),
     }
 }
 

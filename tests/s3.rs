@@ -447,7 +447,7 @@ fn events_out_to_an_s3_prefix_writes_the_local_partitions() {
     let proxy =
         Proxy::start(moto.port, |r| if r.method == "PUT" { Fault::Error(403, "AccessDenied") } else { Fault::Pass });
     let r = run(&["scan", "-q", "--endpoint-url", &proxy.url(), "--events-out", "s3://acme-events/e/", trail]);
-    assert_one_line(&r, "access denied writing");
+    assert_one_line(&r, "access denied writing the events (AccessDenied");
     assert!(r.stderr.contains("s3:PutObject on arn:aws:s3:::acme-events/e/recipient_account="), "{}", r.stderr);
 }
 

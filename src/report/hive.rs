@@ -215,11 +215,11 @@ impl EventsOut {
                 Out::Dir(dir.clone())
             }
             Target::S3Prefix { bucket, prefix } => {
-                Out::S3 { bucket: Bucket::connect(aws, bucket, prefix)?, prefix: prefix.clone() }
+                Out::S3 { bucket: Bucket::connect(aws, bucket, prefix, "the events")?, prefix: prefix.clone() }
             }
             Target::File(path) => single_file(PendingFile::create(path)?, None)?,
             Target::S3File { bucket, key } => {
-                let bucket = Bucket::connect(aws, bucket, key)?;
+                let bucket = Bucket::connect(aws, bucket, key, "the events")?;
                 let spool = std::env::temp_dir().join(format!("denytrail-events-{}.parquet", std::process::id()));
                 single_file(PendingFile::create(&spool)?, Some((bucket, key.clone())))?
             }
