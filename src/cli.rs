@@ -79,6 +79,9 @@ const SCAN_HELP: &str = "Examples:
   denytrail scan ./logs --event-name '*' --since 2026-11-21T09:00:00Z --until 2026-11-21T11:00:00Z \\
       --events-out events.parquet
 
+  # A week of events for Athena, DuckDB or Spark, Hive-partitioned by account, region and day:
+  denytrail scan s3://org-trail-logs/AWSLogs/ --since 7d --events-out s3://acme-lake/denytrail/events/
+
   # Neighbouring failures of S3 writes (ExpiredToken, AccessControlListNotSupported, KMS.*):
   denytrail scan ./logs --all-errors
 
@@ -151,8 +154,10 @@ pub struct ScanArgs {
 pub struct ReportArgs {
     #[command(flatten)]
     pub output: OutputArgs,
-    /// Also write the matched events themselves, one row each, as Parquet.
-    #[arg(long, value_name = "FILE.parquet")]
+    /// Also write the matched events themselves, one row each, as Parquet: one file, or, for a
+    /// directory (a path ending in /) or s3://bucket/prefix/, Hive-partitioned files under
+    /// recipient_account=…/aws_region=…/date=…/ (see docs/events-out.md).
+    #[arg(long, value_name = "FILE.parquet|DIR/")]
     pub events_out: Option<PathBuf>,
     /// Show denials per time bucket of this width (5m, 1h, 1d) per group instead of the report:
     /// a table and a bar chart on a terminal, one row per bucket and group in other formats.

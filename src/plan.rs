@@ -192,11 +192,11 @@ impl Sharding {
         };
         let partial = args.partial.as_deref().map(location).transpose()?;
         if partial.is_some() {
-            // A partial is state, not a report: the report flags belong to `merge`.
+            // A partial is state, not a report: the report flags belong to `merge` (but each
+            // shard writes the events it read to `--events-out`: a merge has no events).
             let given = [
                 ("--output", !report.output.output.is_empty()),
                 ("--format", report.output.format.is_some()),
-                ("--events-out", report.events_out.is_some()),
                 ("--timeline", report.timeline.is_some()),
                 ("--baseline", report.baseline.is_some()),
                 ("--live", report.live.live),

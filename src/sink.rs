@@ -79,35 +79,101 @@ impl Destination {
 /// Writes `path` through a temporary file beside it, renamed into place once complete; on any
 /// error the temporary file is removed and `path` is left as it was.
 pub fn write_file(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
-    // A device or FIFO (`-o /dev/null`, `-o >(gzip > r.gz)`) is written in place: renaming a
-    // file over it would replace the device itself.
-    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
-        let f = std::fs::OpenOptions::new()
-            .write(true)
-            .open(path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
-        let mut out = BufWriter::new(f);
-        write(&mut out)?;
-        return out.flush().with_context(|| format!("cannot write {}", path.display()));
+    let mut file = PendingFile::create(path)?;
+    write(&mut file)?;
+    file.commit()
+}
+
+/// A file being written: a temporary name beside `path` (registered for Ctrl-C), renamed into
+/// place by [`PendingFile::commit`] and removed if dropped before. A device or FIFO (`-o
+/// /dev/null`, `-o >(gzip > r.gz)`) is written in place: renaming a file over it would replace
+/// the device itself.
+pub struct PendingFile {
+    path: PathBuf,
+    /// `None` for a device or FIFO, and once committed.
+    tmp: Option<PathBuf>,
+    out: BufWriter<File>,
+}
+
+impl PendingFile {
+    pub fn create(path: &Path) -> Result<PendingFile> {
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .with_context(|| format!("cannot open {}", path.display()))?;
+            return Ok(PendingFile { path: path.to_path_buf(), tmp: None, out: BufWriter::new(f) });
+        }
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let tmp = dir.join(format!(".{file_name}.denytrail-{}.tmp", std::process::id()));
+        PARTIAL.lock().unwrap_or_else(|e| e.into_inner()).push(tmp.clone());
+        let f = match File::create(&tmp) {
+            Ok(f) => f,
+            Err(e) => {
+                forget(&tmp);
+                return Err(e).with_context(|| format!("cannot create {}", path.display()));
+            }
+        };
+        Ok(PendingFile { path: path.to_path_buf(), tmp: Some(tmp), out: BufWriter::new(f) })
     }
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{file_name}.denytrail-{}.tmp", std::process::id()));
-    PARTIAL.lock().unwrap_or_else(|e| e.into_inner()).push(tmp.clone());
-    let result = (|| -> Result<()> {
-        let f = File::create(&tmp).with_context(|| format!("cannot create {}", path.display()))?;
-        let mut out = BufWriter::new(f);
-        write(&mut out)?;
-        let f =
-            out.into_inner().map_err(|e| e.into_error()).with_context(|| format!("cannot write {}", path.display()))?;
-        f.sync_all().with_context(|| format!("cannot write {}", path.display()))?;
-        std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+
+    /// Where the bytes are now: the temporary file (or the device).
+    pub fn written_at(&self) -> &Path {
+        self.tmp.as_deref().unwrap_or(&self.path)
     }
-    PARTIAL.lock().unwrap_or_else(|e| e.into_inner()).retain(|p| *p != tmp);
-    result
+
+    /// Flushes everything to disk, without renaming (for a file uploaded, not kept).
+    pub fn sync(&mut self) -> Result<()> {
+        self.out.flush().with_context(|| format!("cannot write {}", self.path.display()))?;
+        if self.tmp.is_some() {
+            self.out.get_ref().sync_all().with_context(|| format!("cannot write {}", self.path.display()))?;
+        }
+        Ok(())
+    }
+
+    /// Renames the finished file into place.
+    pub fn commit(mut self) -> Result<()> {
+        self.sync()?;
+        if let Some(tmp) = self.tmp.take() {
+            let renamed = std::fs::rename(&tmp, &self.path);
+            if renamed.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            forget(&tmp);
+            renamed.with_context(|| format!("cannot write {}", self.path.display()))?;
+        }
+        Ok(())
+    }
+}
+
+impl Write for PendingFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.out.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl Drop for PendingFile {
+    fn drop(&mut self) {
+        if let Some(tmp) = self.tmp.take() {
+            let _ = std::fs::remove_file(&tmp);
+            forget(&tmp);
+        }
+    }
+}
+
+/// The temporary-file registry is global, and one test empties it as Ctrl-C would: the tests
+/// that write files take turns.
+#[cfg(test)]
+pub(crate) static TEST_WRITERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Drops `tmp` from the registry of temporary files.
+fn forget(tmp: &Path) {
+    PARTIAL.lock().unwrap_or_else(|e| e.into_inner()).retain(|p| p != tmp);
 }
 
 /// Temporary files being written now: what an interrupted run must not leave behind.
@@ -123,21 +189,57 @@ pub fn remove_partial_outputs() {
 /// Writes `body` to `s3://bucket/key` (the report sink of `--output s3://…`). The SDK retries
 /// transient errors; a refusal comes back as one line naming the permission needed.
 fn upload(opts: &AwsOptions, bucket: &str, key: &str, body: Vec<u8>, content_type: &str) -> Result<()> {
-    let runtime = runtime()?;
-    runtime.block_on(async {
-        let sdk = sdk_config(opts).await;
-        let client = s3_client_for(&sdk, opts, bucket).await.map_err(|p| refused("write", bucket, key, p))?;
-        client
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            .content_type(content_type)
-            .body(aws_sdk_s3::primitives::ByteStream::from(body))
-            .send()
-            .await
-            .map_err(|err| refused("write", bucket, key, Problem::of(&err)))?;
-        Ok(())
-    })
+    Bucket::connect(opts, bucket, key, "the report")?.put(key, Body::Bytes(body), content_type)
+}
+
+/// One bucket's client and runtime, for many uploads (the part files of `--events-out`).
+pub struct Bucket {
+    runtime: tokio::runtime::Runtime,
+    client: aws_sdk_s3::Client,
+    name: String,
+    /// What its objects are, in messages: "the report", "the events".
+    what: &'static str,
+}
+
+/// What an upload sends: bytes in memory, or a finished local file.
+pub enum Body<'a> {
+    Bytes(Vec<u8>),
+    File(&'a Path),
+}
+
+impl Bucket {
+    /// A client in the bucket's own region; `key` names the first object in messages.
+    pub fn connect(opts: &AwsOptions, bucket: &str, key: &str, what: &'static str) -> Result<Bucket> {
+        let runtime = runtime()?;
+        let client = runtime.block_on(async {
+            let sdk = sdk_config(opts).await;
+            s3_client_for(&sdk, opts, bucket).await.map_err(|p| refused_what("write", what, bucket, key, p))
+        })?;
+        Ok(Bucket { runtime, client, name: bucket.to_string(), what })
+    }
+
+    /// PutObject of a whole body: the object appears only once all of it has arrived.
+    pub fn put(&self, key: &str, body: Body, content_type: &str) -> Result<()> {
+        let bucket = &self.name;
+        self.runtime.block_on(async {
+            let body = match body {
+                Body::Bytes(bytes) => aws_sdk_s3::primitives::ByteStream::from(bytes),
+                Body::File(path) => aws_sdk_s3::primitives::ByteStream::from_path(path)
+                    .await
+                    .with_context(|| format!("cannot read {}", path.display()))?,
+            };
+            self.client
+                .put_object()
+                .bucket(bucket)
+                .key(key)
+                .content_type(content_type)
+                .body(body)
+                .send()
+                .await
+                .map_err(|err| refused_what("write", self.what, bucket, key, Problem::of(&err)))?;
+            Ok(())
+        })
+    }
 }
 
 /// Reads `s3://bucket/key` whole (a `--baseline` report); `None` when the object does not exist
@@ -160,16 +262,21 @@ fn download(opts: &AwsOptions, bucket: &str, key: &str) -> Result<Option<Vec<u8>
 
 /// Why a report could not be written or read (`verb`), on one line.
 fn refused(verb: &str, bucket: &str, key: &str, problem: Problem) -> anyhow::Error {
+    refused_what(verb, "the report", bucket, key, problem)
+}
+
+/// The same, for `what` (the report, the events).
+fn refused_what(verb: &str, what: &str, bucket: &str, key: &str, problem: Problem) -> anyhow::Error {
     if let Some(line) = problem.credentials_line() {
         return anyhow!("s3://{bucket}/{key}: {line}");
     }
     let (doing, action) = if verb == "write" { ("writing", "s3:PutObject") } else { ("reading", "s3:GetObject") };
     match problem {
         Problem::AccessDenied(d) => anyhow!(
-            "s3://{bucket}/{key}: access denied {doing} the report ({d}); the caller needs {action} on arn:aws:s3:::{bucket}/{key}"
+            "s3://{bucket}/{key}: access denied {doing} {what} ({d}); the caller needs {action} on arn:aws:s3:::{bucket}/{key}"
         ),
         Problem::NotFound(d) => anyhow!("s3://{bucket}/{key}: no such bucket ({d})"),
-        other => anyhow!("s3://{bucket}/{key}: cannot {verb} the report: {}", other.detail()),
+        other => anyhow!("s3://{bucket}/{key}: cannot {verb} {what}: {}", other.detail()),
     }
 }
 
@@ -190,13 +297,9 @@ mod tests {
         }
     }
 
-    /// The temporary-file registry is global, and one test empties it as Ctrl-C would: the tests
-    /// that write files take turns.
-    static WRITERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
     #[test]
     fn a_failed_write_leaves_the_old_file_and_no_temporary() {
-        let _turn = WRITERS.lock().unwrap_or_else(|e| e.into_inner());
+        let _turn = TEST_WRITERS.lock().unwrap_or_else(|e| e.into_inner());
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("report.csv");
         write_file(&path, |w| Ok(w.write_all(b"old")?)).unwrap();
@@ -232,7 +335,7 @@ mod tests {
 
     #[test]
     fn an_interrupt_removes_the_half_written_file() {
-        let _turn = WRITERS.lock().unwrap_or_else(|e| e.into_inner());
+        let _turn = TEST_WRITERS.lock().unwrap_or_else(|e| e.into_inner());
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("events.parquet");
         let names = || -> Vec<String> {

@@ -385,6 +385,72 @@ fn a_nightly_baseline_rolls_forward_in_s3() {
     assert_one_line(&r, "s3://no-such-bucket/b.parquet: no such bucket");
 }
 
+/// Every object under `prefix`: key → body.
+fn objects_under(moto: &Moto, bucket: &str, prefix: &str) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let client = moto.s3();
+    let keys: Vec<String> = moto.block_on(async {
+        let mut keys = Vec::new();
+        let mut pages = client.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            keys.extend(page.expect("list").contents().iter().filter_map(|o| o.key().map(str::to_string)));
+        }
+        keys
+    });
+    keys.into_iter().map(|k| (k.clone(), get_object(moto, bucket, &k).0)).collect()
+}
+
+#[test]
+fn events_out_to_an_s3_prefix_writes_the_local_partitions() {
+    use polars::prelude::{ParquetReader, SerReader};
+    let moto = Moto::start();
+    moto.create_bucket("acme-events", REGION);
+    let trail = testdata_trail();
+    let trail = trail.to_str().unwrap();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let local = format!("{}/", dir.path().join("hive").display());
+    let r = run(&["scan", "-q", "--events-out", &local, trail]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    let r = run(&[
+        "scan",
+        "-q",
+        "--endpoint-url",
+        &moto.url(),
+        "--events-out",
+        "s3://acme-events/denytrail/events/",
+        trail,
+    ]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+
+    // The same partition directories, the same rows in each, every object a whole Parquet file.
+    let rows_of = |bytes: Vec<u8>| ParquetReader::new(std::io::Cursor::new(bytes)).finish().expect("Parquet").height();
+    let mut local_parts = std::collections::BTreeMap::new();
+    for path in s3_support::moto::files_under(&dir.path().join("hive")) {
+        let partition = path.parent().unwrap().strip_prefix(dir.path().join("hive")).unwrap().display().to_string();
+        *local_parts.entry(partition).or_insert(0) += rows_of(std::fs::read(&path).unwrap());
+    }
+    let mut s3_parts = std::collections::BTreeMap::new();
+    for (key, body) in objects_under(&moto, "acme-events", "denytrail/events/") {
+        assert!(body.starts_with(b"PAR1") && body.ends_with(b"PAR1"), "{key} is a whole Parquet file");
+        let (partition, name) = key.strip_prefix("denytrail/events/").unwrap().rsplit_once('/').unwrap();
+        assert!(name.starts_with("part-0000-") && name.ends_with(".parquet"), "{key}");
+        *s3_parts.entry(partition.to_string()).or_insert(0) += rows_of(body);
+    }
+    assert!(s3_parts.len() >= 3, "{s3_parts:?}");
+    assert_eq!(s3_parts, local_parts);
+
+    // A key that is not a prefix is one object; a refusal is one line naming the permission.
+    let r = run(&["scan", "-q", "--endpoint-url", &moto.url(), "--events-out", "s3://acme-events/all.parquet", trail]);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    let (body, content_type) = get_object(&moto, "acme-events", "all.parquet");
+    assert_eq!(content_type.as_deref(), Some("application/vnd.apache.parquet"));
+    assert_eq!(rows_of(body), local_parts.values().sum::<usize>());
+    let proxy =
+        Proxy::start(moto.port, |r| if r.method == "PUT" { Fault::Error(403, "AccessDenied") } else { Fault::Pass });
+    let r = run(&["scan", "-q", "--endpoint-url", &proxy.url(), "--events-out", "s3://acme-events/e/", trail]);
+    assert_one_line(&r, "access denied writing the events (AccessDenied");
+    assert!(r.stderr.contains("s3:PutObject on arn:aws:s3:::acme-events/e/recipient_account="), "{}", r.stderr);
+}
+
 // ---------------------------------------------------------------------------------------------
 // --trail
 

@@ -70,7 +70,17 @@ fn no_output_carries_a_secret() {
     let report = dir.path().join("report.parquet");
     let o = run(&["scan", "-q", "--events-out", events.to_str().unwrap(), "-o", report.to_str().unwrap(), &file]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    for path in [&events, &report] {
+    // The same events, Hive-partitioned: the part files and their directory names.
+    let hive = dir.path().join("hive");
+    let o = run(&["scan", "-q", "--events-out", &format!("{}/", hive.display()), &file]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mut parts = Vec::new();
+    for entry in walk(&hive) {
+        assert_clean("a partition path", &entry.display().to_string());
+        parts.push(entry);
+    }
+    assert!(!parts.is_empty());
+    for path in [&events, &report].into_iter().chain(&parts) {
         let df = ParquetReader::new(std::fs::File::open(path).unwrap()).finish().unwrap();
         assert!(df.height() > 0);
         assert_clean(&path.display().to_string(), &format!("{:?}", values(&df)));
@@ -85,6 +95,16 @@ fn no_output_carries_a_secret() {
     ]);
     assert_ne!(o.status.code(), Some(0));
     assert_clean("an error line", &stderr(&o));
+}
+
+/// The files under `dir`, at any depth.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() { out.extend(walk(&path)) } else { out.push(path) }
+    }
+    out
 }
 
 /// Every cell of a frame as text.

@@ -23,6 +23,11 @@ use crate::sink::Destination;
 pub fn run(args: &MergeArgs) -> Result<Exit> {
     let started = Instant::now();
     let aws = plan::aws_options(&args.aws);
+    if args.report.events_out.is_some() {
+        return Err(usage(
+            "a merge holds the shards' tallies, not their events: give --events-out to each shard's scan (they can share one directory or s3:// prefix)",
+        ));
+    }
     let prepared = Prepared::of(&args.report, &aws)?;
     let locations = expand(&args.partials, &aws)?;
 

@@ -105,7 +105,8 @@ pub fn scan_events(plan: ScanPlan) -> Result<ScanOutput> {
     finished(plan, Collector::keeping_targets())
 }
 
-fn finished(plan: ScanPlan, collector: Collector) -> Result<ScanOutput> {
+/// [`scan`] into a given collector (one with a tap).
+pub fn finished(plan: ScanPlan, collector: Collector) -> Result<ScanOutput> {
     let quiet = plan.quiet;
     let (collector, seconds) = collect(plan, collector)?;
     let mut out = collector.finish();
@@ -116,8 +117,8 @@ fn finished(plan: ScanPlan, collector: Collector) -> Result<ScanOutput> {
 
 /// A shard's scan for `--partial`: every session kept, and no verdict on what was read (a shard
 /// may own no readable file); the merge judges the whole.
-pub fn scan_partial(plan: ScanPlan) -> Result<PartialOutput> {
-    let (collector, seconds) = collect(plan, Collector::for_partial())?;
+pub fn scan_partial(plan: ScanPlan, collector: Collector) -> Result<PartialOutput> {
+    let (collector, seconds) = collect(plan, collector)?;
     let mut out = collector.finish_partial();
     out.stats.elapsed_seconds = seconds;
     Ok(out)

@@ -84,6 +84,12 @@ pub fn events_frame(events: &[&Event]) -> PolarsResult<DataFrame> {
     DataFrame::new(events.len(), columns)
 }
 
+/// Roughly what an owned event takes in memory: the struct and its text. What `--events-out`
+/// counts against its buffer budget.
+pub fn approx_bytes(e: &Event) -> usize {
+    std::mem::size_of::<Event>() + TEXT.iter().map(|(_, get)| get(e).map_or(0, str::len)).sum::<usize>()
+}
+
 /// Columns an older `--events-out` file may lack.
 const LATER: &[&str] = &["policy_document"];
 

@@ -4,6 +4,7 @@
 
 pub mod baseline;
 pub mod frame;
+pub mod hive;
 pub mod query;
 pub mod write;
 

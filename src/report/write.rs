@@ -1,6 +1,7 @@
-//! The one table writer. Every table — the report, the timeline, query results, the events of
-//! `--events-out` — is a polars frame written by [`write_table`] in any format; the report and
-//! the timeline add only their terminal views and the `stats` around their JSON rows.
+//! The one table writer. Every table — the report, the timeline, query results — is a polars
+//! frame written by [`write_table`] in any format; the report and the timeline add only their
+//! terminal views and the `stats` around their JSON rows. (`--events-out` streams the events
+//! frame as Parquet: `super::hive`.)
 //!
 //! Human formats escape log text; machine formats keep it, minus raw controls; CSV cells never
 //! start a formula.

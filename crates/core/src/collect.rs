@@ -11,7 +11,11 @@ use std::collections::{HashMap, HashSet};
 use crate::event::{Event, EventRole};
 use crate::parse::{ObjectReport, Outcome};
 use crate::stats::Stats;
-use crate::tally::{Denials, GroupTally};
+use crate::tally::{Denials, Fate, GroupTally};
+
+/// Receives every event a scan keeps, once, as it is kept: denials as they are counted,
+/// companions and settled cross-account copies at the end (`--events-out` streams from it).
+pub type Tap = Box<dyn FnMut(&[&Event])>;
 
 /// What a scan produced: the accounting, the denials' tallies per group, the companions and,
 /// when asked for, the target events themselves (deduplicated).
@@ -40,6 +44,7 @@ pub struct PartialOutput {
 
 #[derive(Default)]
 pub struct Collector {
+    tap: Option<Tap>,
     stats: Stats,
     denials: Denials,
     /// The access keys the targets used: the sessions worth keeping.
@@ -151,6 +156,12 @@ impl Collector {
         Collector { denials: Denials::for_partial(), ..Collector::default() }
     }
 
+    /// Hands every kept event to `tap` as well.
+    pub fn with_tap(mut self, tap: Tap) -> Collector {
+        self.tap = Some(tap);
+        self
+    }
+
     /// Adds one object's contribution.
     pub fn merge(&mut self, report: ObjectReport) {
         self.stats.counts.add(&report.counts);
@@ -179,6 +190,7 @@ impl Collector {
 
     fn add_events(&mut self, events: Vec<Event>) {
         let (mut targets, mut companions) = (Vec::new(), Vec::new());
+        let mut tapped: Vec<Event> = Vec::new();
         for e in events {
             match e.role {
                 Some(EventRole::Companion) if is_session(&e) => {
@@ -193,7 +205,7 @@ impl Collector {
                 }
                 Some(EventRole::Companion) => companions.push(e),
                 _ => {
-                    self.denials.add(&e);
+                    let fate = self.denials.add(&e);
                     if let Some(key) = e.access_key_id.as_deref()
                         && !self.used_keys.contains(key)
                     {
@@ -201,9 +213,16 @@ impl Collector {
                     }
                     if self.targets.is_some() {
                         targets.push(e);
+                    } else if fate == Fate::Counted && self.tap.is_some() {
+                        tapped.push(e);
                     }
                 }
             }
+        }
+        if let Some(tap) = &mut self.tap
+            && !tapped.is_empty()
+        {
+            tap(&tapped.iter().collect::<Vec<_>>());
         }
         if let Some(kept) = &mut self.targets
             && !targets.is_empty()
@@ -220,7 +239,10 @@ impl Collector {
     /// The settled result, with only the sessions a target used.
     pub fn finish(mut self) -> ScanOutput {
         let companions = self.companions(false);
-        let (groups, duplicates) = std::mem::take(&mut self.denials).finish();
+        let (groups, duplicates, settled) = std::mem::take(&mut self.denials).finish();
+        if let Some(tap) = &mut self.tap {
+            tap(&settled.iter().chain(&companions).collect::<Vec<_>>());
+        }
         let targets = match self.targets.take() {
             Some(batches) => dedupe(flatten(batches)).0,
             None => Vec::new(),
@@ -236,6 +258,9 @@ impl Collector {
     /// of another shard).
     pub fn finish_partial(mut self) -> PartialOutput {
         let companions = self.companions(true);
+        if let Some(tap) = &mut self.tap {
+            tap(&companions.iter().collect::<Vec<_>>());
+        }
         self.stats.failed.sort_by(|a, b| a.path.cmp(&b.path));
         PartialOutput { stats: self.stats, denials: std::mem::take(&mut self.denials), companions }
     }

@@ -105,7 +105,7 @@ mod tests {
             Event { event_id: "b\u{1b}".into(), role: Some(EventRole::Companion), ..Event::default() },
         ];
         let mut denials = Denials::for_partial();
-        denials.add(&Event { event_id: "t".into(), role: Some(EventRole::Target), ..Event::default() });
+        let _ = denials.add(&Event { event_id: "t".into(), role: Some(EventRole::Target), ..Event::default() });
         let mut bytes = Vec::new();
         write(&mut bytes, &header(2), &denials, events.iter()).unwrap();
         let (h, d, back) = read(&bytes[..]).unwrap();

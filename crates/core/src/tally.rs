@@ -406,6 +406,15 @@ impl GroupTally {
     }
 }
 
+/// What became of a denial offered to [`Denials::add`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    Counted,
+    /// A weaker cross-account copy, settled at the end ([`Denials::finish`]).
+    Held,
+    Repeat,
+}
+
 /// Where a denial was counted: what a merge takes back when another shard counted it too.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 struct Counted {
@@ -472,8 +481,8 @@ impl Denials {
         g
     }
 
-    /// Counts one denied write (a repeat is dropped).
-    pub fn add(&mut self, e: &Event) {
+    /// Counts one denied write (a repeat is dropped); says which.
+    pub fn add(&mut self, e: &Event) -> Fate {
         let id = identity(e);
         let shared = e.shared_event_id.as_deref().filter(|s| !s.is_empty()).map(shared_hash);
         if let Some(s) = shared
@@ -481,21 +490,22 @@ impl Denials {
         {
             if self.first_time(id, Counted { group: HELD, class: 0, time: e.event_time_ms }) {
                 self.hold(s, id, e.clone());
-            } else {
-                self.duplicates += 1;
+                return Fate::Held;
             }
-            return;
+            self.duplicates += 1;
+            return Fate::Repeat;
         }
         let class = class_of(e);
         let g = self.group(GroupKey::of(e));
         if !self.first_time(id, Counted { group: g, class, time: e.event_time_ms }) {
             self.duplicates += 1;
-            return;
+            return Fate::Repeat;
         }
         if let Some(s) = shared {
             self.callers.entry(s).or_insert(g);
         }
         self.groups[g as usize].add(e, id, class);
+        Fate::Counted
     }
 
     /// Keeps the best-named of the weaker copies of one request; the others are repeats.
@@ -561,8 +571,9 @@ impl Denials {
 
     /// Settles the held copies: a copy whose caller's copy was seen is a repeat (the owner
     /// account it knows goes to the caller's group); the others count as denials of their own.
-    /// Returns the groups and the repeats dropped.
-    pub fn finish(mut self) -> (Vec<GroupTally>, u64) {
+    /// Returns the groups, the repeats dropped and the held copies that counted.
+    pub fn finish(mut self) -> (Vec<GroupTally>, u64, Vec<Event>) {
+        let mut counted = Vec::new();
         for (shared, (id, e)) in std::mem::take(&mut self.held) {
             match self.callers.get(&shared) {
                 Some(&g) => {
@@ -579,12 +590,13 @@ impl Denials {
                     let class = class_of(&e);
                     let g = self.group(GroupKey::of(&e));
                     self.groups[g as usize].add(&e, id, class);
+                    counted.push(e);
                 }
             }
         }
         let mut groups = self.groups;
         groups.retain(|g| g.denied > 0);
-        (groups, self.duplicates)
+        (groups, self.duplicates, counted)
     }
 
     /// Denials counted so far (repeats and held copies aside).
@@ -919,7 +931,8 @@ mod tests {
         for e in events {
             d.add(e);
         }
-        d.finish()
+        let (groups, duplicates, _) = d.finish();
+        (groups, duplicates)
     }
 
     #[test]
@@ -961,7 +974,7 @@ mod tests {
                 back.reindex();
                 merged.absorb(back);
             }
-            let (groups, merged_dups) = merged.finish();
+            let (groups, merged_dups, _) = merged.finish();
             assert_eq!(view(&groups), view(&whole), "{shards} shards");
             assert_eq!(merged_dups, dups, "{shards} shards");
         }
