@@ -6,12 +6,12 @@
 //! known, and drops duplicates deterministically, whatever order the objects arrived in.
 //! `explain` and `query`, which show single events, also keep the targets whole.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::event::{Event, EventRole};
 use crate::parse::{ObjectReport, Outcome};
 use crate::stats::Stats;
-use crate::tally::{Denials, Fate, GroupTally};
+use crate::tally::{self, Denials, Fate, GroupTally};
 
 /// Receives every event a scan keeps, once, as it is kept: denials as they are counted,
 /// companions and settled cross-account copies at the end (`--events-out` streams from it).
@@ -55,7 +55,14 @@ pub struct Collector {
     companions: Vec<Vec<Event>>,
     /// Session-issuing events by the access key they issued, compact until the targets are known.
     sessions: HashMap<Box<str>, Session>,
+    /// KMS denials: one per denied write when a key refuses S3, so as many as the denials in
+    /// a KMS outage; the [`KMS_KEPT`] with the smallest sample keys are kept.
+    kms: BTreeMap<u128, Event>,
 }
+
+/// KMS denials kept past which the ones whose objects hash highest are dropped: the same order
+/// tallies pick their exemplars in, so the writes the diagnosis reads keep their KMS calls.
+pub const KMS_KEPT: usize = 16_384;
 
 /// An `AssumeRole*`/`GetFederationToken` companion in the fields the diagnosis reads, packed
 /// into one allocation. Busy accounts issue sessions by the thousand per hour and only those a
@@ -203,6 +210,7 @@ impl Collector {
                         }
                     }
                 }
+                Some(EventRole::Companion) if crate::diagnose::is_kms_denial(&e) => self.keep_kms(e),
                 Some(EventRole::Companion) => companions.push(e),
                 _ => {
                     let fate = self.denials.add(&e);
@@ -236,6 +244,16 @@ impl Collector {
         }
     }
 
+    fn keep_kms(&mut self, e: Event) {
+        let key = tally::sample_key(tally::pair_hash(e.kms_s3_arn.as_deref()), tally::identity(&e));
+        if self.kms.len() < KMS_KEPT {
+            self.kms.entry(key).or_insert(e);
+        } else if self.kms.last_key_value().is_some_and(|(&last, _)| key < last) && !self.kms.contains_key(&key) {
+            self.kms.pop_last();
+            self.kms.insert(key, e);
+        }
+    }
+
     /// The settled result, with only the sessions a target used.
     pub fn finish(mut self) -> ScanOutput {
         let companions = self.companions(false);
@@ -266,6 +284,7 @@ impl Collector {
     }
 
     fn companions(&mut self, all_sessions: bool) -> Vec<Event> {
+        self.companions.push(std::mem::take(&mut self.kms).into_values().collect());
         for (key, session) in std::mem::take(&mut self.sessions) {
             // Only the keys a target used are needed; the rest are dropped unread.
             if all_sessions || self.used_keys.contains(&key) {
@@ -449,5 +468,50 @@ mod tests {
     fn events_without_ids_are_all_kept() {
         let (out, dropped) = dedupe(vec![ev("", None, None, "IAMUser", None), ev("", None, None, "IAMUser", None)]);
         assert_eq!((out.len(), dropped), (2, 0));
+    }
+
+    /// A KMS outage: every denied write comes with the KMS denial S3 ran into. Past the budget
+    /// only some KMS denials are kept, and they are those of the writes the tally samples.
+    #[test]
+    fn kms_denials_are_bounded_and_follow_the_sampled_writes() {
+        let n = KMS_KEPT * 3;
+        let mut c = Collector::new();
+        let mut events = Vec::with_capacity(2 * n);
+        for i in 0..n {
+            let key = format!("p/object-{i}");
+            events.push(Event {
+                event_id: format!("w{i}"),
+                event_source: "s3.amazonaws.com".into(),
+                event_name: "PutObject".into(),
+                error_code: Some("AccessDenied".into()),
+                principal: "arn:aws:iam::1:role/app".into(),
+                bucket: Some("b".into()),
+                key: Some(key.clone()),
+                prefix: "p/".into(),
+                event_time_ms: Some(i as i64 * 1000),
+                role: Some(EventRole::Target),
+                ..Event::default()
+            });
+            events.push(Event {
+                event_id: format!("k{i}"),
+                event_source: "kms.amazonaws.com".into(),
+                event_name: "GenerateDataKey".into(),
+                error_code: Some("AccessDenied".into()),
+                kms_s3_arn: Some(format!("arn:aws:s3:::b/{key}")),
+                event_time_ms: Some(i as i64 * 1000),
+                role: Some(EventRole::Companion),
+                ..Event::default()
+            });
+        }
+        c.merge(ObjectReport { events, ..ObjectReport::failed("x", crate::stats::ObjectError::RecordTooLarge) });
+        let out = c.finish();
+        assert_eq!(out.companions.len(), KMS_KEPT);
+        let kept: HashSet<&str> = out.companions.iter().filter_map(|k| k.kms_s3_arn.as_deref()).collect();
+        let group = &out.groups[0];
+        assert_eq!(group.denied, n as u64);
+        let exemplars = group.exemplars();
+        let paired = exemplars.iter().filter(|(e, _)| kept.contains(e.object_arn().unwrap().as_str())).count();
+        // Every sampled write keeps its KMS call; only the earliest one, kept for its time, may not.
+        assert!(paired + 1 >= exemplars.len(), "{paired} of {} exemplars keep their KMS call", exemplars.len());
     }
 }

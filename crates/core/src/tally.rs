@@ -12,8 +12,9 @@
 //! - the diagnosis' input: denials that only differ where no rule looks (IDs, time, the key
 //!   beyond what the suspicion rules see, the session, the exact source IP) form a *class*;
 //!   a group keeps the [`CLASSES`] classes with the smallest hashes, each with its exact
-//!   weight, its earliest denial and the [`PER_CLASS`] denials with the smallest identities
-//!   as exemplars. While a group is small this is every denial, so the diagnosis is the one of
+//!   weight, its earliest denial and the [`PER_CLASS`] denials with the smallest
+//!   [`sample_key`]s as exemplars (the object's hash first: the KMS denials a scan keeps past its
+//!   budget are picked by the same hash, so sampled writes keep their KMS evidence). While a group is small this is every denial, so the diagnosis is the one of
 //!   the whole group; past that, shares are estimated from weighted exemplars and marked so.
 //!
 //! Every choice (which copy counts, which classes and exemplars stay) depends only on the set
@@ -187,10 +188,15 @@ impl Class {
         if *at < self.earliest.0 {
             self.earliest = (at.clone(), e.clone());
         }
-        self.offer(id, e);
+        self.offer(sample_key(pair_hash(e.object_arn().as_deref()), id), e);
     }
 
-    fn offer(&mut self, id: Identity, e: &Event) {
+    /// The earliest denial's key in `sample`.
+    fn earliest_key(&self) -> u128 {
+        sample_key(pair_hash(self.earliest.1.object_arn().as_deref()), self.earliest.0.2)
+    }
+
+    fn offer(&mut self, id: u128, e: &Event) {
         if self.sample.len() < PER_CLASS {
             self.sample.entry(id).or_insert_with(|| e.clone());
         } else if let Some((&largest, _)) = self.sample.last_key_value()
@@ -214,7 +220,7 @@ impl Class {
 
     /// The exemplars (the earliest denial first), each with the weight it stands for.
     pub fn exemplars(&self) -> impl Iterator<Item = (&Event, f64)> {
-        let earliest_id = self.earliest.0.2;
+        let earliest_id = self.earliest_key();
         let others = self.sample.iter().filter(move |(id, _)| **id != earliest_id).map(|(_, e)| e);
         let n = 1 + self.sample.keys().filter(|id| **id != earliest_id).count();
         let w = self.weight as f64 / n as f64;
@@ -223,7 +229,8 @@ impl Class {
 
     /// Whether the exemplars are every denial of the class.
     fn complete(&self) -> bool {
-        let n = 1 + self.sample.keys().filter(|id| **id != self.earliest.0.2).count();
+        let earliest = self.earliest_key();
+        let n = 1 + self.sample.keys().filter(|id| **id != earliest).count();
         n as u64 >= self.weight
     }
 }
@@ -630,6 +637,17 @@ fn learn_owner(group: &mut GroupTally, copy: &Event, owner: &str) {
 /// owner's `AWSAccount` copy.
 pub fn naming_rank(e: &Event) -> u8 {
     u8::from(e.identity_arn.is_some()) * 2 + u8::from(e.principal_type != "AWSAccount")
+}
+
+/// The hash that pairs a write with the KMS call S3 made for it: of the object ARN (a target's
+/// bucket and key; a KMS call's `aws:s3:arn` encryption context).
+pub fn pair_hash(object_arn: Option<&str>) -> u64 {
+    object_arn.map_or(u64::MAX, |a| xxhash_rust::xxh3::xxh3_64(a.as_bytes()))
+}
+
+/// The order samples are kept in (smallest first): the pair hash, then the identity.
+pub fn sample_key(pair: u64, id: Identity) -> u128 {
+    ((pair as u128) << 64) | (id as u64 as u128)
 }
 
 fn shared_hash(s: &str) -> u128 {

@@ -401,7 +401,7 @@ fn opt_eq(a: Option<&str>, b: Option<&str>) -> bool {
     }
 }
 
-fn is_kms_denial(ev: &Event) -> bool {
+pub fn is_kms_denial(ev: &Event) -> bool {
     ev.event_source == "kms.amazonaws.com"
         && matches!(ev.event_name.as_str(), "GenerateDataKey" | "Decrypt")
         && ev.error_code.as_deref().is_some_and(|c| c == "AccessDenied" || c == "AccessDeniedException")
