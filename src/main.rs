@@ -9,6 +9,9 @@ use denytrail::cmd::{self, Exit};
 use denytrail::plan::UsageError;
 use denytrail::report::escape::display;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // Ctrl-C: no half-written output is left, and the status says interrupted (128 + SIGINT).
     let _ = ctrlc::set_handler(|| {

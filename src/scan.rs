@@ -36,6 +36,8 @@ pub struct ScanOptions {
 /// Items listed but not yet taken by a worker (local paths are small; S3 bodies are bounded by
 /// the S3 source's own memory budget as well).
 const LISTED_QUEUE: usize = 4096;
+/// Object reports queued for the collector per worker thread.
+const REPORTS_PER_THREAD: usize = 4;
 
 /// Runs the pipeline into `collector`; returns it with the seconds taken.
 pub fn run(opts: &ScanOptions, mut collector: Collector) -> Result<(Collector, f64)> {
@@ -64,7 +66,10 @@ pub fn run(opts: &ScanOptions, mut collector: Collector) -> Result<(Collector, f
 
     let progress = Progress::new(opts.progress, 0, 0);
     let ctx = &opts.context;
-    let (reports_tx, reports) = sync_channel::<ObjectReport>(1024);
+    // Reports waiting for the collector: few, since in an outage each holds an object's worth
+    // of denied events; a worker waits rather than pile them up.
+    let in_flight = REPORTS_PER_THREAD * pool.current_num_threads().max(1);
+    let (reports_tx, reports) = sync_channel::<ObjectReport>(in_flight);
     std::thread::scope(|s| -> Result<()> {
         let (listed_tx, listed) = sync_channel::<Listed>(LISTED_QUEUE);
         let walk_progress = progress.clone();

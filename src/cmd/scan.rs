@@ -1,7 +1,6 @@
 //! `denytrail scan`: the grouped report of denied S3 writes (or its timeline), to every output.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
 use chrono::Utc;
@@ -14,6 +13,7 @@ use crate::plan::{self, Output, ScanPlan};
 use crate::report::escape::display;
 use crate::report::hive::EventsOut;
 use crate::report::html::HtmlMeta;
+use crate::report::tap::Stream;
 use crate::report::timeline::Timeline;
 use crate::report::write::{self, Report};
 use crate::report::{self, Group, baseline};
@@ -35,7 +35,7 @@ pub fn run(args: &ScanArgs) -> Result<Exit> {
     // `--events-out` is opened before the scan (a bad destination is said first) and fed by
     // the collector as events are kept, so it never holds them all.
     let events = match &args.report.events_out {
-        Some(to) => Some(Streamed::open(EventsOut::open(to, &aws, scan.shard)?)),
+        Some(to) => Some(Stream::open(EventsOut::open(to, &aws, scan.shard)?)),
         None => None,
     };
     let tapped = |c: Collector| match &events {
@@ -46,61 +46,15 @@ pub fn run(args: &ScanArgs) -> Result<Exit> {
         let filter = plan::fingerprint(&scan);
         let shard = sharding.shard.unwrap_or(crate::shard::Shard { index: 0, count: 1 });
         let out = super::scan_partial(scan, tapped(Collector::for_partial()))?;
-        Streamed::finish(events, quiet)?;
+        Stream::finish(events, quiet)?;
         return write_partial(&to, &aws, filter, shard, &out, quiet);
     }
     let prepared = Prepared::of(&args.report, &aws)?;
     let out = super::finished(scan, tapped(Collector::new()))?;
-    Streamed::finish(events, quiet)?;
+    Stream::finish(events, quiet)?;
     let mut inputs = args.input.inputs.clone();
     inputs.extend(args.aws.trail.iter().map(|t| format!("trail {t}")));
     prepared.report(&args.report, &aws, out, &inputs)
-}
-
-/// `--events-out` shared with the collector's tap; the first write error is kept and stops
-/// the writing (the scan goes on), and is the command's error at the end.
-#[derive(Clone)]
-struct Streamed(Arc<Mutex<(Option<EventsOut>, Option<anyhow::Error>)>>);
-
-impl Streamed {
-    fn open(out: EventsOut) -> Streamed {
-        Streamed(Arc::new(Mutex::new((Some(out), None))))
-    }
-
-    fn tap(&self) -> crate::collect::Tap {
-        let this = self.clone();
-        Box::new(move |events| {
-            let mut state = this.0.lock().unwrap_or_else(|e| e.into_inner());
-            let (out, error) = &mut *state;
-            if error.is_none()
-                && let Some(out) = out
-                && let Err(e) = out.add(events)
-            {
-                *error = Some(e);
-            }
-        })
-    }
-
-    fn finish(this: Option<Streamed>, quiet: bool) -> Result<()> {
-        let Some(this) = this else { return Ok(()) };
-        let (out, error) = std::mem::take(&mut *this.0.lock().unwrap_or_else(|e| e.into_inner()));
-        if let Some(e) = error {
-            return Err(e);
-        }
-        let Some(to) = out else { return Ok(()) };
-        let name = to.target().name();
-        let partitioned = to.target().is_partitioned();
-        let s = to.finish()?;
-        if !quiet {
-            let layout = if partitioned {
-                format!(" ({} files in {} partitions)", s.files, s.partitions)
-            } else {
-                String::new()
-            };
-            eprintln!("denytrail: events: {} rows written to {}{layout}", s.rows, display(&name));
-        }
-        Ok(())
-    }
 }
 
 /// What a report needs from the command line, checked (and the baseline and configuration

@@ -6,6 +6,7 @@ pub mod baseline;
 pub mod frame;
 pub mod hive;
 pub mod query;
+pub mod tap;
 pub mod write;
 
 pub use denytrail_core::report::{

@@ -13,9 +13,16 @@ use crate::parse::{ObjectReport, Outcome};
 use crate::stats::Stats;
 use crate::tally::{self, Denials, Fate, GroupTally};
 
-/// Receives every event a scan keeps, once, as it is kept: denials as they are counted,
-/// companions and settled cross-account copies at the end (`--events-out` streams from it).
-pub type Tap = Box<dyn FnMut(&[&Event])>;
+/// Receives every event a scan keeps, once, as it is kept (`--events-out` streams from it).
+pub trait Tap {
+    /// Events kept for good: denials as they are counted, companions at the end.
+    fn kept(&mut self, events: &[&Event]);
+    /// A bucket owner's copy of a cross-account request, counted until the end: withdrawn
+    /// then if the caller's own copy turned up ([`Tap::settle`]).
+    fn provisional(&mut self, event: &Event, identity: tally::Identity);
+    /// The provisional copies withdrawn (the others stand).
+    fn settle(&mut self, withdrawn: &HashSet<tally::Identity>);
+}
 
 /// What a scan produced: the accounting, the denials' tallies per group, the companions and,
 /// when asked for, the target events themselves (deduplicated).
@@ -44,7 +51,7 @@ pub struct PartialOutput {
 
 #[derive(Default)]
 pub struct Collector {
-    tap: Option<Tap>,
+    tap: Option<Box<dyn Tap>>,
     stats: Stats,
     denials: Denials,
     /// The access keys the targets used: the sessions worth keeping.
@@ -163,8 +170,20 @@ impl Collector {
         Collector { denials: Denials::for_partial(), ..Collector::default() }
     }
 
+    /// What the collector holds, counted (for memory benchmarks).
+    pub fn footprint(&self) -> String {
+        format!(
+            "{} | used keys {} | sessions {} | companions {} | kms {}",
+            self.denials.footprint(),
+            self.used_keys.len(),
+            self.sessions.len(),
+            self.companions.iter().map(Vec::len).sum::<usize>(),
+            self.kms.len()
+        )
+    }
+
     /// Hands every kept event to `tap` as well.
-    pub fn with_tap(mut self, tap: Tap) -> Collector {
+    pub fn with_tap(mut self, tap: Box<dyn Tap>) -> Collector {
         self.tap = Some(tap);
         self
     }
@@ -185,20 +204,22 @@ impl Collector {
             Outcome::Skipped(reason) => self.stats.skip(reason),
             Outcome::Failed(error) => self.stats.fail(report.name, error),
         }
-        self.add_events(report.events);
+        self.add_keyed(report.events, report.keys);
     }
 
     /// Adds a shard's partial: its accounting, its tallies and its companions.
     pub fn absorb(&mut self, partial: PartialOutput) {
         self.stats.absorb(partial.stats);
         self.denials.absorb(partial.denials);
-        self.add_events(partial.companions);
+        self.add_keyed(partial.companions, Vec::new());
     }
 
-    fn add_events(&mut self, events: Vec<Event>) {
+    /// Adds events with their [`tally::Keys`] (computed here when not given).
+    fn add_keyed(&mut self, events: Vec<Event>, keys: Vec<tally::Keys>) {
+        let keys = if keys.len() == events.len() { keys } else { events.iter().map(tally::Keys::wanted).collect() };
         let (mut targets, mut companions) = (Vec::new(), Vec::new());
         let mut tapped: Vec<Event> = Vec::new();
-        for e in events {
+        for (e, keys) in events.into_iter().zip(keys) {
             match e.role {
                 Some(EventRole::Companion) if is_session(&e) => {
                     let key: Box<str> = e.issued_access_key_id.as_deref().unwrap_or_default().into();
@@ -210,10 +231,10 @@ impl Collector {
                         }
                     }
                 }
-                Some(EventRole::Companion) if crate::diagnose::is_kms_denial(&e) => self.keep_kms(e),
+                Some(EventRole::Companion) if crate::diagnose::is_kms_denial(&e) => self.keep_kms(e, &keys),
                 Some(EventRole::Companion) => companions.push(e),
                 _ => {
-                    let fate = self.denials.add(&e);
+                    let fate = self.denials.add_keyed(&e, &keys);
                     if let Some(key) = e.access_key_id.as_deref()
                         && !self.used_keys.contains(key)
                     {
@@ -221,8 +242,12 @@ impl Collector {
                     }
                     if self.targets.is_some() {
                         targets.push(e);
-                    } else if fate == Fate::Counted && self.tap.is_some() {
-                        tapped.push(e);
+                    } else if let Some(tap) = &mut self.tap {
+                        match fate {
+                            Fate::Counted => tapped.push(e),
+                            Fate::Provisional => tap.provisional(&e, keys.identity),
+                            Fate::Repeat => {}
+                        }
                     }
                 }
             }
@@ -230,7 +255,7 @@ impl Collector {
         if let Some(tap) = &mut self.tap
             && !tapped.is_empty()
         {
-            tap(&tapped.iter().collect::<Vec<_>>());
+            tap.kept(&tapped.iter().collect::<Vec<_>>());
         }
         if let Some(kept) = &mut self.targets
             && !targets.is_empty()
@@ -244,8 +269,8 @@ impl Collector {
         }
     }
 
-    fn keep_kms(&mut self, e: Event) {
-        let key = tally::sample_key(tally::pair_hash(e.kms_s3_arn.as_deref()), tally::identity(&e));
+    fn keep_kms(&mut self, e: Event, keys: &tally::Keys) {
+        let key = tally::sample_key(keys.pair, keys.identity);
         if self.kms.len() < KMS_KEPT {
             self.kms.entry(key).or_insert(e);
         } else if self.kms.last_key_value().is_some_and(|(&last, _)| key < last) && !self.kms.contains_key(&key) {
@@ -257,9 +282,10 @@ impl Collector {
     /// The settled result, with only the sessions a target used.
     pub fn finish(mut self) -> ScanOutput {
         let companions = self.companions(false);
-        let (groups, duplicates, settled) = std::mem::take(&mut self.denials).finish();
+        let (groups, duplicates, withdrawn) = std::mem::take(&mut self.denials).settle();
         if let Some(tap) = &mut self.tap {
-            tap(&settled.iter().chain(&companions).collect::<Vec<_>>());
+            tap.settle(&withdrawn.into_iter().collect());
+            tap.kept(&companions.iter().collect::<Vec<_>>());
         }
         let targets = match self.targets.take() {
             Some(batches) => dedupe(flatten(batches)).0,
@@ -277,7 +303,10 @@ impl Collector {
     pub fn finish_partial(mut self) -> PartialOutput {
         let companions = self.companions(true);
         if let Some(tap) = &mut self.tap {
-            tap(&companions.iter().collect::<Vec<_>>());
+            // A shard cannot know the other shards' callers: its provisional copies stand,
+            // but those it withdrew itself.
+            tap.settle(&self.denials.take_withdrawn().into_iter().collect());
+            tap.kept(&companions.iter().collect::<Vec<_>>());
         }
         self.stats.failed.sort_by(|a, b| a.path.cmp(&b.path));
         PartialOutput { stats: self.stats, denials: std::mem::take(&mut self.denials), companions }
@@ -370,6 +399,7 @@ impl ObjectReport {
             envelope: None,
             unknown_shape: None,
             events: Vec::new(),
+            keys: Vec::new(),
         }
     }
 

@@ -28,7 +28,6 @@ use std::hash::{BuildHasher, Hasher};
 
 use hyperloglogplus::{HyperLogLog, HyperLogLogPlus};
 use serde::{Deserialize, Serialize};
-use xxhash_rust::xxh3::Xxh3;
 
 use crate::event::{Event, GroupKey};
 
@@ -142,8 +141,19 @@ impl Distinct {
 /// event ID, then identity.
 type Order = (Option<i64>, String, Identity);
 
-fn order_of(e: &Event, id: Identity) -> Order {
-    (e.event_time_ms, e.event_id.clone(), id)
+/// An [`Order`] borrowed from the event: compared without copying its ID.
+type At<'a> = (Option<i64>, &'a str, Identity);
+
+fn at_of(e: &Event, id: Identity) -> At<'_> {
+    (e.event_time_ms, &e.event_id, id)
+}
+
+fn before(at: At<'_>, now: &Order) -> bool {
+    at < (now.0, now.1.as_str(), now.2)
+}
+
+fn owned(at: At<'_>) -> Order {
+    (at.0, at.1.to_string(), at.2)
 }
 
 /// Keeps the value of the first event (by [`Order`]) that has one.
@@ -154,18 +164,18 @@ struct First {
 }
 
 impl First {
-    fn offer(&mut self, at: &Order, value: Option<&str>) {
+    fn offer(&mut self, at: At<'_>, value: Option<&str>) {
         if let Some(v) = value
-            && self.at.as_ref().is_none_or(|now| at < now)
+            && self.at.as_ref().is_none_or(|now| before(at, now))
         {
-            self.at = Some(at.clone());
-            self.value = v.to_string();
+            self.at = Some(owned(at));
+            v.clone_into(&mut self.value);
         }
     }
 
     fn absorb(&mut self, o: First) {
         if let Some(at) = &o.at {
-            self.offer(at, Some(&o.value));
+            self.offer((at.0, &at.1, at.2), Some(&o.value));
         }
     }
 }
@@ -179,16 +189,16 @@ pub struct Class {
 }
 
 impl Class {
-    fn new(at: Order, e: &Event) -> Class {
-        Class { weight: 0, earliest: (at, e.clone()), sample: BTreeMap::new() }
+    fn new(at: At<'_>, e: &Event) -> Class {
+        Class { weight: 0, earliest: (owned(at), e.clone()), sample: BTreeMap::new() }
     }
 
-    fn add(&mut self, at: &Order, id: Identity, e: &Event) {
+    fn add(&mut self, at: At<'_>, keys: &Keys, e: &Event) {
         self.weight += 1;
-        if *at < self.earliest.0 {
-            self.earliest = (at.clone(), e.clone());
+        if before(at, &self.earliest.0) {
+            self.earliest = (owned(at), e.clone());
         }
-        self.offer(sample_key(pair_hash(e.object_arn().as_deref()), id), e);
+        self.offer(sample_key(keys.pair, keys.identity), e);
     }
 
     /// The earliest denial's key in `sample`.
@@ -261,14 +271,15 @@ pub struct GroupTally {
 }
 
 impl GroupTally {
-    fn add(&mut self, e: &Event, id: Identity, class: u64) {
-        let at = order_of(e, id);
+    fn add(&mut self, e: &Event, keys: &Keys) {
+        let (id, class) = (keys.identity, keys.class);
+        let at = at_of(e, id);
         self.denied += 1;
-        self.principal_type.offer(&at, Some(&e.principal_type));
-        self.account.offer(&at, e.account.as_deref());
-        self.bucket_owner.offer(&at, e.bucket_owner.as_deref());
-        self.event_id.offer(&at, Some(&e.event_id));
-        self.sample_key.offer(&at, e.key.as_deref());
+        self.principal_type.offer(at, Some(&e.principal_type));
+        self.account.offer(at, e.account.as_deref());
+        self.bucket_owner.offer(at, e.bucket_owner.as_deref());
+        self.event_id.offer(at, Some(&e.event_id));
+        self.sample_key.offer(at, e.key.as_deref());
         if let Some(t) = e.event_time_ms {
             self.first_seen = Some(self.first_seen.map_or(t, |f| f.min(t)));
             self.last_seen = Some(self.last_seen.map_or(t, |l| l.max(t)));
@@ -287,10 +298,10 @@ impl GroupTally {
             self.operations.insert(e.event_name.clone());
         }
         if let Some(c) = self.classes.get_mut(&class) {
-            c.add(&at, id, e);
+            c.add(at, keys, e);
         } else if self.admits(class) {
-            let mut c = Class::new(at.clone(), e);
-            c.add(&at, id, e);
+            let mut c = Class::new(at, e);
+            c.add(at, keys, e);
             self.classes.insert(class, c);
             self.trim();
         }
@@ -321,6 +332,18 @@ impl GroupTally {
         }
         if let Some(c) = self.classes.get_mut(&class) {
             c.weight -= 1;
+        }
+    }
+
+    /// Takes back a denial counted only provisionally (a bucket owner's copy whose caller's
+    /// copy turned up): its counts, and its place among the exemplars.
+    fn withdraw(&mut self, p: &Provisional) {
+        self.retract(p.class, p.time);
+        if let Some(c) = self.classes.get_mut(&p.class) {
+            c.sample.remove(&sample_key(p.pair, p.identity));
+            if c.weight == 0 {
+                self.classes.remove(&p.class);
+            }
         }
     }
 
@@ -417,8 +440,8 @@ impl GroupTally {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fate {
     Counted,
-    /// A weaker cross-account copy, settled at the end ([`Denials::finish`]).
-    Held,
+    /// A bucket owner's copy, counted until the caller's copy turns up ([`Denials::finish`]).
+    Provisional,
     Repeat,
 }
 
@@ -430,23 +453,41 @@ struct Counted {
     time: Option<i64>,
 }
 
-/// A group index for a copy held aside rather than counted.
-const HELD: u32 = u32::MAX;
+/// A bucket owner's copy of a cross-account request, counted in its own group until the end,
+/// when it is withdrawn if the caller's own copy (which names the caller better) was seen.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct Provisional {
+    group: u32,
+    class: u64,
+    time: Option<i64>,
+    identity: Identity,
+    pair: u64,
+    rank: u8,
+    /// The owner account it knows, as an index into [`Denials::owners`].
+    owner: Option<u32>,
+}
 
 /// Every denial of a scan (or a shard), reduced.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Denials {
     groups: Vec<GroupTally>,
+    /// Groups by the hash of their key (a hash shared by two keys lists both).
     #[serde(skip)]
-    index: HashMap<GroupKey, u32>,
+    index: HashMap<u64, Vec<u32>, Prehashed>,
     /// Identities counted (a scan).
     #[serde(skip)]
     seen: HashSet<Identity, Prehashed>,
     /// Identities counted and where (a shard, whose partial a merge reconciles).
     ledger: Option<HashMap<Identity, Counted, Prehashed>>,
     /// Cross-account copies that name the caller less well than another copy may (the bucket
-    /// owner's `AWSAccount` copy), by `sharedEventID` hash, until the end.
-    held: BTreeMap<u128, (Identity, Event)>,
+    /// owner's `AWSAccount` copy), by `sharedEventID` hash: counted, and withdrawn at the end
+    /// when the caller's copy was seen. 56 bytes each, not the event.
+    provisional: HashMap<u128, Provisional, Prehashed>,
+    /// The owner accounts provisional copies know, each once.
+    owners: Vec<String>,
+    /// Provisional copies withdrawn, for `--events-out`, which wrote them when they came.
+    #[serde(skip)]
+    withdrawn: Vec<Identity>,
     /// `sharedEventID` hashes of the copies that name their caller, with their group.
     callers: HashMap<u128, u32>,
     /// Repeats dropped.
@@ -478,59 +519,109 @@ impl Denials {
         }
     }
 
-    fn group(&mut self, key: GroupKey) -> u32 {
-        if let Some(&g) = self.index.get(&key) {
-            return g;
+    /// The group of `key` (hashed as [`Keys::group`]), made when new.
+    fn group_of(&mut self, hash: u64, key: (&str, &str, &str)) -> u32 {
+        let slot = self.index.entry(hash).or_default();
+        for &g in slot.iter() {
+            let k = &self.groups[g as usize].key;
+            if (k.principal.as_str(), k.bucket.as_str(), k.prefix.as_str()) == key {
+                return g;
+            }
         }
         let g = self.groups.len() as u32;
-        self.index.insert(key.clone(), g);
+        slot.push(g);
+        let key = GroupKey { principal: key.0.to_string(), bucket: key.1.to_string(), prefix: key.2.to_string() };
         self.groups.push(GroupTally { key, ..GroupTally::default() });
         g
     }
 
+    fn group(&mut self, key: GroupKey) -> u32 {
+        let hash = group_hash(&key.principal, &key.bucket, &key.prefix);
+        self.group_of(hash, (&key.principal, &key.bucket, &key.prefix))
+    }
+
+    fn group_of_event(&mut self, e: &Event, hash: u64) -> u32 {
+        self.group_of(hash, (&e.principal, e.bucket.as_deref().unwrap_or(""), &e.prefix))
+    }
+
     /// Counts one denied write (a repeat is dropped); says which.
     pub fn add(&mut self, e: &Event) -> Fate {
-        let id = identity(e);
+        self.add_keyed(e, &Keys::of(e))
+    }
+
+    /// [`Denials::add`] with the event's [`Keys`] already computed (by a worker).
+    pub fn add_keyed(&mut self, e: &Event, keys: &Keys) -> Fate {
+        let id = keys.identity;
         let shared = e.shared_event_id.as_deref().filter(|s| !s.is_empty()).map(shared_hash);
-        if let Some(s) = shared
-            && naming_rank(e) < 3
-        {
-            if self.first_time(id, Counted { group: HELD, class: 0, time: e.event_time_ms }) {
-                self.hold(s, id, e.clone());
-                return Fate::Held;
-            }
-            self.duplicates += 1;
-            return Fate::Repeat;
-        }
-        let class = class_of(e);
-        let g = self.group(GroupKey::of(e));
+        let class = keys.class;
+        let g = self.group_of_event(e, keys.group);
         if !self.first_time(id, Counted { group: g, class, time: e.event_time_ms }) {
             self.duplicates += 1;
             return Fate::Repeat;
         }
-        if let Some(s) = shared {
-            self.callers.entry(s).or_insert(g);
+        self.groups[g as usize].add(e, keys);
+        match shared {
+            Some(s) if naming_rank(e) < 3 => {
+                let owner = e
+                    .bucket_owner
+                    .as_deref()
+                    .or_else(|| (e.principal_type == "AWSAccount").then_some(e.recipient_account.as_deref()).flatten())
+                    .map(|o| self.owner_index(o));
+                let p = Provisional {
+                    group: g,
+                    class,
+                    time: e.event_time_ms,
+                    identity: id,
+                    pair: keys.pair,
+                    rank: naming_rank(e),
+                    owner,
+                };
+                self.provide(s, p);
+                return Fate::Provisional;
+            }
+            Some(s) => {
+                self.callers.entry(s).or_insert(g);
+            }
+            None => {}
         }
-        self.groups[g as usize].add(e, id, class);
         Fate::Counted
     }
 
-    /// Keeps the best-named of the weaker copies of one request; the others are repeats.
-    fn hold(&mut self, shared: u128, id: Identity, e: Event) {
-        match self.held.get(&shared) {
-            Some((kept_id, kept))
-                if (std::cmp::Reverse(naming_rank(kept)), *kept_id) <= (std::cmp::Reverse(naming_rank(&e)), id) =>
-            {
-                self.duplicates += 1;
-            }
-            Some(_) => {
-                self.duplicates += 1;
-                self.held.insert(shared, (id, e));
-            }
+    fn owner_index(&mut self, owner: &str) -> u32 {
+        match self.owners.iter().position(|o| o == owner) {
+            Some(i) => i as u32,
             None => {
-                self.held.insert(shared, (id, e));
+                self.owners.push(owner.to_string());
+                (self.owners.len() - 1) as u32
             }
         }
+    }
+
+    /// Keeps the best-named of the weaker copies of one request; another is withdrawn now.
+    fn provide(&mut self, shared: u128, p: Provisional) {
+        let better = |a: &Provisional, b: &Provisional| {
+            (std::cmp::Reverse(a.rank), a.identity) < (std::cmp::Reverse(b.rank), b.identity)
+        };
+        let loser = match self.provisional.get(&shared) {
+            Some(kept) if better(kept, &p) => p,
+            Some(kept) => {
+                let kept = *kept;
+                self.provisional.insert(shared, p);
+                kept
+            }
+            None => {
+                self.provisional.insert(shared, p);
+                return;
+            }
+        };
+        self.duplicates += 1;
+        self.withdrawn.push(loser.identity);
+        self.groups[loser.group as usize].withdraw(&loser);
+    }
+
+    /// The provisional copies withdrawn so far (taken).
+    pub fn take_withdrawn(&mut self) -> Vec<Identity> {
+        std::mem::take(&mut self.withdrawn)
     }
 
     /// Adds a shard's tallies, dropping the denials both counted.
@@ -548,12 +639,10 @@ impl Denials {
         });
         for at in repeats {
             self.duplicates += 1;
-            if at.group != HELD {
-                other.groups[at.group as usize].retract(at.class, at.time);
-            }
+            other.groups[at.group as usize].retract(at.class, at.time);
         }
-        // A held copy this side counted already went with its identity.
-        other.held.retain(|_, (id, _)| theirs.contains_key(id));
+        // A provisional copy this side counted already went with its identity.
+        other.provisional.retain(|_, p| theirs.contains_key(&p.identity));
         let mut moved = Vec::with_capacity(other.groups.len());
         for t in other.groups {
             let g = self.group(t.key.clone());
@@ -561,49 +650,64 @@ impl Denials {
             self.groups[g as usize].absorb(t);
         }
         for (id, mut at) in theirs {
-            if at.group != HELD {
-                at.group = moved[at.group as usize];
-            }
+            at.group = moved[at.group as usize];
             mine.insert(id, at);
         }
         self.ledger = Some(mine);
         for (s, g) in other.callers {
             self.callers.entry(s).or_insert(moved[g as usize]);
         }
-        for (s, (id, e)) in other.held {
-            self.hold(s, id, e);
+        let owners = other.owners;
+        for (s, mut p) in other.provisional {
+            p.group = moved[p.group as usize];
+            p.owner = p.owner.map(|o| self.owner_index(&owners[o as usize]));
+            self.provide(s, p);
         }
         self.duplicates += other.duplicates;
     }
 
-    /// Settles the held copies: a copy whose caller's copy was seen is a repeat (the owner
-    /// account it knows goes to the caller's group); the others count as denials of their own.
-    /// Returns the groups, the repeats dropped and the held copies that counted.
-    pub fn finish(mut self) -> (Vec<GroupTally>, u64, Vec<Event>) {
-        let mut counted = Vec::new();
-        for (shared, (id, e)) in std::mem::take(&mut self.held) {
-            match self.callers.get(&shared) {
-                Some(&g) => {
-                    self.duplicates += 1;
-                    let owner = e
-                        .bucket_owner
-                        .clone()
-                        .or_else(|| (e.principal_type == "AWSAccount").then(|| e.recipient_account.clone()).flatten());
-                    if let Some(owner) = owner {
-                        learn_owner(&mut self.groups[g as usize], &e, &owner);
-                    }
-                }
-                None => {
-                    let class = class_of(&e);
-                    let g = self.group(GroupKey::of(&e));
-                    self.groups[g as usize].add(&e, id, class);
-                    counted.push(e);
+    /// Settles the provisional copies: one whose caller's copy was seen is withdrawn as a
+    /// repeat (the owner account it knows goes to the caller's group). Returns the groups and
+    /// the repeats dropped.
+    pub fn finish(self) -> (Vec<GroupTally>, u64) {
+        let (groups, duplicates, _) = self.settle();
+        (groups, duplicates)
+    }
+
+    /// [`Denials::finish`], also returning every provisional copy withdrawn.
+    pub fn settle(mut self) -> (Vec<GroupTally>, u64, Vec<Identity>) {
+        for (shared, p) in std::mem::take(&mut self.provisional) {
+            if let Some(&g) = self.callers.get(&shared) {
+                self.duplicates += 1;
+                self.withdrawn.push(p.identity);
+                self.groups[p.group as usize].withdraw(&p);
+                if let Some(o) = p.owner {
+                    let owner = self.owners[o as usize].clone();
+                    learn_owner(&mut self.groups[g as usize], shared, &owner);
                 }
             }
         }
         let mut groups = self.groups;
         groups.retain(|g| g.denied > 0);
-        (groups, self.duplicates, counted)
+        (groups, self.duplicates, self.withdrawn)
+    }
+
+    /// What the tallies hold, counted (for memory benchmarks).
+    pub fn footprint(&self) -> String {
+        let g = &self.groups;
+        let times: usize = g.iter().map(|t| t.times.len()).sum();
+        let exact: usize =
+            g.iter().map(|t| t.keys.exact.len() + t.sessions.exact.len() + t.source_ips.exact.len()).sum();
+        let samples: usize = g.iter().flat_map(|t| t.classes.values()).map(|c| c.sample.len() + 1).sum();
+        let ops: usize = g.iter().map(|t| t.operations.len()).sum();
+        format!(
+            "groups {} | seen {} | ledger {} | provisional {} | callers {} | times {times} | exact distinct {exact} | exemplars {samples} | ops {ops}",
+            g.len(),
+            self.seen.len(),
+            self.ledger.as_ref().map_or(0, HashMap::len),
+            self.provisional.len(),
+            self.callers.len()
+        )
     }
 
     /// Denials counted so far (repeats and held copies aside).
@@ -613,20 +717,23 @@ impl Denials {
 
     /// Rebuilds the look-up a deserialized state lacks.
     pub fn reindex(&mut self) {
-        self.index = self.groups.iter().enumerate().map(|(i, g)| (g.key.clone(), i as u32)).collect();
+        self.index.clear();
+        for (i, g) in self.groups.iter().enumerate() {
+            let hash = group_hash(&g.key.principal, &g.key.bucket, &g.key.prefix);
+            self.index.entry(hash).or_default().push(i as u32);
+        }
     }
 }
 
 /// The caller's copy gets the owner account the owner's copy knows (when it had none).
-fn learn_owner(group: &mut GroupTally, copy: &Event, owner: &str) {
+fn learn_owner(group: &mut GroupTally, shared: u128, owner: &str) {
     if group.bucket_owner.at.is_none() {
         group.bucket_owner.value = owner.to_string();
-        group.bucket_owner.at = Some((copy.event_time_ms, copy.event_id.clone(), 0));
+        group.bucket_owner.at = Some((None, String::new(), 0));
     }
-    let shared = copy.shared_event_id.as_deref();
     for c in group.classes.values_mut() {
         for e in std::iter::once(&mut c.earliest.1).chain(c.sample.values_mut()) {
-            if e.bucket_owner.is_none() && e.shared_event_id.as_deref() == shared {
+            if e.bucket_owner.is_none() && e.shared_event_id.as_deref().map(shared_hash) == Some(shared) {
                 e.bucket_owner = Some(owner.to_string());
             }
         }
@@ -654,38 +761,95 @@ fn shared_hash(s: &str) -> u128 {
     xxhash_rust::xxh3::xxh3_128(s.as_bytes())
 }
 
-/// Feeds optional text with a presence byte and a terminator, so fields cannot run together.
-fn put(h: &mut Xxh3, v: Option<&str>) {
+/// Appends optional text with a presence byte and a terminator, so fields cannot run together.
+fn put(h: &mut Vec<u8>, v: Option<&str>) {
     match v {
         Some(v) => {
-            h.update(&[1]);
-            h.update(v.as_bytes());
-            h.update(&[0xff]);
+            h.push(1);
+            h.extend_from_slice(v.as_bytes());
+            h.push(0xff);
         }
-        None => h.update(&[0]),
+        None => h.push(0),
     }
+}
+
+thread_local! {
+    /// The bytes hashed, reused: one-shot hashing of a buffer is many times faster than
+    /// feeding a streaming hasher sixty small fields.
+    static BYTES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn hashed<T>(fill: impl FnOnce(&mut Vec<u8>), hash: impl FnOnce(&[u8]) -> T) -> T {
+    BYTES.with(|b| {
+        let mut b = b.borrow_mut();
+        b.clear();
+        fill(&mut b);
+        hash(&b)
+    })
 }
 
 /// A denial's identity: `eventID` and every field but the log object it was read from.
 pub fn identity(e: &Event) -> Identity {
-    let mut h = Xxh3::new();
-    put(&mut h, Some(&e.event_id));
-    fields(e, &mut h, true);
-    h.digest128()
+    hashed(
+        |b| {
+            put(b, Some(&e.event_id));
+            fields(e, b, true);
+        },
+        xxhash_rust::xxh3::xxh3_128,
+    )
 }
 
 /// The diagnosis class: the fields the rules read, with per-request values reduced to what
 /// the rules see in them.
 pub fn class_of(e: &Event) -> u64 {
-    let mut h = Xxh3::new();
-    fields(e, &mut h, false);
-    h.digest()
+    hashed(|b| fields(e, b, false), xxhash_rust::xxh3::xxh3_64)
+}
+
+/// What the collector needs hashed from a denial, computed where the event is parsed (the
+/// workers, in parallel) so the one collector thread only looks things up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Keys {
+    pub identity: Identity,
+    pub class: u64,
+    /// [`pair_hash`] of the object.
+    pub pair: u64,
+    /// Of the group key (principal, bucket, prefix).
+    pub group: u64,
+}
+
+impl Keys {
+    /// The keys of a target or a KMS denial; none for other companions.
+    pub fn wanted(e: &Event) -> Keys {
+        let kms = e.role == Some(crate::event::EventRole::Companion) && crate::diagnose::is_kms_denial(e);
+        if e.role == Some(crate::event::EventRole::Companion) && !kms { Keys::default() } else { Keys::of(e) }
+    }
+
+    pub fn of(e: &Event) -> Keys {
+        let pair = if e.role == Some(crate::event::EventRole::Companion) {
+            pair_hash(e.kms_s3_arn.as_deref())
+        } else {
+            pair_hash(e.object_arn().as_deref())
+        };
+        let group = group_hash(&e.principal, e.bucket.as_deref().unwrap_or(""), &e.prefix);
+        Keys { identity: identity(e), class: class_of(e), pair, group }
+    }
+}
+
+fn group_hash(principal: &str, bucket: &str, prefix: &str) -> u64 {
+    hashed(
+        |b| {
+            for v in [principal, bucket, prefix] {
+                put(b, Some(v));
+            }
+        },
+        xxhash_rust::xxh3::xxh3_64,
+    )
 }
 
 /// Every field of `e` but `event_id` and `source_object`; with `all` false, the per-request
 /// values (IDs, time, key, session, source IP, user agent) are replaced by what the rules
 /// look at in them. The destructuring is exhaustive: a new field must be placed here.
-fn fields(e: &Event, h: &mut Xxh3, all: bool) {
+fn fields(e: &Event, h: &mut Vec<u8>, all: bool) {
     let Event {
         event_id: _,
         source_object: _,
@@ -750,14 +914,14 @@ fn fields(e: &Event, h: &mut Xxh3, all: bool) {
         }
         put(h, error_message.as_deref());
         put(h, identity_arn.as_deref());
-        h.update(&event_time_ms.map_or([0; 9], |t| {
+        h.extend_from_slice(&event_time_ms.map_or([0; 9], |t| {
             let mut b = [1; 9];
             b[1..].copy_from_slice(&t.to_le_bytes());
             b
         }));
     } else {
         let marks = |v: &Option<String>| v.as_deref().map_or(0xff, crate::diagnose::text_marks);
-        h.update(&[marks(key), marks(user_agent), u8::from(shared_event_id.is_some())]);
+        h.extend_from_slice(&[marks(key), marks(user_agent), u8::from(shared_event_id.is_some())]);
         put(h, source_ip.as_deref().map(ip_kind));
         // ASIA… (temporary) or AKIA… (long-term): the rules read only the kind.
         put(h, access_key_id.as_deref().map(|k| k.get(..4).unwrap_or(k)));
@@ -820,7 +984,7 @@ fn fields(e: &Event, h: &mut Xxh3, all: bool) {
     ] {
         put(h, v.as_deref());
     }
-    h.update(&[mfa_authenticated.map_or(2, u8::from), role.map_or(0, |r| r as u8 + 1)]);
+    h.extend_from_slice(&[mfa_authenticated.map_or(2, u8::from), role.map_or(0, |r| r as u8 + 1)]);
 }
 
 /// What the network rules distinguish in a source IP.
@@ -949,8 +1113,7 @@ mod tests {
         for e in events {
             d.add(e);
         }
-        let (groups, duplicates, _) = d.finish();
-        (groups, duplicates)
+        d.finish()
     }
 
     #[test]
@@ -992,7 +1155,7 @@ mod tests {
                 back.reindex();
                 merged.absorb(back);
             }
-            let (groups, merged_dups, _) = merged.finish();
+            let (groups, merged_dups) = merged.finish();
             assert_eq!(view(&groups), view(&whole), "{shards} shards");
             assert_eq!(merged_dups, dups, "{shards} shards");
         }

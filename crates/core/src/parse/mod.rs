@@ -111,6 +111,9 @@ pub struct ObjectReport {
     /// For JSON of no known shape (skipped as holding no CloudTrail records): what it was.
     pub unknown_shape: Option<String>,
     pub events: Vec<Event>,
+    /// For each of `events`, the hashes the collector folds it by ([`crate::tally::Keys`]):
+    /// computed here, on the worker, for the targets and KMS denials (the others get none).
+    pub keys: Vec<crate::tally::Keys>,
 }
 
 /// Per-thread state: reusable buffers. `buf` stays allocated (and initialised) between objects;
@@ -170,11 +173,13 @@ impl Worker {
             envelope: None,
             unknown_shape: None,
             events: Vec::new(),
+            keys: Vec::new(),
         };
         let result = self.run(ctx, name, walked, raw, &mut report);
         if let Err(outcome) = result {
             report.outcome = outcome;
         }
+        report.keys = report.events.iter().map(crate::tally::Keys::wanted).collect();
         report
     }
 

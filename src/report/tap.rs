@@ -1,0 +1,130 @@
+//! `--events-out` fed by the collector as events are kept ([`crate::collect::Tap`]), so the
+//! events are never all in memory. A bucket owner's copy of a cross-account request only stands
+//! if its caller's copy never turns up, which is known at the end: such copies wait in an
+//! anonymous temporary file (spilled, not held) and are written, or dropped, when settled.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Seek, Write};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+use denytrail_core::tally::Identity;
+
+use super::escape::display;
+use super::hive::EventsOut;
+use crate::event::Event;
+
+/// Rows handed to the writer at once when provisional copies are read back.
+const BATCH: usize = 4096;
+
+#[derive(Default)]
+struct State {
+    out: Option<EventsOut>,
+    /// The first write error: it stops the writing (the scan goes on) and fails the command.
+    error: Option<anyhow::Error>,
+    /// Provisional copies, one JSON line each: the identity, then the event.
+    spill: Option<BufWriter<File>>,
+}
+
+impl State {
+    fn attempt(&mut self, f: impl FnOnce(&mut Self) -> Result<()>) {
+        if self.error.is_none()
+            && let Err(e) = f(self)
+        {
+            self.error = Some(e);
+        }
+    }
+}
+
+/// The events writer shared between the command and the collector's tap.
+#[derive(Clone)]
+pub struct Stream(Arc<Mutex<State>>);
+
+impl Stream {
+    pub fn open(out: EventsOut) -> Stream {
+        Stream(Arc::new(Mutex::new(State { out: Some(out), ..State::default() })))
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn tap(&self) -> Box<dyn crate::collect::Tap> {
+        Box::new(self.clone())
+    }
+
+    /// Flushes and closes the writer; says what was written unless `quiet`.
+    pub fn finish(this: Option<Stream>, quiet: bool) -> Result<()> {
+        let Some(this) = this else { return Ok(()) };
+        let state = std::mem::take(&mut *this.state());
+        if let Some(e) = state.error {
+            return Err(e);
+        }
+        let Some(to) = state.out else { return Ok(()) };
+        let name = to.target().name();
+        let partitioned = to.target().is_partitioned();
+        let s = to.finish()?;
+        if !quiet {
+            let layout = if partitioned {
+                format!(" ({} files in {} partitions)", s.files, s.partitions)
+            } else {
+                String::new()
+            };
+            eprintln!("denytrail: events: {} rows written to {}{layout}", s.rows, display(&name));
+        }
+        Ok(())
+    }
+}
+
+impl crate::collect::Tap for Stream {
+    fn kept(&mut self, events: &[&Event]) {
+        self.state().attempt(|s| match &mut s.out {
+            Some(out) => out.add(events),
+            None => Ok(()),
+        });
+    }
+
+    fn provisional(&mut self, event: &Event, identity: Identity) {
+        self.state().attempt(|s| {
+            if s.spill.is_none() {
+                let file = tempfile::tempfile().context("cannot make a temporary file for --events-out")?;
+                s.spill = Some(BufWriter::new(file));
+            }
+            let w = s.spill.as_mut().expect("just made");
+            write!(w, "{identity:032x} ")?;
+            serde_json::to_writer(&mut *w, event)?;
+            w.write_all(b"\n")?;
+            Ok(())
+        });
+    }
+
+    fn settle(&mut self, withdrawn: &HashSet<Identity>) {
+        self.state().attempt(|s| {
+            let Some(spill) = s.spill.take() else { return Ok(()) };
+            let mut file = spill.into_inner().map_err(|e| e.into_error())?;
+            file.rewind()?;
+            let mut batch: Vec<Event> = Vec::with_capacity(BATCH);
+            let flush = |batch: &mut Vec<Event>, out: &mut Option<EventsOut>| -> Result<()> {
+                if let Some(out) = out {
+                    out.add(&batch.iter().collect::<Vec<_>>())?;
+                }
+                batch.clear();
+                Ok(())
+            };
+            for line in BufReader::new(file).lines() {
+                let line = line?;
+                let (id, event) = line.split_once(' ').context("a damaged --events-out spill line")?;
+                let id = Identity::from_str_radix(id, 16).context("a damaged --events-out spill line")?;
+                if withdrawn.contains(&id) {
+                    continue;
+                }
+                batch.push(serde_json::from_str(event)?);
+                if batch.len() == BATCH {
+                    flush(&mut batch, &mut s.out)?;
+                }
+            }
+            flush(&mut batch, &mut s.out)
+        });
+    }
+}
