@@ -37,7 +37,7 @@ pub struct ScanOptions {
 /// the S3 source's own memory budget as well).
 const LISTED_QUEUE: usize = 4096;
 /// Object reports queued for the collector per worker thread.
-const REPORTS_PER_THREAD: usize = 4;
+const REPORTS_PER_THREAD: usize = 2;
 
 /// Runs the pipeline into `collector`; returns it with the seconds taken.
 pub fn run(opts: &ScanOptions, mut collector: Collector) -> Result<(Collector, f64)> {

@@ -69,7 +69,7 @@ pub struct Collector {
 
 /// KMS denials kept past which the ones whose objects hash highest are dropped: the same order
 /// tallies pick their exemplars in, so the writes the diagnosis reads keep their KMS calls.
-pub const KMS_KEPT: usize = 16_384;
+pub const KMS_KEPT: usize = 8_192;
 
 /// An `AssumeRole*`/`GetFederationToken` companion in the fields the diagnosis reads, packed
 /// into one allocation. Busy accounts issue sessions by the thousand per hour and only those a
