@@ -35,6 +35,13 @@ use crate::event::{Event, GroupKey};
 pub const EXACT_DISTINCT: usize = 4_096;
 /// HyperLogLog++ precision: 2^14 registers, a standard error of about 0.8%.
 const SKETCH_PRECISION: u8 = 14;
+/// Timeline slots kept per group before its times are floored to a coarser resolution.
+pub const TIME_SLOTS: usize = 16_384;
+
+fn floor(t: i64, resolution: i64) -> i64 {
+    if resolution > 0 { t.div_euclid(resolution) * resolution } else { t }
+}
+
 /// Diagnosis classes kept per group (those with the smallest class hashes).
 pub const CLASSES: usize = 16;
 /// Exemplars kept per class besides its earliest denial.
@@ -261,8 +268,13 @@ pub struct GroupTally {
     pub sessions: Distinct,
     pub source_ips: Distinct,
     pub operations: BTreeSet<String>,
-    /// Denials per event time (ms); CloudTrail times are whole seconds, so this stays small.
+    /// Denials per event time (ms) at [`GroupTally::resolution`]: CloudTrail times are whole
+    /// seconds; past [`TIME_SLOTS`] slots the group's times are floored to the minute, then to
+    /// the hour, so a long trail does not hold a slot per second.
     times: BTreeMap<i64, u64>,
+    /// The width of a slot of `times`, in ms (0: times as they came).
+    #[serde(default)]
+    resolution: i64,
     untimed: u64,
     /// The classes with the smallest hashes, at most [`CLASSES`].
     classes: BTreeMap<u64, Class>,
@@ -283,7 +295,8 @@ impl GroupTally {
         if let Some(t) = e.event_time_ms {
             self.first_seen = Some(self.first_seen.map_or(t, |f| f.min(t)));
             self.last_seen = Some(self.last_seen.map_or(t, |l| l.max(t)));
-            *self.times.entry(t).or_default() += 1;
+            *self.times.entry(floor(t, self.resolution)).or_default() += 1;
+            self.coarsen();
         } else {
             self.untimed += 1;
         }
@@ -326,7 +339,8 @@ impl GroupTally {
     /// Takes back one denial counted here that another shard counted too.
     fn retract(&mut self, class: u64, time: Option<i64>) {
         self.denied -= 1;
-        match time.and_then(|t| self.times.get_mut(&t)) {
+        let resolution = self.resolution;
+        match time.and_then(|t| self.times.get_mut(&floor(t, resolution))) {
             Some(n) => *n -= 1,
             None => self.untimed = self.untimed.saturating_sub(1),
         }
@@ -360,9 +374,12 @@ impl GroupTally {
         self.sessions.absorb(o.sessions);
         self.source_ips.absorb(o.source_ips);
         self.operations.extend(o.operations);
+        let resolution = self.resolution.max(o.resolution);
+        self.set_resolution(resolution);
         for (t, n) in o.times {
-            *self.times.entry(t).or_default() += n;
+            *self.times.entry(floor(t, resolution)).or_default() += n;
         }
+        self.coarsen();
         self.untimed += o.untimed;
         self.classes_dropped |= o.classes_dropped;
         for (h, c) in o.classes {
@@ -392,6 +409,35 @@ impl GroupTally {
     }
     pub fn sample_key(&self) -> &str {
         &self.sample_key.value
+    }
+
+    /// Past [`TIME_SLOTS`] slots, the next coarser resolution. The resolution reached depends
+    /// only on the set of times, so shards merge into the scan's.
+    fn coarsen(&mut self) {
+        while self.times.len() > TIME_SLOTS {
+            let next = match self.resolution {
+                r if r < 60_000 => 60_000,
+                r if r < 3_600_000 => 3_600_000,
+                r => r * 24,
+            };
+            self.set_resolution(next);
+        }
+    }
+
+    fn set_resolution(&mut self, resolution: i64) {
+        if resolution > self.resolution {
+            let mut coarse = BTreeMap::new();
+            for (t, n) in std::mem::take(&mut self.times) {
+                *coarse.entry(floor(t, resolution)).or_default() += n;
+            }
+            self.times = coarse;
+            self.resolution = resolution;
+        }
+    }
+
+    /// The width of a slot of [`GroupTally::times`] in ms (0 when exact).
+    pub fn resolution(&self) -> i64 {
+        self.resolution
     }
 
     /// Denials per event time (ms), and the untimed count.
@@ -1179,6 +1225,35 @@ mod tests {
         assert!(err < 0.03, "keys {keys} for {} distinct: {err}", big.denied);
         assert!(big.estimated().contains("keys") && big.estimated().contains("causes"), "{}", big.estimated());
         assert_eq!(big.sessions.count(), (50, false), "few sessions stay exact");
+    }
+
+    #[test]
+    fn a_long_trail_floors_its_times_the_same_way_in_one_scan_and_in_shards() {
+        let events: Vec<Event> = (0..40_000)
+            .map(|i| Event {
+                event_id: format!("t{i}"),
+                event_time_ms: Some(1_700_000_000_000 + i * 7_000),
+                principal: "p".into(),
+                role: Some(EventRole::Target),
+                ..Event::default()
+            })
+            .collect();
+        let (whole, _) = tally(&events);
+        let g = &whole[0];
+        assert!(g.resolution() >= 60_000, "{}", g.resolution());
+        assert!(g.times.len() <= TIME_SLOTS);
+        assert_eq!(g.times().0.map(|(_, n)| n).sum::<u64>(), 40_000, "no denial lost to flooring");
+        let mut parts = [Denials::for_partial(), Denials::for_partial()];
+        for (i, e) in events.iter().enumerate().rev() {
+            parts[i % 2].add(e);
+        }
+        let mut merged = Denials::for_partial();
+        for p in parts {
+            merged.absorb(p);
+        }
+        let (m, _) = merged.finish();
+        assert_eq!(view(&m), view(&whole));
+        assert_eq!(m[0].resolution(), g.resolution());
     }
 
     #[test]
