@@ -8,6 +8,9 @@ use denytrail_core::filter::Filter;
 use denytrail_core::parse::{ScanContext, Worker};
 use denytrail_core::tally::{Denials, Keys};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let dir = std::env::args().nth(1).expect("a directory");
     let ctx = ScanContext::new(Filter::default(), 1, 1 << 32);

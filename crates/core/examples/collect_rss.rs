@@ -6,6 +6,9 @@ use denytrail_core::collect::Collector;
 use denytrail_core::filter::Filter;
 use denytrail_core::parse::{ScanContext, Worker};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn rss() -> String {
     let s = std::fs::read_to_string("/proc/self/status").unwrap();
     s.lines().filter(|l| l.starts_with("VmRSS") || l.starts_with("VmHWM")).collect::<Vec<_>>().join(" ")

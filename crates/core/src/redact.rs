@@ -42,14 +42,22 @@ fn in_value(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'%' | b'/' | b'+' | b'=' | b'.' | b'_' | b'-' | b'~')
 }
 
-/// `s` with every secret value replaced by `[redacted]`; borrowed when there is none.
-pub fn redact(s: &str) -> Cow<'_, str> {
-    let bytes = s.as_bytes();
-    let mut out = String::new();
+/// The same needles, lowercase and matched case-sensitively over lowercased text: a screen
+/// that can use the SIMD prefilter the case-insensitive finder cannot.
+static LOWER_FINDER: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    AhoCorasickBuilder::new()
+        .match_kind(MatchKind::LeftmostLongest)
+        .build(NAMED.iter().chain(&TOKENS).map(|n| n.to_ascii_lowercase()))
+        .expect("plain needles")
+});
+
+/// Each secret value in `bytes` as `(start, end)`: what [`redact`] replaces. `finder` is
+/// [`FINDER`], or [`LOWER_FINDER`] over lowercased bytes (the same spans).
+fn secrets<'a>(bytes: &'a [u8], finder: &'a AhoCorasick) -> impl Iterator<Item = (usize, usize)> + 'a {
     let mut copied = 0;
-    for m in FINDER.find_iter(s) {
+    finder.find_iter(bytes).filter_map(move |m| {
         if m.start() < copied {
-            continue;
+            return None;
         }
         let token = m.pattern().as_usize() >= NAMED.len();
         let mut at = m.end();
@@ -57,24 +65,55 @@ pub fn redact(s: &str) -> Cow<'_, str> {
             // `name=value`, `name: value`, `"name":"value"`: skip the separator, else no secret.
             let sep = bytes[at..].iter().take_while(|b| matches!(b, b'"' | b'\'' | b':' | b'=' | b' ')).count();
             if sep == 0 || !bytes[at..at + sep].iter().any(|b| matches!(b, b':' | b'=')) {
-                continue;
+                return None;
             }
             at += sep;
         }
         let len = bytes[at..].iter().take_while(|b| in_value(**b)).count();
         if len == 0 {
-            continue;
+            return None;
         }
-        let start = if token { m.start() } else { at };
+        copied = at + len;
+        Some((if token { m.start() } else { at }, at + len))
+    })
+}
+
+/// `s` with every secret value replaced by `[redacted]`; borrowed when there is none.
+pub fn redact(s: &str) -> Cow<'_, str> {
+    let mut out = String::new();
+    let mut copied = 0;
+    for (start, end) in secrets(s.as_bytes(), &FINDER) {
         out.push_str(&s[copied..start]);
         out.push_str(REDACTED);
-        copied = at + len;
+        copied = end;
     }
     if copied == 0 && out.is_empty() {
         return Cow::Borrowed(s);
     }
     out.push_str(&s[copied..]);
     Cow::Owned(out)
+}
+
+thread_local! {
+    static LOWER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Whether a raw JSON record may hold a secret [`redact`] would replace in one of the strings
+/// decoded from it. `false` only when the record has no escape (so every decoded string, and
+/// every field joined from them with `=`, `;` or `,`, is a run of its bytes between quotes) and
+/// `redact` would replace nothing in the whole record: then it would replace nothing in any of
+/// its fields (a secret in a field is one in the record, where the closing quote and a JSON
+/// `:` can only add matches), and redacting the fields one by one is skipped.
+pub fn may_hold_secret(raw: &[u8]) -> bool {
+    if memchr::memchr(b'\\', raw).is_some() {
+        return true;
+    }
+    LOWER.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        buf.clear();
+        buf.extend(raw.iter().map(u8::to_ascii_lowercase));
+        secrets(&buf[..], &LOWER_FINDER).next().is_some()
+    })
 }
 
 /// Redacts `s` in place.
@@ -116,5 +155,55 @@ mod tests {
         for s in ["releases/v1/app.zip", "signature verified", "the Signature of a document", "x-amz-signature"] {
             assert!(matches!(redact(s), Cow::Borrowed(_)), "{s}");
         }
+    }
+
+    /// Screening a record never changes what is extracted from it: for records with secrets
+    /// spelled every way (mixed case, JSON escapes, token prefixes, in keys, user agents and
+    /// request parameters) and without, the screened event equals the always-redacted one.
+    #[test]
+    fn screening_never_changes_the_extracted_event() {
+        use crate::event::EventRole;
+        use crate::parse::extract;
+        let values = [
+            "releases/v1/app.zip",
+            "up/f.txt?X-Amz-Signature=fe5f80f77d5f",
+            "up/f.txt?x-amz-SIGNATURE=abc",
+            r"up/f.txt?x-amz-\u0073ignature=abc",
+            r"up/\u0041ws_secret_access_key=abc123",
+            "token IQoJb3JpZ2luX2VjEJr",
+            "iqojb3jpz2lu0000",
+            "aws_session_token: FwoGZXIvYXdzEXAMPLE",
+            "SecretAccessKey=wJalrXUtnFEMI",
+            "a token without a value",
+            "x-amz-credential",
+        ];
+        let mut checked = 0;
+        for (i, v) in values.iter().enumerate() {
+            for field in ["key", "ua", "sse"] {
+                let (key, ua, sse) = match field {
+                    "key" => (*v, "aws-cli/2", "AES256"),
+                    "ua" => ("k", *v, "AES256"),
+                    _ => ("k", "aws-cli/2", *v),
+                };
+                let raw = format!(
+                    r#"{{"eventVersion":"1.10","eventID":"e{i}","eventTime":"2026-11-21T09:00:00Z","eventSource":"s3.amazonaws.com","eventName":"PutObject","awsRegion":"us-east-1","errorCode":"AccessDenied","errorMessage":"denied","userAgent":"{ua}","userIdentity":{{"type":"IAMUser","arn":"arn:aws:iam::1:user/u","accountId":"1"}},"requestParameters":{{"bucketName":"b","key":"{key}","x-amz-server-side-encryption":"{sse}"}}}}"#
+                );
+                let screened = {
+                    let mut bytes = raw.clone().into_bytes();
+                    let secret = may_hold_secret(&bytes);
+                    let value = simd_json::to_borrowed_value(&mut bytes).expect("valid");
+                    extract::event_screened(&value, EventRole::Target, 1, "x", secret)
+                };
+                let mut bytes = raw.into_bytes();
+                let value = simd_json::to_borrowed_value(&mut bytes).expect("valid");
+                let always = extract::event(&value, EventRole::Target, 1, "x");
+                assert_eq!(screened, always, "{field} = {v}");
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, values.len() * 3);
+        assert!(!may_hold_secret(br#"{"key":"releases/v1/app.zip","userAgent":"aws-cli/2"}"#));
+        assert!(may_hold_secret(br#"{"key":"a\"b"}"#), "an escape could hide a name");
+        assert!(may_hold_secret(br#"{"key":"x?X-AMZ-SIGNATURE=1"}"#));
     }
 }

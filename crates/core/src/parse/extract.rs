@@ -96,6 +96,18 @@ fn resource<'v>(rec: &'v Value<'v>, kind: &str) -> Option<(Option<&'v str>, Opti
 
 /// Builds the owned event. `prefix_depth` sets the prefix key; `source_object` names the log object.
 pub fn event(rec: &Value, role: EventRole, prefix_depth: usize, source_object: &str) -> Event {
+    event_screened(rec, role, prefix_depth, source_object, true)
+}
+
+/// [`event`], with the redaction skipped when the raw record was screened and can hold no
+/// secret ([`crate::redact::may_hold_secret`]).
+pub fn event_screened(
+    rec: &Value,
+    role: EventRole,
+    prefix_depth: usize,
+    source_object: &str,
+    may_hold_secret: bool,
+) -> Event {
     let f = facts(rec);
     let uid = get(rec, "userIdentity");
     let (principal, principal_type) = principal_of(uid);
@@ -210,7 +222,9 @@ pub fn event(rec: &Value, role: EventRole, prefix_depth: usize, source_object: &
         role: Some(role),
     };
     // Log text is attacker-controlled: no secret it carries goes further than this.
-    e.redact_secrets();
+    if may_hold_secret {
+        e.redact_secrets();
+    }
     e
 }
 

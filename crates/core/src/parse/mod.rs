@@ -366,6 +366,8 @@ fn open(
 
 fn parse_candidate(ctx: &ScanContext, name: &str, scratch: &mut [u8], report: &mut ObjectReport) {
     report.counts.records_parsed += 1;
+    // Screened before simd-json parses the bytes in place.
+    let secret = crate::redact::may_hold_secret(scratch);
     let Ok(value) = simd_json::to_borrowed_value(scratch) else {
         report.counts.records_invalid += 1;
         return;
@@ -374,7 +376,7 @@ fn parse_candidate(ctx: &ScanContext, name: &str, scratch: &mut [u8], report: &m
     let target = ctx.filter.matches(&facts);
     let companion = companion_kind(&facts).is_some();
     if target {
-        let event = extract::event(&value, EventRole::Target, ctx.prefix_depth, name);
+        let event = extract::event_screened(&value, EventRole::Target, ctx.prefix_depth, name, secret);
         if ctx.filter.matches_event_globs(&event.principal, event.bucket.as_deref(), &event.prefix) {
             if companion {
                 let mut copy = event.clone();
@@ -389,7 +391,7 @@ fn parse_candidate(ctx: &ScanContext, name: &str, scratch: &mut [u8], report: &m
     }
     if companion {
         report.counts.records_companion += 1;
-        report.events.push(extract::event(&value, EventRole::Companion, ctx.prefix_depth, name));
+        report.events.push(extract::event_screened(&value, EventRole::Companion, ctx.prefix_depth, name, secret));
     }
 }
 
