@@ -621,6 +621,30 @@ fn explain_kms_group_scopes_the_key_and_rejects_bad_groups() {
 
 // ---------------------------------------------------------------- generated trails
 
+/// An outage (half the records denied writes): every denial is counted exactly, the groups
+/// too large to diagnose event by event say so in the estimated column and on stderr, and the
+/// same scan with one thread or two gives the same report.
+#[test]
+fn an_outage_trail_is_counted_exactly_and_says_what_is_estimated() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = denytrail_synth::SynthOptions::new(dir.path().to_path_buf(), 8 << 20);
+    (opts.max_file_bytes, opts.seed, opts.denied_ratio) = (1 << 20, 11, 0.5);
+    let summary = serde_json::to_value(denytrail_synth::generate(&opts).unwrap()).unwrap();
+    let path = dir.path().to_str().unwrap();
+    let o = run(&["scan", "-f", "json", "-j", "2", path]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let groups = r["groups"].as_array().unwrap();
+    let denied: u64 = groups.iter().map(|g| g["denied"].as_u64().unwrap()).sum();
+    assert_eq!(denied, summary["denied_writes"].as_u64().unwrap(), "every denial counted once");
+    let estimated = groups.iter().filter(|g| g["estimated"].as_str().unwrap().contains("causes")).count();
+    assert!(estimated > 0, "a group of thousands of denials is diagnosed from exemplars");
+    assert!(groups.iter().all(|g| !g["causes"].as_str().unwrap().is_empty()), "every group gets causes");
+    assert!(stderr(&o).contains(&format!("{estimated} group(s) too large to count exactly")), "{}", stderr(&o));
+    let (_, one) = scan_json(&["-j", "1", path]);
+    assert_eq!(one["groups"], r["groups"], "the same report whatever the worker order");
+}
+
 #[test]
 fn synthetic_trail_is_fully_accounted_for() {
     let dir = tempfile::tempdir().unwrap();

@@ -119,6 +119,12 @@ impl Prepared {
         let current = groups.iter().filter(|g| g.status != baseline::RESOLVED).count();
         if !quiet {
             eprint!("{}", report::summary::render(&out.stats, current));
+            let estimated = groups.iter().filter(|g| !g.estimated.is_empty()).count();
+            if estimated > 0 {
+                eprintln!(
+                    "denytrail: {estimated} group(s) too large to count exactly: see their estimated column (distinct counts ±0.8%, causes weighed from exemplars)"
+                );
+            }
             if self.baseline_at.is_some() {
                 let n = |s: &str| groups.iter().filter(|g| g.status == s).count();
                 eprintln!(
