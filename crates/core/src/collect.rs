@@ -333,12 +333,6 @@ fn flatten(batches: Vec<Vec<Event>>) -> Vec<Event> {
     all
 }
 
-/// How well a copy names its caller: the caller's own copy (with an ARN) beats the bucket
-/// owner's `AWSAccount` copy.
-fn naming_rank(e: &Event) -> u8 {
-    u8::from(e.identity_arn.is_some()) * 2 + u8::from(e.principal_type != "AWSAccount")
-}
-
 /// Drops repeats of an `eventID` and merges the copies of one cross-account request (same
 /// `sharedEventID`) into the copy that names the caller best, keeping the owner account the other
 /// copy knows. Deterministic whatever order the workers (or the shards) delivered events in:
@@ -362,24 +356,17 @@ pub fn dedupe(mut events: Vec<Event>) -> (Vec<Event>, u64) {
     }
     for (_, mut copies) in by_shared {
         copies.sort_by(|a, b| {
-            naming_rank(b).cmp(&naming_rank(a)).then_with(|| a.event_id.cmp(&b.event_id)).then_with(|| content(a, b))
+            let rank = tally::naming_rank;
+            rank(b).cmp(&rank(a)).then_with(|| a.event_id.cmp(&b.event_id)).then_with(|| content(a, b))
         });
-        let owner = copies.iter().find_map(|c| {
-            c.bucket_owner
-                .clone()
-                .or_else(|| (c.principal_type == "AWSAccount").then(|| c.recipient_account.clone()).flatten())
-        });
+        let owner = copies.iter().find_map(|c| c.owner_known().map(str::to_string));
         let mut best = copies.swap_remove(0);
         if best.bucket_owner.is_none() {
             best.bucket_owner = owner;
         }
         out.push(best);
     }
-    out.sort_unstable_by(|a, b| {
-        (a.event_time_ms, &a.event_id, &a.source_object, &a.key)
-            .cmp(&(b.event_time_ms, &b.event_id, &b.source_object, &b.key))
-            .then_with(|| content(a, b))
-    });
+    out.sort_unstable_by(Event::scan_order);
     let dropped = (before - out.len()) as u64;
     (out, dropped)
 }

@@ -111,6 +111,22 @@ pub struct Event {
 }
 
 impl Event {
+    /// The order a scan's events are in: time, event ID, log object, key, then the whole content
+    /// (text and integers only, so total). The diagnosis quotes the first event showing a cause.
+    pub fn scan_order(a: &Event, b: &Event) -> std::cmp::Ordering {
+        (a.event_time_ms, &a.event_id, &a.source_object, &a.key)
+            .cmp(&(b.event_time_ms, &b.event_id, &b.source_object, &b.key))
+            .then_with(|| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal))
+    }
+
+    /// The bucket owner this copy knows: the owner it names, or the recipient of the owner's own
+    /// `AWSAccount` copy of a cross-account request.
+    pub fn owner_known(&self) -> Option<&str> {
+        self.bucket_owner
+            .as_deref()
+            .or_else(|| (self.principal_type == "AWSAccount").then_some(self.recipient_account.as_deref()).flatten())
+    }
+
     /// Replaces secrets (presigned-URL signatures, session tokens, secret keys) in every text
     /// field by `[redacted]`. The destructuring is exhaustive: a new field must be listed here.
     pub fn redact_secrets(&mut self) {

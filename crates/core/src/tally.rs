@@ -445,16 +445,11 @@ impl GroupTally {
         (self.times.iter().map(|(t, n)| (*t, *n)), self.untimed)
     }
 
-    /// The diagnosis' input: every exemplar with the weight it stands for, in the order a
-    /// scan's events are in (time, event ID, log object, key, then the whole content), since
-    /// the diagnosis quotes the first event that shows a cause.
+    /// The diagnosis' input: every exemplar with the weight it stands for, in
+    /// [`Event::scan_order`].
     pub fn exemplars(&self) -> Vec<(&Event, f64)> {
         let mut all: Vec<(&Event, f64)> = self.classes.values().flat_map(Class::exemplars).collect();
-        all.sort_by(|(a, _), (b, _)| {
-            (a.event_time_ms, &a.event_id, &a.source_object, &a.key)
-                .cmp(&(b.event_time_ms, &b.event_id, &b.source_object, &b.key))
-                .then_with(|| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal))
-        });
+        all.sort_by(|(a, _), (b, _)| Event::scan_order(a, b));
         all
     }
 
@@ -608,11 +603,7 @@ impl Denials {
         self.groups[g as usize].add(e, keys);
         match shared {
             Some(s) if naming_rank(e) < 3 => {
-                let owner = e
-                    .bucket_owner
-                    .as_deref()
-                    .or_else(|| (e.principal_type == "AWSAccount").then_some(e.recipient_account.as_deref()).flatten())
-                    .map(|o| self.owner_index(o));
+                let owner = e.owner_known().map(|o| self.owner_index(o));
                 let p = Provisional {
                     group: g,
                     class,
