@@ -3,6 +3,9 @@
 use std::io::BufReader;
 use std::time::Instant;
 
+#[path = "shared/files.rs"]
+mod files;
+
 use denytrail_core::collect::Collector;
 use denytrail_core::filter::Filter;
 use denytrail_core::parse::{ScanContext, Worker};
@@ -17,7 +20,7 @@ fn main() {
     let mut worker = Worker::new();
     let mut reports = Vec::new();
     let t = Instant::now();
-    for entry in walk(std::path::Path::new(&dir)) {
+    for entry in files::log_files(std::path::Path::new(&dir)) {
         let f = std::fs::File::open(&entry).unwrap();
         reports.push(worker.process(&ctx, &entry.to_string_lossy(), true, BufReader::new(f)));
     }
@@ -60,18 +63,4 @@ fn main() {
     let t = Instant::now();
     let d = denytrail_core::diagnose_tallies(&out.groups, &out.companions, None);
     println!("diagnose: {:.3} s, {} groups", t.elapsed().as_secs_f64(), d.len());
-}
-
-fn walk(p: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(p).unwrap() {
-        let path = e.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk(&path))
-        } else if path.to_string_lossy().ends_with(".json.gz") {
-            out.push(path)
-        }
-    }
-    out.sort();
-    out
 }

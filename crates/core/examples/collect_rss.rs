@@ -2,6 +2,9 @@
 //! on one thread, one object at a time. `cargo run --release -p denytrail-core --example collect_rss DIR`
 use std::io::BufReader;
 
+#[path = "shared/files.rs"]
+mod files;
+
 use denytrail_core::collect::Collector;
 use denytrail_core::filter::Filter;
 use denytrail_core::parse::{ScanContext, Worker};
@@ -19,8 +22,8 @@ fn main() {
     let ctx = ScanContext::new(Filter::default(), 1, 1 << 32);
     let mut worker = Worker::new();
     let mut c = Collector::new();
-    let files = walk(std::path::Path::new(&dir));
-    for (i, entry) in files.iter().enumerate() {
+    let paths = files::log_files(std::path::Path::new(&dir));
+    for (i, entry) in paths.iter().enumerate() {
         let f = std::fs::File::open(entry).unwrap();
         c.merge(worker.process(&ctx, &entry.to_string_lossy(), true, BufReader::new(f)));
         if i % 200 == 0 {
@@ -29,18 +32,4 @@ fn main() {
     }
     let out = c.finish();
     println!("finished: {} groups, {} companions: {}", out.groups.len(), out.companions.len(), rss());
-}
-
-fn walk(p: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(p).unwrap() {
-        let path = e.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk(&path))
-        } else if path.to_string_lossy().ends_with(".json.gz") {
-            out.push(path)
-        }
-    }
-    out.sort();
-    out
 }
