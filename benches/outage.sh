@@ -12,14 +12,8 @@
 # --release`), SYNTH, DENYTRAIL_BENCH_DIR (default ~/.cache/denytrail-bench). Needs GNU time.
 set -euo pipefail
 
-repo="$(cd "$(dirname "$0")/.." && pwd)"
-if [ -z "${DENYTRAIL:-}" ]; then
-    export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/denytrail-target}"
-    (cd "$repo" && cargo build --release --quiet -p denytrail -p denytrail-synth)
-    DENYTRAIL="$CARGO_TARGET_DIR/release/denytrail"
-fi
-SYNTH="${SYNTH:-$(dirname "$DENYTRAIL")/denytrail-synth}"
-[ -x "$SYNTH" ] || (cd "$repo" && cargo build --release --quiet -p denytrail-synth)
+# shellcheck source=benches/binaries.sh
+. "$(dirname "$0")/binaries.sh"
 bench_dir="${DENYTRAIL_BENCH_DIR:-$HOME/.cache/denytrail-bench}"
 sizes=("${@:-1GiB 2GiB 4GiB}")
 read -r -a sizes <<< "${sizes[*]}"

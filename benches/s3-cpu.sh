@@ -13,13 +13,8 @@
 # Both processes share this machine's cores: the server's CPU is not counted.
 set -euo pipefail
 
-repo="$(cd "$(dirname "$0")/.." && pwd)"
-if [ -z "${DENYTRAIL:-}" ]; then
-    export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/denytrail-target}"
-    (cd "$repo" && cargo build --release --quiet -p denytrail -p denytrail-synth)
-    DENYTRAIL="$CARGO_TARGET_DIR/release/denytrail"
-fi
-SYNTH="${SYNTH:-$(dirname "$DENYTRAIL")/denytrail-synth}"
+# shellcheck source=benches/binaries.sh
+. "$(dirname "$0")/binaries.sh"
 tools="$HOME/.cache/denytrail-tools"
 S3S_FS="${S3S_FS:-$tools/bin/s3s-fs}"
 if [ ! -x "$S3S_FS" ]; then
