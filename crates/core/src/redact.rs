@@ -99,19 +99,38 @@ thread_local! {
 }
 
 /// Whether a raw JSON record may hold a secret [`redact`] would replace in one of the strings
-/// decoded from it. `false` only when the record has no escape (so every decoded string, and
-/// every field joined from them with `=`, `;` or `,`, is a run of its bytes between quotes) and
-/// `redact` would replace nothing in the whole record: then it would replace nothing in any of
-/// its fields (a secret in a field is one in the record, where the closing quote and a JSON
-/// `:` can only add matches), and redacting the fields one by one is skipped.
+/// decoded from it. `false` only when `redact` would replace nothing in the record with its
+/// two-character escapes (`\"`, `\\`, `\/`, `\n`, ...) decoded: every string decoded from it,
+/// and every field joined from them with `=`, `;` or `,`, is then a run of that text between
+/// quotes, and a secret in a field is one in the text (the closing quote and a JSON `:` can
+/// only add matches), so redacting the fields one by one is skipped. A `\u` escape can spell
+/// any letter of a name, so a record with one is always redacted field by field. (Denial
+/// messages quote ARNs with `\"`: most denied records have escapes, few have `\u`.)
 pub fn may_hold_secret(raw: &[u8]) -> bool {
-    if memchr::memchr(b'\\', raw).is_some() {
+    if memchr::memmem::find(raw, b"\\u").is_some() {
         return true;
     }
     LOWER.with(|buf| {
         let mut buf = buf.borrow_mut();
         buf.clear();
-        buf.extend(raw.iter().map(u8::to_ascii_lowercase));
+        let mut rest = raw;
+        while let Some(at) = memchr::memchr(b'\\', rest) {
+            buf.extend(rest[..at].iter().map(u8::to_ascii_lowercase));
+            let Some(&escaped) = rest.get(at + 1) else {
+                rest = &[];
+                break;
+            };
+            buf.push(match escaped {
+                b'n' => b'\n',
+                b't' => b'\t',
+                b'r' => b'\r',
+                b'b' => 0x08,
+                b'f' => 0x0c,
+                other => other.to_ascii_lowercase(),
+            });
+            rest = &rest[at + 2..];
+        }
+        buf.extend(rest.iter().map(u8::to_ascii_lowercase));
         secrets(&buf[..], &LOWER_FINDER).next().is_some()
     })
 }
@@ -176,6 +195,11 @@ mod tests {
             "SecretAccessKey=wJalrXUtnFEMI",
             "a token without a value",
             "x-amz-credential",
+            r#"up/f.txt?signature\":\"abc"#,
+            r#"on resource: \"arn:aws:s3:::b/k\""#,
+            r#"a\\\"b x-amz-signature=1"#,
+            r#"x\/y?X-Amz-Signature\u003dabc"#,
+            r#"tab\tsecret_access_key=\/abc"#,
         ];
         let mut checked = 0;
         for (i, v) in values.iter().enumerate() {
@@ -203,7 +227,9 @@ mod tests {
         }
         assert_eq!(checked, values.len() * 3);
         assert!(!may_hold_secret(br#"{"key":"releases/v1/app.zip","userAgent":"aws-cli/2"}"#));
-        assert!(may_hold_secret(br#"{"key":"a\"b"}"#), "an escape could hide a name");
+        assert!(may_hold_secret(br#"{"key":"a\u0073ignature=1"}"#), "a \\u escape could hide a name");
+        assert!(may_hold_secret(br#"{"key":"a\"signature\":\"1"}"#), "decoded, the quotes separate a value");
+        assert!(!may_hold_secret(br#"{"m":"on resource: \"arn:aws:s3:::b/k\" because"}"#), "quoted ARNs are screened");
         assert!(may_hold_secret(br#"{"key":"x?X-AMZ-SIGNATURE=1"}"#));
     }
 }
