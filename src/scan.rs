@@ -3,7 +3,9 @@
 //! Every source (the local walker and stdin, S3) hands [`Listed`] items to one bounded channel;
 //! workers open or borrow each object's bytes and run the core's per-object stages; one small
 //! [`ObjectReport`] per object goes to the collector, which merges the accounting, keeps the
-//! few matched events and drives the progress bar. Nothing the size of the input is ever held.
+//! companions and drives the progress bar. Denied writes are tallied on the workers as they
+//! are parsed (a [`Folder`]) unless the collector needs them whole (`--events-out`, `explain`,
+//! `query`). Nothing the size of the input is ever held.
 
 use std::fs::File;
 use std::io::BufReader;
@@ -13,8 +15,8 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use rayon::prelude::*;
 
-use crate::collect::Collector;
 pub use crate::collect::ScanOutput;
+use crate::collect::{Collector, Folder};
 use crate::layout::Scope;
 use crate::parse::{ObjectReport, ScanContext};
 use crate::progress::Progress;
@@ -70,6 +72,9 @@ pub fn run(opts: &ScanOptions, mut collector: Collector) -> Result<(Collector, f
     // of denied events; a worker waits rather than pile them up.
     let in_flight = REPORTS_PER_THREAD * pool.current_num_threads().max(1);
     let (reports_tx, reports) = sync_channel::<ObjectReport>(in_flight);
+    // Denied writes are tallied on the workers when the collector does not need them whole.
+    let folder = collector.folder();
+    let folding = folder.as_ref();
     std::thread::scope(|s| -> Result<()> {
         let (listed_tx, listed) = sync_channel::<Listed>(LISTED_QUEUE);
         let walk_progress = progress.clone();
@@ -102,7 +107,7 @@ pub fn run(opts: &ScanOptions, mut collector: Collector) -> Result<(Collector, f
         s.spawn(move || {
             pool.install(|| {
                 listed.into_iter().par_bridge().for_each(|item| {
-                    let _ = reports_tx.send(process(ctx, item));
+                    let _ = reports_tx.send(process(ctx, item, folding));
                 })
             })
         });
@@ -117,6 +122,9 @@ pub fn run(opts: &ScanOptions, mut collector: Collector) -> Result<(Collector, f
         Ok(())
     })?;
     progress.finish();
+    if let Some(folder) = folder {
+        collector.absorb_folded(folder);
+    }
 
     Ok((collector, started.elapsed().as_secs_f64()))
 }
@@ -146,19 +154,26 @@ fn walk_local(inputs: &[Input], scope: &Scope, shard: Option<Shard>, listed: &Sy
 
 /// One listed item, on a worker: objects are read through this thread's worker; skipped and
 /// failed items become their report.
-fn process(ctx: &ScanContext, item: Listed) -> ObjectReport {
+fn process(ctx: &ScanContext, item: Listed, folding: Option<&Folder>) -> ObjectReport {
     let obj = match item {
         Listed::Object(obj) => obj,
         Listed::Skipped(name, reason) => return ObjectReport::skipped(&name, reason),
         Listed::Failed(name, error) => return ObjectReport::failed(&name, error),
     };
+    // The targets are tallied as they are parsed, when the collector does not need them whole.
+    let mut held = folding.map(Folder::hold);
+    let drain = &mut |report: &mut ObjectReport| {
+        if let Some(held) = &mut held {
+            held.fold(report);
+        }
+    };
     crate::parse::with_worker(|worker| match &obj.location {
         Location::File(path) => match File::open(path) {
-            Ok(f) => worker.process(ctx, &obj.name, obj.walked, BufReader::with_capacity(256 << 10, f)),
+            Ok(f) => worker.process_draining(ctx, &obj.name, obj.walked, BufReader::with_capacity(256 << 10, f), drain),
             Err(e) => ObjectReport::failed(&obj.name, crate::stats::ObjectError::Open(e.to_string())),
         },
-        Location::Stdin => worker.process(ctx, &obj.name, false, std::io::stdin().lock()),
+        Location::Stdin => worker.process_draining(ctx, &obj.name, false, std::io::stdin().lock(), drain),
         // The body (and its share of the S3 memory budget) is freed when `obj` drops, after parsing.
-        Location::Body { bytes, .. } => worker.process(ctx, &obj.name, obj.walked, &bytes[..]),
+        Location::Body { bytes, .. } => worker.process_draining(ctx, &obj.name, obj.walked, &bytes[..], drain),
     })
 }

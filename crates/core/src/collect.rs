@@ -2,11 +2,12 @@
 //!
 //! Workers produce one [`ObjectReport`] per object; the collector (one thread) adds up the
 //! accounting, folds each denied write into the [`Denials`] tallies (so memory does not follow
-//! the number of denials), holds session-issuing companions compactly until the targets are
+//! the number of denials; a scan lets the workers fold them, [`Folder`]), holds session-issuing companions compactly until the targets are
 //! known, and drops duplicates deterministically, whatever order the objects arrived in.
 //! `explain` and `query`, which show single events, also keep the targets whole.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::event::{Event, EventRole};
 use crate::parse::{ObjectReport, Outcome};
@@ -182,6 +183,23 @@ impl Collector {
         )
     }
 
+    /// A [`Folder`] for the workers, unless this collector needs the targets whole.
+    pub fn folder(&self) -> Option<Folder> {
+        (self.tap.is_none() && self.targets.is_none()).then(|| Folder {
+            seen: tally::Seen::new(),
+            partial: self.denials.keeps_ledger(),
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Adds what the workers folded (after the last report).
+    pub fn absorb_folded(&mut self, folder: Folder) {
+        for folded in folder.idle.into_inner().unwrap_or_else(PoisonError::into_inner) {
+            self.denials.absorb(folded.denials);
+            self.used_keys.extend(folded.used_keys);
+        }
+    }
+
     /// Hands every kept event to `tap` as well.
     pub fn with_tap(mut self, tap: Box<dyn Tap>) -> Collector {
         self.tap = Some(tap);
@@ -321,6 +339,79 @@ impl Collector {
             }
         }
         dedupe(flatten(std::mem::take(&mut self.companions))).0
+    }
+}
+
+/// Denied writes tallied on the workers, when nothing needs them whole (no tap, no kept
+/// targets): each worker folds its objects' targets into tallies of its own, sharing one set
+/// of the identities counted, and the collector absorbs them at the end
+/// ([`Collector::absorb_folded`]). In an outage almost every record is a denial: the events then
+/// die on the thread that made them instead of crossing to the one collector thread, which
+/// only adds up the accounting and the companions.
+pub struct Folder {
+    seen: Arc<tally::Seen>,
+    partial: bool,
+    /// Tallies not in use: one per worker busy at once.
+    idle: Mutex<Vec<Folded>>,
+}
+
+struct Folded {
+    denials: Denials,
+    used_keys: HashSet<Box<str>>,
+}
+
+impl Folder {
+    /// Tallies for one object's targets, returned to the folder when dropped.
+    pub fn hold(&self) -> Held<'_> {
+        let popped = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        let folded = popped.unwrap_or_else(|| Folded {
+            denials: Denials::sharing(self.seen.clone(), self.partial),
+            used_keys: HashSet::new(),
+        });
+        Held { folder: self, folded: Some(folded), companions: 0 }
+    }
+}
+
+/// One worker's tallies while it reads an object ([`Folder::hold`]).
+pub struct Held<'a> {
+    folder: &'a Folder,
+    folded: Option<Folded>,
+    /// The report's events up to here are companions, already looked at.
+    companions: usize,
+}
+
+impl Held<'_> {
+    /// Tallies the targets `report` gained since the last call, leaving it the companions
+    /// (and their keys, when it has them).
+    pub fn fold(&mut self, report: &mut ObjectReport) {
+        let folded = self.folded.as_mut().expect("held until dropped");
+        let from = self.companions.min(report.events.len());
+        let keyed = report.keys.len() == report.events.len();
+        let tail = report.events.split_off(from);
+        let mut tail_keys = if keyed { report.keys.split_off(from) } else { Vec::new() }.into_iter();
+        for e in tail {
+            let keys = tail_keys.next();
+            if e.role == Some(EventRole::Companion) {
+                report.events.push(e);
+                report.keys.extend(keys);
+                continue;
+            }
+            folded.denials.add_keyed(&e, &keys.unwrap_or_else(|| tally::Keys::of(&e)));
+            if let Some(key) = e.access_key_id.as_deref()
+                && !folded.used_keys.contains(key)
+            {
+                folded.used_keys.insert(key.into());
+            }
+        }
+        self.companions = report.events.len();
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        if let Some(folded) = self.folded.take() {
+            self.folder.idle.lock().unwrap_or_else(PoisonError::into_inner).push(folded);
+        }
     }
 }
 

@@ -25,6 +25,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::{BuildHasher, Hasher};
+use std::sync::{Arc, Mutex};
 
 use hyperloglogplus::{HyperLogLog, HyperLogLogPlus};
 use serde::{Deserialize, Serialize};
@@ -49,6 +50,28 @@ pub const PER_CLASS: usize = 32;
 
 /// A denial's identity: its `eventID` and content (the log object it came from aside).
 pub type Identity = u128;
+
+/// The identities counted by several tallies at once (the workers'), in shards so that they
+/// seldom wait for each other: 16 bytes per distinct denial, as one tally's own set.
+pub struct Seen(Box<[Mutex<HashSet<Identity, Prehashed>>]>);
+
+impl Seen {
+    pub fn new() -> Arc<Seen> {
+        Arc::new(Seen((0..64).map(|_| Mutex::default()).collect()))
+    }
+
+    /// Whether `id` is new (and now seen).
+    fn insert(&self, id: Identity) -> bool {
+        let shard = &self.0[(id >> 122) as usize % self.0.len()];
+        shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id)
+    }
+}
+
+impl std::fmt::Debug for Seen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Seen")
+    }
+}
 
 /// Hashing for values that are already hashes (the sketch's input).
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
@@ -518,6 +541,10 @@ pub struct Denials {
     /// Identities counted (a scan).
     #[serde(skip)]
     seen: HashSet<Identity, Prehashed>,
+    /// Identities counted by any of the tallies that share it (the workers'): it, not `seen`,
+    /// decides a repeat, so each denial is counted by exactly one of them.
+    #[serde(skip)]
+    shared: Option<Arc<Seen>>,
     /// Identities counted and where (a shard, whose partial a merge reconciles).
     ledger: Option<HashMap<Identity, Counted, Prehashed>>,
     /// Cross-account copies that name the caller less well than another copy may (the bucket
@@ -547,7 +574,26 @@ impl Denials {
         Denials { ledger: Some(HashMap::default()), ..Denials::default() }
     }
 
+    /// Tallies that count a denial only when no other tally sharing `seen` has (one per
+    /// worker thread); a partial's keep the ledger too. [`Denials::absorb`] joins them.
+    pub fn sharing(seen: Arc<Seen>, partial: bool) -> Denials {
+        Denials { shared: Some(seen), ledger: partial.then(HashMap::default), ..Denials::default() }
+    }
+
+    /// Whether this is a shard's (it records where each denial was counted).
+    pub fn keeps_ledger(&self) -> bool {
+        self.ledger.is_some()
+    }
+
     fn first_time(&mut self, id: Identity, at: Counted) -> bool {
+        if let Some(shared) = &self.shared {
+            if !shared.insert(id) {
+                return false;
+            }
+            if self.ledger.is_none() {
+                return true;
+            }
+        }
         match &mut self.ledger {
             Some(l) => match l.entry(id) {
                 std::collections::hash_map::Entry::Occupied(_) => false,
@@ -663,6 +709,7 @@ impl Denials {
 
     /// Adds a shard's tallies, dropping the denials both counted.
     pub fn absorb(&mut self, mut other: Denials) {
+        let ledgers = self.ledger.is_some() || other.ledger.is_some();
         let mut mine = self.ledger.take().unwrap_or_default();
         let mut theirs = other.ledger.take().unwrap_or_default();
         // Take back, on the other side, what this side already counted.
@@ -679,7 +726,9 @@ impl Denials {
             other.groups[at.group as usize].retract(at.class, at.time);
         }
         // A provisional copy this side counted already went with its identity.
-        other.provisional.retain(|_, p| theirs.contains_key(&p.identity));
+        if ledgers {
+            other.provisional.retain(|_, p| theirs.contains_key(&p.identity));
+        }
         let mut moved = Vec::with_capacity(other.groups.len());
         for t in other.groups {
             let g = self.group(t.key.clone());
@@ -690,7 +739,7 @@ impl Denials {
             at.group = moved[at.group as usize];
             mine.insert(id, at);
         }
-        self.ledger = Some(mine);
+        self.ledger = ledgers.then_some(mine);
         for (s, g) in other.callers {
             self.callers.entry(s).or_insert(moved[g as usize]);
         }
@@ -1195,6 +1244,32 @@ mod tests {
             let (groups, merged_dups) = merged.finish();
             assert_eq!(view(&groups), view(&whole), "{shards} shards");
             assert_eq!(merged_dups, dups, "{shards} shards");
+        }
+    }
+
+    /// The workers' tallies (one per thread, sharing the identities counted), absorbed at the
+    /// end, give one scan's state; within a shard too, whose merge then still matches.
+    #[test]
+    fn worker_tallies_absorb_into_the_state_one_collector_builds() {
+        let events = denials(4_000, 13);
+        let (whole, dups) = tally(&events);
+        for partial in [false, true] {
+            for workers in [2u64, 3] {
+                let seen = Seen::new();
+                let mut parts: Vec<Denials> = (0..workers).map(|_| Denials::sharing(seen.clone(), partial)).collect();
+                for e in &events {
+                    let w = xxhash_rust::xxh3::xxh3_64(e.source_object.as_bytes()) % workers;
+                    parts[w as usize].add(e);
+                }
+                let mut merged = if partial { Denials::for_partial() } else { Denials::new() };
+                for p in parts {
+                    merged.absorb(p);
+                }
+                assert_eq!(merged.keeps_ledger(), partial);
+                let (groups, merged_dups) = merged.finish();
+                assert_eq!(view(&groups), view(&whole), "{workers} workers, partial {partial}");
+                assert_eq!(merged_dups, dups, "{workers} workers, partial {partial}");
+            }
         }
     }
 

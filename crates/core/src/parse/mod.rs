@@ -165,6 +165,20 @@ impl Worker {
     /// Processes one object. `walked` is true when it was found by a directory walk rather than
     /// named by the user, which makes unrecognisable content a skip instead of a failure.
     pub fn process<R: BufRead>(&mut self, ctx: &ScanContext, name: &str, walked: bool, raw: R) -> ObjectReport {
+        self.process_draining(ctx, name, walked, raw, &mut |_| {})
+    }
+
+    /// [`Worker::process`], handing the report to `drain` each time records added events to
+    /// it, so that they can be taken out as they come (a [`crate::collect::Folder`] tallies
+    /// the targets there) rather than held for the whole object.
+    pub fn process_draining<R: BufRead>(
+        &mut self,
+        ctx: &ScanContext,
+        name: &str,
+        walked: bool,
+        raw: R,
+        drain: &mut dyn FnMut(&mut ObjectReport),
+    ) -> ObjectReport {
         let mut report = ObjectReport {
             name: name.to_string(),
             outcome: Outcome::Read,
@@ -175,7 +189,7 @@ impl Worker {
             events: Vec::new(),
             keys: Vec::new(),
         };
-        let result = self.run(ctx, name, walked, raw, &mut report);
+        let result = self.run(ctx, name, walked, raw, &mut report, drain);
         if let Err(outcome) = result {
             report.outcome = outcome;
         }
@@ -190,6 +204,7 @@ impl Worker {
         walked: bool,
         raw: R,
         report: &mut ObjectReport,
+        drain: &mut dyn FnMut(&mut ObjectReport),
     ) -> Result<(), Outcome> {
         let fail = |e: DecodeError| Outcome::Failed(ObjectError::Decode { detail: e.to_string(), records_before: 0 });
         let (mut decoder, encoding) = Decoder::new(Counted::new(raw), ctx.max_decompressed).map_err(fail)?;
@@ -260,7 +275,12 @@ impl Worker {
                     }
                     if let Some(envelope) = envelope {
                         match open(ctx, name, envelope, record, &mut first_inner, report) {
-                            Ok(()) => continue,
+                            Ok(()) => {
+                                if !report.events.is_empty() {
+                                    drain(report);
+                                }
+                                continue;
+                            }
                             Err(outcome) => break Err(outcome),
                         }
                     }
@@ -269,6 +289,9 @@ impl Worker {
                         self.scratch.clear();
                         self.scratch.extend_from_slice(record);
                         parse_candidate(ctx, name, &mut self.scratch, report);
+                        if !report.events.is_empty() {
+                            drain(report);
+                        }
                     }
                 }
             }
