@@ -101,8 +101,8 @@ fn stages(c: &mut Criterion) {
                 .iter()
                 .map(|rec| {
                     let mut scratch = rec.clone();
-                    let v = simd_json::to_borrowed_value(&mut scratch).expect("valid");
-                    extract::event(&v, EventRole::Target, 1, "bench").event_name.len()
+                    let tape = simd_json::to_tape(&mut scratch).expect("valid");
+                    extract::event(tape.as_value(), EventRole::Target, 1, "bench").event_name.len()
                 })
                 .sum::<usize>()
         })

@@ -381,22 +381,15 @@ pub struct Held<'a> {
 }
 
 impl Held<'_> {
-    /// Tallies the targets `report` gained since the last call, leaving it the companions
-    /// (and their keys, when it has them).
+    /// Tallies the targets `report` gained since the last call, leaving it the companions.
+    /// Called while the object is read, before the report's keys are computed.
     pub fn fold(&mut self, report: &mut ObjectReport) {
+        debug_assert!(report.keys.is_empty(), "keys come after the last fold");
         let folded = self.folded.as_mut().expect("held until dropped");
         let from = self.companions.min(report.events.len());
-        let keyed = report.keys.len() == report.events.len();
-        let tail = report.events.split_off(from);
-        let mut tail_keys = if keyed { report.keys.split_off(from) } else { Vec::new() }.into_iter();
-        for e in tail {
-            let keys = tail_keys.next();
-            if e.role == Some(EventRole::Companion) {
-                report.events.push(e);
-                report.keys.extend(keys);
-                continue;
-            }
-            folded.denials.add_keyed(&e, &keys.unwrap_or_else(|| tally::Keys::of(&e)));
+        // In place: the report's vector keeps its capacity from one record to the next.
+        for e in report.events.extract_if(from.., |e| e.role != Some(EventRole::Companion)) {
+            folded.denials.add_keyed(&e, &tally::Keys::of(&e));
             if let Some(key) = e.access_key_id.as_deref()
                 && !folded.used_keys.contains(key)
             {

@@ -215,12 +215,12 @@ mod tests {
                 let screened = {
                     let mut bytes = raw.clone().into_bytes();
                     let secret = may_hold_secret(&bytes);
-                    let value = simd_json::to_borrowed_value(&mut bytes).expect("valid");
-                    extract::event_screened(&value, EventRole::Target, 1, "x", secret)
+                    let tape = simd_json::to_tape(&mut bytes).expect("valid");
+                    extract::event_screened(tape.as_value(), EventRole::Target, 1, "x", secret)
                 };
                 let mut bytes = raw.into_bytes();
-                let value = simd_json::to_borrowed_value(&mut bytes).expect("valid");
-                let always = extract::event(&value, EventRole::Target, 1, "x");
+                let tape = simd_json::to_tape(&mut bytes).expect("valid");
+                let always = extract::event(tape.as_value(), EventRole::Target, 1, "x");
                 assert_eq!(screened, always, "{field} = {v}");
                 checked += 1;
             }

@@ -387,19 +387,33 @@ fn open(
     Ok(())
 }
 
+thread_local! {
+    /// simd-json's buffers and a tape, reused from one record to the next.
+    static TAPE: std::cell::RefCell<(simd_json::Buffers, simd_json::Tape<'static>)> =
+        std::cell::RefCell::new((simd_json::Buffers::default(), simd_json::Tape(Vec::new())));
+}
+
 fn parse_candidate(ctx: &ScanContext, name: &str, scratch: &mut [u8], report: &mut ObjectReport) {
     report.counts.records_parsed += 1;
     // Screened before simd-json parses the bytes in place.
     let secret = crate::redact::may_hold_secret(scratch);
-    let Ok(value) = simd_json::to_borrowed_value(scratch) else {
-        report.counts.records_invalid += 1;
-        return;
-    };
-    let facts = extract::facts(&value);
+    TAPE.with_borrow_mut(|(buffers, kept)| {
+        let mut tape = std::mem::replace(kept, simd_json::Tape(Vec::new())).reset();
+        if simd_json::fill_tape(scratch, buffers, &mut tape).is_ok() {
+            add_record(ctx, name, tape.as_value(), secret, report);
+        } else {
+            report.counts.records_invalid += 1;
+        }
+        *kept = tape.reset();
+    });
+}
+
+fn add_record(ctx: &ScanContext, name: &str, value: simd_json::tape::Value, secret: bool, report: &mut ObjectReport) {
+    let facts = extract::facts(value);
     let target = ctx.filter.matches(&facts);
     let companion = companion_kind(&facts).is_some();
     if target {
-        let event = extract::event_screened(&value, EventRole::Target, ctx.prefix_depth, name, secret);
+        let event = extract::event_screened(value, EventRole::Target, ctx.prefix_depth, name, secret);
         if ctx.filter.matches_event_globs(&event.principal, event.bucket.as_deref(), &event.prefix) {
             if companion {
                 let mut copy = event.clone();
@@ -414,7 +428,7 @@ fn parse_candidate(ctx: &ScanContext, name: &str, scratch: &mut [u8], report: &m
     }
     if companion {
         report.counts.records_companion += 1;
-        report.events.push(extract::event_screened(&value, EventRole::Companion, ctx.prefix_depth, name, secret));
+        report.events.push(extract::event_screened(value, EventRole::Companion, ctx.prefix_depth, name, secret));
     }
 }
 
