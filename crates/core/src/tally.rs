@@ -860,6 +860,39 @@ fn put(h: &mut Vec<u8>, v: Option<&str>) {
 }
 
 thread_local! {
+    /// The text before and after one replacement of [`put_masked`], reused.
+    static MASKED: std::cell::RefCell<(Vec<u8>, Vec<u8>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// [`put`] of `text` with every occurrence of each non-empty value replaced by its mark, one
+/// value after the other (as successive `str::replace` would), without allocating.
+fn put_masked(h: &mut Vec<u8>, text: Option<&str>, masks: &[(Option<&str>, &str)]) {
+    let Some(text) = text else { return h.push(0) };
+    h.push(1);
+    MASKED.with_borrow_mut(|(from, to)| {
+        from.clear();
+        from.extend_from_slice(text.as_bytes());
+        for (value, mark) in masks {
+            let Some(value) = value.filter(|v| !v.is_empty()) else { continue };
+            to.clear();
+            let mut copied = 0;
+            for at in memchr::memmem::find_iter(from, value.as_bytes()) {
+                to.extend_from_slice(&from[copied..at]);
+                to.extend_from_slice(mark.as_bytes());
+                copied = at + value.len();
+            }
+            if copied == 0 {
+                continue;
+            }
+            to.extend_from_slice(&from[copied..]);
+            std::mem::swap(from, to);
+        }
+        h.extend_from_slice(from);
+    });
+    h.push(0xff);
+}
+
+thread_local! {
     /// The bytes hashed, reused: one-shot hashing of a buffer is many times faster than
     /// feeding a streaming hasher sixty small fields.
     static BYTES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -1014,18 +1047,9 @@ fn fields(e: &Event, h: &mut Vec<u8>, all: bool) {
         put(h, session_name.as_ref().map(|_| "session"));
         // The enhanced message quotes the object's ARN and the session's: what the rules read
         // in it is the rest.
-        let mut message = error_message.clone();
-        for (value, mark) in [(key, "\u{0}key"), (session_name, "\u{0}session")] {
-            if let (Some(m), Some(v)) = (&mut message, value.as_deref().filter(|v| !v.is_empty())) {
-                *m = m.replace(v, mark);
-            }
-        }
-        put(h, message.as_deref());
-        let arn = identity_arn.as_deref().map(|a| match session_name.as_deref().filter(|s| !s.is_empty()) {
-            Some(s) => a.replace(s, "\u{0}session"),
-            None => a.to_string(),
-        });
-        put(h, arn.as_deref());
+        let (key, session) = (key.as_deref(), session_name.as_deref());
+        put_masked(h, error_message.as_deref(), &[(key, "\u{0}key"), (session, "\u{0}session")]);
+        put_masked(h, identity_arn.as_deref(), &[(session, "\u{0}session")]);
     }
     for v in [event_source, event_name, principal, principal_type, prefix] {
         put(h, Some(v));
@@ -1245,6 +1269,36 @@ mod tests {
             assert_eq!(view(&groups), view(&whole), "{shards} shards");
             assert_eq!(merged_dups, dups, "{shards} shards");
         }
+    }
+
+    /// Masking writes what successive `str::replace` calls give, overlaps and repeats included.
+    #[test]
+    fn masking_equals_successive_replaces() {
+        let cases: [(&str, Option<&str>, Option<&str>); 7] = [
+            ("on resource: \"arn:aws:s3:::b/k/x.bin\" sess s", Some("k/x.bin"), Some("sess")),
+            ("aaaa", Some("aa"), Some("a")),
+            ("no match here", Some("zz"), Some("yy")),
+            ("kk", Some("k"), Some("\u{0}k")),
+            ("session inside key: k-sess", Some("k-sess"), Some("sess")),
+            ("", Some("k"), None),
+            ("x", Some(""), Some("")),
+        ];
+        for (text, key, session) in cases {
+            let mut want = text.to_string();
+            for (v, mark) in [(key, "\u{0}key"), (session, "\u{0}session")] {
+                if let Some(v) = v.filter(|v| !v.is_empty()) {
+                    want = want.replace(v, mark);
+                }
+            }
+            let mut expected = Vec::new();
+            put(&mut expected, Some(&want));
+            let mut got = Vec::new();
+            put_masked(&mut got, Some(text), &[(key, "\u{0}key"), (session, "\u{0}session")]);
+            assert_eq!(got, expected, "{text:?}");
+        }
+        let mut none = Vec::new();
+        put_masked(&mut none, None, &[(Some("k"), "m")]);
+        assert_eq!(none, [0]);
     }
 
     /// The workers' tallies (one per thread, sharing the identities counted), absorbed at the

@@ -327,15 +327,24 @@ pub(crate) fn text_marks(text: &str) -> u8 {
 
 /// File names web-shell and upload probes use.
 fn probe_name(key: &str) -> bool {
-    let name = key.rsplit('/').next().unwrap_or(key).to_ascii_lowercase();
+    let name = key.rsplit('/').next().unwrap_or(key);
+    let lower = |n: usize, from_end: bool| {
+        let b = name.as_bytes();
+        if from_end { b.len().checked_sub(n).map(|at| &b[at..]) } else { b.get(..n) }
+    };
     const EXT: &[&str] = &[".php", ".php5", ".phtml", ".jsp", ".jspx", ".asp", ".aspx", ".cgi"];
     const STEMS: &[&str] = &["shell", "webshell", "cmd.", "c99.", "r57.", "wso."];
-    EXT.iter().any(|e| name.ends_with(e)) || STEMS.iter().any(|s| name.starts_with(s))
+    // Compared without case and without lowercasing a copy of the name.
+    EXT.iter().any(|e| lower(e.len(), true).is_some_and(|t| t.eq_ignore_ascii_case(e.as_bytes())))
+        || STEMS.iter().any(|s| lower(s.len(), false).is_some_and(|h| h.eq_ignore_ascii_case(s.as_bytes())))
 }
 
 /// A spreadsheet formula or a terminal escape: text meant for whoever views the logs.
 fn payload(text: &str) -> Option<&'static str> {
-    if text.chars().any(|c| c.is_control()) {
+    // ASCII text (nearly all) is checked byte by byte: the same characters, without decoding.
+    let control =
+        if text.is_ascii() { text.bytes().any(|b| b.is_ascii_control()) } else { text.chars().any(char::is_control) };
+    if control {
         return Some("control characters (a terminal escape)");
     }
     let formula = text.split('/').any(|seg| {
