@@ -216,7 +216,7 @@ mod tests {
                     let mut bytes = raw.clone().into_bytes();
                     let secret = may_hold_secret(&bytes);
                     let tape = simd_json::to_tape(&mut bytes).expect("valid");
-                    extract::event_screened(tape.as_value(), EventRole::Target, 1, "x", secret)
+                    extract::event_screened(&extract::Record::of(tape.as_value()), EventRole::Target, 1, "x", secret)
                 };
                 let mut bytes = raw.into_bytes();
                 let tape = simd_json::to_tape(&mut bytes).expect("valid");

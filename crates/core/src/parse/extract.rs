@@ -42,20 +42,106 @@ fn path<'t, 'i>(v: Value<'t, 'i>, keys: &[&str]) -> Option<Value<'t, 'i>> {
     keys.iter().try_fold(v, |v, k| get(v, k))
 }
 
+/// The top-level fields the extraction reads, found in one pass over the record (a `match` on
+/// each key) rather than by a walk of the tape per look-up.
+#[derive(Clone, Copy)]
+pub struct Record<'t, 'i> {
+    slots: [Option<Value<'t, 'i>>; FIELDS.len()],
+}
+
+/// The top-level fields [`Record`] keeps, in slot order.
+const FIELDS: [&str; 22] = [
+    "eventSource",
+    "eventName",
+    "errorCode",
+    "eventTime",
+    "recipientAccountId",
+    "awsRegion",
+    "userIdentity",
+    "requestParameters",
+    "additionalEventData",
+    "resources",
+    "eventID",
+    "sharedEventID",
+    "requestID",
+    "eventCategory",
+    "eventType",
+    "errorMessage",
+    "sourceIPAddress",
+    "userAgent",
+    "tlsDetails",
+    "vpcEndpointId",
+    "vpcEndpointAccountId",
+    "responseElements",
+];
+
+fn slot(key: &str) -> Option<usize> {
+    match key {
+        "eventSource" => Some(0),
+        "eventName" => Some(1),
+        "errorCode" => Some(2),
+        "eventTime" => Some(3),
+        "recipientAccountId" => Some(4),
+        "awsRegion" => Some(5),
+        "userIdentity" => Some(6),
+        "requestParameters" => Some(7),
+        "additionalEventData" => Some(8),
+        "resources" => Some(9),
+        "eventID" => Some(10),
+        "sharedEventID" => Some(11),
+        "requestID" => Some(12),
+        "eventCategory" => Some(13),
+        "eventType" => Some(14),
+        "errorMessage" => Some(15),
+        "sourceIPAddress" => Some(16),
+        "userAgent" => Some(17),
+        "tlsDetails" => Some(18),
+        "vpcEndpointId" => Some(19),
+        "vpcEndpointAccountId" => Some(20),
+        "responseElements" => Some(21),
+        _ => None,
+    }
+}
+
+impl<'t, 'i> Record<'t, 'i> {
+    pub fn of(rec: Value<'t, 'i>) -> Record<'t, 'i> {
+        let mut r = Record { slots: [None; FIELDS.len()] };
+        if let Some(o) = rec.as_object() {
+            for (k, v) in o.iter() {
+                // The first of repeated keys, as the tape's own look-up finds.
+                if let Some(i) = slot(k) {
+                    r.slots[i].get_or_insert(v);
+                }
+            }
+        }
+        r
+    }
+
+    fn get(&self, key: &str) -> Option<Value<'t, 'i>> {
+        debug_assert!(slot(key).is_some(), "{key} is not one of Record's fields");
+        self.slots[slot(key)?]
+    }
+
+    fn path(&self, keys: &[&str]) -> Option<Value<'t, 'i>> {
+        let (first, rest) = keys.split_first()?;
+        path(self.get(first)?, rest)
+    }
+}
+
 /// Parses a CloudTrail `eventTime` (RFC 3339) to ms since the epoch.
 pub fn parse_time_ms(s: &str) -> Option<i64> {
     chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.timestamp_millis())
 }
 
 /// The filter's view of a record.
-pub fn facts<'i>(rec: Value<'_, 'i>) -> Facts<'i> {
+pub fn facts<'i>(rec: &Record<'_, 'i>) -> Facts<'i> {
     Facts {
-        event_source: str_of(get(rec, "eventSource")).unwrap_or(""),
-        event_name: str_of(get(rec, "eventName")).unwrap_or(""),
-        error_code: str_of(get(rec, "errorCode")),
-        event_time_ms: str_of(get(rec, "eventTime")).and_then(parse_time_ms),
-        recipient_account: str_of(get(rec, "recipientAccountId")),
-        region: str_of(get(rec, "awsRegion")),
+        event_source: str_of(rec.get("eventSource")).unwrap_or(""),
+        event_name: str_of(rec.get("eventName")).unwrap_or(""),
+        error_code: str_of(rec.get("errorCode")),
+        event_time_ms: str_of(rec.get("eventTime")).and_then(parse_time_ms),
+        recipient_account: str_of(rec.get("recipientAccountId")),
+        region: str_of(rec.get("awsRegion")),
     }
 }
 
@@ -94,32 +180,32 @@ pub fn principal_of(uid: Option<Value>) -> (String, String) {
 }
 
 /// The ARN and owner account of the first resource of a given type.
-fn resource<'i>(rec: Value<'_, 'i>, kind: &str) -> Option<(Option<&'i str>, Option<&'i str>)> {
-    get(rec, "resources")?.as_array()?.iter().find_map(|r| {
+fn resource<'i>(rec: &Record<'_, 'i>, kind: &str) -> Option<(Option<&'i str>, Option<&'i str>)> {
+    rec.get("resources")?.as_array()?.iter().find_map(|r| {
         (str_of(get(r, "type")) == Some(kind)).then(|| (str_of(get(r, "ARN")), str_of(get(r, "accountId"))))
     })
 }
 
 /// Builds the owned event. `prefix_depth` sets the prefix key; `source_object` names the log object.
 pub fn event(rec: Value, role: EventRole, prefix_depth: usize, source_object: &str) -> Event {
-    event_screened(rec, role, prefix_depth, source_object, true)
+    event_screened(&Record::of(rec), role, prefix_depth, source_object, true)
 }
 
 /// [`event`], with the redaction skipped when the raw record was screened and can hold no
 /// secret ([`crate::redact::may_hold_secret`]).
 pub fn event_screened(
-    rec: Value,
+    rec: &Record,
     role: EventRole,
     prefix_depth: usize,
     source_object: &str,
     may_hold_secret: bool,
 ) -> Event {
     let f = facts(rec);
-    let uid = get(rec, "userIdentity");
+    let uid = rec.get("userIdentity");
     let (principal, principal_type) = principal_of(uid);
-    let rp = get(rec, "requestParameters");
+    let rp = rec.get("requestParameters");
     let param = |k: &str| rp.and_then(|rp| text(get(rp, k)));
-    let extra = |k: &str| text(get(rec, "additionalEventData").and_then(|a| get(a, k)));
+    let extra = |k: &str| text(rec.get("additionalEventData").and_then(|a| get(a, k)));
     let id = |k: &str| uid.and_then(|u| text(get(u, k)));
 
     let object = resource(rec, "AWS::S3::Object").and_then(|(arn, _)| arn);
@@ -168,19 +254,19 @@ pub fn event_screened(
             .find_map(|k| param(k));
 
     let mut e = Event {
-        event_id: text(get(rec, "eventID")).unwrap_or_default(),
-        shared_event_id: text(get(rec, "sharedEventID")),
-        request_id: text(get(rec, "requestID")),
+        event_id: text(rec.get("eventID")).unwrap_or_default(),
+        shared_event_id: text(rec.get("sharedEventID")),
+        request_id: text(rec.get("requestID")),
         event_time_ms: f.event_time_ms,
         event_source: f.event_source.to_string(),
         event_name: f.event_name.to_string(),
-        event_category: text(get(rec, "eventCategory")),
-        event_type: text(get(rec, "eventType")),
+        event_category: text(rec.get("eventCategory")),
+        event_type: text(rec.get("eventType")),
         aws_region: f.region.map(str::to_string),
         error_code: f.error_code.map(str::to_string),
-        error_message: text(get(rec, "errorMessage")),
-        source_ip: text(get(rec, "sourceIPAddress")),
-        user_agent: text(get(rec, "userAgent")),
+        error_message: text(rec.get("errorMessage")),
+        source_ip: text(rec.get("sourceIPAddress")),
+        user_agent: text(rec.get("userAgent")),
         recipient_account: f.recipient_account.map(str::to_string),
         principal,
         principal_type,
@@ -213,13 +299,13 @@ pub fn event_screened(
         signature_version: extra("SignatureVersion"),
         auth_method: extra("AuthenticationMethod"),
         cipher_suite: extra("CipherSuite"),
-        tls_version: text(path(rec, &["tlsDetails", "tlsVersion"])),
-        tls_cipher_suite: text(path(rec, &["tlsDetails", "cipherSuite"])),
-        vpc_endpoint_id: text(get(rec, "vpcEndpointId")),
-        vpc_endpoint_account: text(get(rec, "vpcEndpointAccountId")),
+        tls_version: text(rec.path(&["tlsDetails", "tlsVersion"])),
+        tls_cipher_suite: text(rec.path(&["tlsDetails", "cipherSuite"])),
+        vpc_endpoint_id: text(rec.get("vpcEndpointId")),
+        vpc_endpoint_account: text(rec.get("vpcEndpointAccountId")),
         kms_key_arn,
         kms_s3_arn: rp.and_then(|rp| text(path(rp, &["encryptionContext", "aws:s3:arn"]))),
-        issued_access_key_id: text(path(rec, &["responseElements", "credentials", "accessKeyId"])),
+        issued_access_key_id: text(rec.path(&["responseElements", "credentials", "accessKeyId"])),
         assumed_role_arn: param("roleArn"),
         session_policy,
         changed_resource,
@@ -274,6 +360,20 @@ mod tests {
         let mut bytes = json.as_bytes().to_vec();
         let tape = simd_json::to_tape(&mut bytes).expect("json");
         event(tape.as_value(), EventRole::Companion, 1, "t")
+    }
+
+    /// Every field the extraction looks up has its slot, and each slot its one name.
+    #[test]
+    fn record_slots_name_their_fields() {
+        for (i, k) in FIELDS.iter().enumerate() {
+            assert_eq!(slot(k), Some(i), "{k}");
+        }
+        assert_eq!(slot("eventVersion"), None);
+        let mut bytes = br#"{"eventName":"PutObject","eventName":"Second","x":{"eventName":"nested"}}"#.to_vec();
+        let tape = simd_json::to_tape(&mut bytes).unwrap();
+        let rec = Record::of(tape.as_value());
+        assert_eq!(str_of(rec.get("eventName")), Some("PutObject"), "the first of repeated keys");
+        assert_eq!(rec.get("eventID"), None);
     }
 
     #[test]

@@ -409,6 +409,7 @@ fn parse_candidate(ctx: &ScanContext, name: &str, scratch: &mut [u8], report: &m
 }
 
 fn add_record(ctx: &ScanContext, name: &str, value: simd_json::tape::Value, secret: bool, report: &mut ObjectReport) {
+    let value = &extract::Record::of(value);
     let facts = extract::facts(value);
     let target = ctx.filter.matches(&facts);
     let companion = companion_kind(&facts).is_some();
