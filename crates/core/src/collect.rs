@@ -2,8 +2,9 @@
 //!
 //! Workers produce one [`ObjectReport`] per object; the collector (one thread) adds up the
 //! accounting, folds each denied write into the [`Denials`] tallies (so memory does not follow
-//! the number of denials; a scan lets the workers fold them, [`Folder`]), holds session-issuing companions compactly until the targets are
-//! known, and drops duplicates deterministically, whatever order the objects arrived in.
+//! the number of denials; a scan lets the workers fold them, [`Folder`]), holds session-issuing
+//! companions compactly until the targets are known, and drops duplicates deterministically,
+//! whatever order the objects arrived in.
 //! `explain` and `query`, which show single events, also keep the targets whole.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -253,11 +254,7 @@ impl Collector {
                 Some(EventRole::Companion) => companions.push(e),
                 _ => {
                     let fate = self.denials.add_keyed(&e, &keys);
-                    if let Some(key) = e.access_key_id.as_deref()
-                        && !self.used_keys.contains(key)
-                    {
-                        self.used_keys.insert(key.into());
-                    }
+                    note_key(&mut self.used_keys, &e);
                     if self.targets.is_some() {
                         targets.push(e);
                     } else if let Some(tap) = &mut self.tap {
@@ -390,11 +387,7 @@ impl Held<'_> {
         // In place: the report's vector keeps its capacity from one record to the next.
         for e in report.events.extract_if(from.., |e| e.role != Some(EventRole::Companion)) {
             folded.denials.add_keyed(&e, &tally::Keys::of(&e));
-            if let Some(key) = e.access_key_id.as_deref()
-                && !folded.used_keys.contains(key)
-            {
-                folded.used_keys.insert(key.into());
-            }
+            note_key(&mut folded.used_keys, &e);
         }
         self.companions = report.events.len();
     }
@@ -405,6 +398,15 @@ impl Drop for Held<'_> {
         if let Some(folded) = self.folded.take() {
             self.folder.idle.lock().unwrap_or_else(PoisonError::into_inner).push(folded);
         }
+    }
+}
+
+/// Notes the access key a target used: its session is worth keeping.
+fn note_key(used: &mut HashSet<Box<str>>, target: &Event) {
+    if let Some(key) = target.access_key_id.as_deref()
+        && !used.contains(key)
+    {
+        used.insert(key.into());
     }
 }
 

@@ -586,13 +586,10 @@ impl Denials {
     }
 
     fn first_time(&mut self, id: Identity, at: Counted) -> bool {
-        if let Some(shared) = &self.shared {
-            if !shared.insert(id) {
-                return false;
-            }
-            if self.ledger.is_none() {
-                return true;
-            }
+        if let Some(shared) = &self.shared
+            && !shared.insert(id)
+        {
+            return false;
         }
         match &mut self.ledger {
             Some(l) => match l.entry(id) {
@@ -602,7 +599,8 @@ impl Denials {
                     true
                 }
             },
-            None => self.seen.insert(id),
+            // The shared set decided already.
+            None => self.shared.is_some() || self.seen.insert(id),
         }
     }
 
@@ -849,26 +847,24 @@ fn shared_hash(s: &str) -> u128 {
 
 /// Appends optional text with a presence byte and a terminator, so fields cannot run together.
 fn put(h: &mut Vec<u8>, v: Option<&str>) {
+    put_bytes(h, v.map(str::as_bytes));
+}
+
+fn put_bytes(h: &mut Vec<u8>, v: Option<&[u8]>) {
     match v {
         Some(v) => {
             h.push(1);
-            h.extend_from_slice(v.as_bytes());
+            h.extend_from_slice(v);
             h.push(0xff);
         }
         None => h.push(0),
     }
 }
 
-thread_local! {
-    /// The text before and after one replacement of [`put_masked`], reused.
-    static MASKED: std::cell::RefCell<(Vec<u8>, Vec<u8>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
-}
-
 /// [`put`] of `text` with every occurrence of each non-empty value replaced by its mark, one
 /// value after the other (as successive `str::replace` would), without allocating.
 fn put_masked(h: &mut Vec<u8>, text: Option<&str>, masks: &[(Option<&str>, &str)]) {
-    let Some(text) = text else { return h.push(0) };
-    h.push(1);
+    let Some(text) = text else { return put(h, None) };
     MASKED.with_borrow_mut(|(from, to)| {
         from.clear();
         from.extend_from_slice(text.as_bytes());
@@ -887,15 +883,16 @@ fn put_masked(h: &mut Vec<u8>, text: Option<&str>, masks: &[(Option<&str>, &str)
             to.extend_from_slice(&from[copied..]);
             std::mem::swap(from, to);
         }
-        h.extend_from_slice(from);
+        put_bytes(h, Some(from));
     });
-    h.push(0xff);
 }
 
 thread_local! {
     /// The bytes hashed, reused: one-shot hashing of a buffer is many times faster than
     /// feeding a streaming hasher sixty small fields.
     static BYTES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The text before and after one replacement of [`put_masked`], reused.
+    static MASKED: std::cell::RefCell<(Vec<u8>, Vec<u8>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
 }
 
 fn hashed<T>(fill: impl FnOnce(&mut Vec<u8>), hash: impl FnOnce(&[u8]) -> T) -> T {

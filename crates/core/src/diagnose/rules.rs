@@ -327,16 +327,13 @@ pub(crate) fn text_marks(text: &str) -> u8 {
 
 /// File names web-shell and upload probes use.
 fn probe_name(key: &str) -> bool {
-    let name = key.rsplit('/').next().unwrap_or(key);
-    let lower = |n: usize, from_end: bool| {
-        let b = name.as_bytes();
-        if from_end { b.len().checked_sub(n).map(|at| &b[at..]) } else { b.get(..n) }
-    };
+    let name = key.rsplit('/').next().unwrap_or(key).as_bytes();
     const EXT: &[&str] = &[".php", ".php5", ".phtml", ".jsp", ".jspx", ".asp", ".aspx", ".cgi"];
     const STEMS: &[&str] = &["shell", "webshell", "cmd.", "c99.", "r57.", "wso."];
-    // Compared without case and without lowercasing a copy of the name.
-    EXT.iter().any(|e| lower(e.len(), true).is_some_and(|t| t.eq_ignore_ascii_case(e.as_bytes())))
-        || STEMS.iter().any(|s| lower(s.len(), false).is_some_and(|h| h.eq_ignore_ascii_case(s.as_bytes())))
+    // Compared without case, without lowercasing a copy of the name.
+    let tail = |n: usize| name.len().checked_sub(n).map(|at| &name[at..]);
+    EXT.iter().any(|e| tail(e.len()).is_some_and(|t| t.eq_ignore_ascii_case(e.as_bytes())))
+        || STEMS.iter().any(|s| name.get(..s.len()).is_some_and(|h| h.eq_ignore_ascii_case(s.as_bytes())))
 }
 
 /// A spreadsheet formula or a terminal escape: text meant for whoever views the logs.
