@@ -216,7 +216,10 @@ mod tests {
                     let mut bytes = raw.clone().into_bytes();
                     let secret = may_hold_secret(&bytes);
                     let tape = simd_json::to_tape(&mut bytes).expect("valid");
-                    extract::event_screened(&extract::Record::of(tape.as_value()), EventRole::Target, 1, "x", secret)
+                    {
+                        let rec = extract::Record::of(tape.as_value());
+                        extract::event_screened(&rec, &extract::facts(&rec), EventRole::Target, 1, "x", secret)
+                    }
                 };
                 let mut bytes = raw.into_bytes();
                 let tape = simd_json::to_tape(&mut bytes).expect("valid");

@@ -49,8 +49,22 @@ pub struct Record<'t, 'i> {
     slots: [Option<Value<'t, 'i>>; FIELDS.len()],
 }
 
-/// The top-level fields [`Record`] keeps, in slot order.
-const FIELDS: [&str; 22] = [
+/// Declares the top-level fields [`Record`] keeps from one list: `FIELDS`, their names in slot
+/// order, and `slot`, a `match` from a name to its slot.
+macro_rules! record_fields {
+    ($($name:literal),* $(,)?) => {
+        const FIELDS: &[&str] = &[$($name),*];
+
+        fn slot(key: &str) -> Option<usize> {
+            match key {
+                $($name => Some(const { field_index($name) }),)*
+                _ => None,
+            }
+        }
+    };
+}
+
+record_fields![
     "eventSource",
     "eventName",
     "errorCode",
@@ -75,32 +89,23 @@ const FIELDS: [&str; 22] = [
     "responseElements",
 ];
 
-fn slot(key: &str) -> Option<usize> {
-    match key {
-        "eventSource" => Some(0),
-        "eventName" => Some(1),
-        "errorCode" => Some(2),
-        "eventTime" => Some(3),
-        "recipientAccountId" => Some(4),
-        "awsRegion" => Some(5),
-        "userIdentity" => Some(6),
-        "requestParameters" => Some(7),
-        "additionalEventData" => Some(8),
-        "resources" => Some(9),
-        "eventID" => Some(10),
-        "sharedEventID" => Some(11),
-        "requestID" => Some(12),
-        "eventCategory" => Some(13),
-        "eventType" => Some(14),
-        "errorMessage" => Some(15),
-        "sourceIPAddress" => Some(16),
-        "userAgent" => Some(17),
-        "tlsDetails" => Some(18),
-        "vpcEndpointId" => Some(19),
-        "vpcEndpointAccountId" => Some(20),
-        "responseElements" => Some(21),
-        _ => None,
+/// Where `name` is in `FIELDS`, at compile time.
+const fn field_index(name: &str) -> usize {
+    let mut i = 0;
+    while i < FIELDS.len() {
+        let (f, n) = (FIELDS[i].as_bytes(), name.as_bytes());
+        let mut same = f.len() == n.len();
+        let mut j = 0;
+        while same && j < f.len() {
+            same = f[j] == n[j];
+            j += 1;
+        }
+        if same {
+            return i;
+        }
+        i += 1;
     }
+    panic!("not a record field")
 }
 
 impl<'t, 'i> Record<'t, 'i> {
@@ -188,19 +193,21 @@ fn resource<'i>(rec: &Record<'_, 'i>, kind: &str) -> Option<(Option<&'i str>, Op
 
 /// Builds the owned event. `prefix_depth` sets the prefix key; `source_object` names the log object.
 pub fn event(rec: Value, role: EventRole, prefix_depth: usize, source_object: &str) -> Event {
-    event_screened(&Record::of(rec), role, prefix_depth, source_object, true)
+    let rec = Record::of(rec);
+    event_screened(&rec, &facts(&rec), role, prefix_depth, source_object, true)
 }
 
-/// [`event`], with the redaction skipped when the raw record was screened and can hold no
-/// secret ([`crate::redact::may_hold_secret`]).
+/// [`event`] of a record whose [`facts`] the filter has read already, with the redaction
+/// skipped when the raw record was screened and can hold no secret
+/// ([`crate::redact::may_hold_secret`]).
 pub fn event_screened(
     rec: &Record,
+    f: &Facts,
     role: EventRole,
     prefix_depth: usize,
     source_object: &str,
     may_hold_secret: bool,
 ) -> Event {
-    let f = facts(rec);
     let uid = rec.get("userIdentity");
     let (principal, principal_type) = principal_of(uid);
     let rp = rec.get("requestParameters");

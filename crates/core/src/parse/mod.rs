@@ -414,7 +414,7 @@ fn add_record(ctx: &ScanContext, name: &str, value: simd_json::tape::Value, secr
     let target = ctx.filter.matches(&facts);
     let companion = companion_kind(&facts).is_some();
     if target {
-        let event = extract::event_screened(value, EventRole::Target, ctx.prefix_depth, name, secret);
+        let event = extract::event_screened(value, &facts, EventRole::Target, ctx.prefix_depth, name, secret);
         if ctx.filter.matches_event_globs(&event.principal, event.bucket.as_deref(), &event.prefix) {
             if companion {
                 let mut copy = event.clone();
@@ -429,7 +429,14 @@ fn add_record(ctx: &ScanContext, name: &str, value: simd_json::tape::Value, secr
     }
     if companion {
         report.counts.records_companion += 1;
-        report.events.push(extract::event_screened(value, EventRole::Companion, ctx.prefix_depth, name, secret));
+        report.events.push(extract::event_screened(
+            value,
+            &facts,
+            EventRole::Companion,
+            ctx.prefix_depth,
+            name,
+            secret,
+        ));
     }
 }
 
