@@ -836,6 +836,22 @@ pub fn pair_hash(object_arn: Option<&str>) -> u64 {
     object_arn.map_or(u64::MAX, |a| xxhash_rust::xxh3::xxh3_64(a.as_bytes()))
 }
 
+/// [`pair_hash`] of a target's [`Event::object_arn`], without building the ARN.
+fn object_pair_hash(bucket: Option<&str>, key: Option<&str>) -> u64 {
+    let Some(bucket) = bucket else { return pair_hash(None) };
+    hashed(
+        |b| {
+            b.extend_from_slice(b"arn:aws:s3:::");
+            b.extend_from_slice(bucket.as_bytes());
+            if let Some(key) = key {
+                b.push(b'/');
+                b.extend_from_slice(key.as_bytes());
+            }
+        },
+        xxhash_rust::xxh3::xxh3_64,
+    )
+}
+
 /// The order samples are kept in (smallest first): the pair hash, then the identity.
 pub fn sample_key(pair: u64, id: Identity) -> u128 {
     ((pair as u128) << 64) | (id as u64 as u128)
@@ -872,7 +888,7 @@ fn put_masked(h: &mut Vec<u8>, text: Option<&str>, masks: &[(Option<&str>, &str)
             let Some(value) = value.filter(|v| !v.is_empty()) else { continue };
             to.clear();
             let mut copied = 0;
-            for at in memchr::memmem::find_iter(from, value.as_bytes()) {
+            for at in occurrences(from, value.as_bytes()) {
                 to.extend_from_slice(&from[copied..at]);
                 to.extend_from_slice(mark.as_bytes());
                 copied = at + value.len();
@@ -887,10 +903,31 @@ fn put_masked(h: &mut Vec<u8>, text: Option<&str>, masks: &[(Option<&str>, &str)
     });
 }
 
+/// Where `needle` (not empty) starts in `hay`, left to right and without overlaps, as
+/// `str::replace` finds it. A scan for the first byte: the texts are a few hundred bytes, and
+/// building a `memmem::Finder` per record (as `memmem::find_iter` does) cost more than the search.
+fn occurrences<'a>(hay: &'a [u8], needle: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        while from + needle.len() <= hay.len() {
+            let last_start = hay.len() - needle.len();
+            let at = from + memchr::memchr(needle[0], &hay[from..=last_start])?;
+            if hay[at..].starts_with(needle) {
+                from = at + needle.len();
+                return Some(at);
+            }
+            from = at + 1;
+        }
+        None
+    })
+}
+
 thread_local! {
     /// The bytes hashed, reused: one-shot hashing of a buffer is many times faster than
     /// feeding a streaming hasher sixty small fields.
     static BYTES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The fields [`hashes`] writes once for both hashes, reused.
+    static SHARED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     /// The text before and after one replacement of [`put_masked`], reused.
     static MASKED: std::cell::RefCell<(Vec<u8>, Vec<u8>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
 }
@@ -906,19 +943,39 @@ fn hashed<T>(fill: impl FnOnce(&mut Vec<u8>), hash: impl FnOnce(&[u8]) -> T) -> 
 
 /// A denial's identity: `eventID` and every field but the log object it was read from.
 pub fn identity(e: &Event) -> Identity {
-    hashed(
-        |b| {
-            put(b, Some(&e.event_id));
-            fields(e, b, true);
-        },
-        xxhash_rust::xxh3::xxh3_128,
-    )
+    hashes(e).0
 }
 
 /// The diagnosis class: the fields the rules read, with per-request values reduced to what
 /// the rules see in them.
 pub fn class_of(e: &Event) -> u64 {
-    hashed(|b| fields(e, b, false), xxhash_rust::xxh3::xxh3_64)
+    hashes(e).1
+}
+
+/// [`identity`] and [`class_of`], the fields both hash written once: the identity hashes the
+/// `eventID`, the per-request fields and the shared ones; the class the per-request fields
+/// reduced, then the shared ones.
+fn hashes(e: &Event) -> (Identity, u64) {
+    SHARED.with_borrow_mut(|shared| {
+        shared.clear();
+        fields(e, shared, Part::Shared);
+        let identity = hashed(
+            |b| {
+                put(b, Some(&e.event_id));
+                fields(e, b, Part::PerRequest);
+                b.extend_from_slice(shared);
+            },
+            xxhash_rust::xxh3::xxh3_128,
+        );
+        let class = hashed(
+            |b| {
+                fields(e, b, Part::Reduced);
+                b.extend_from_slice(shared);
+            },
+            xxhash_rust::xxh3::xxh3_64,
+        );
+        (identity, class)
+    })
 }
 
 /// What the collector needs hashed from a denial, computed where the event is parsed (the
@@ -944,10 +1001,11 @@ impl Keys {
         let pair = if e.role == Some(crate::event::EventRole::Companion) {
             pair_hash(e.kms_s3_arn.as_deref())
         } else {
-            pair_hash(e.object_arn().as_deref())
+            object_pair_hash(e.bucket.as_deref(), e.key.as_deref())
         };
         let group = group_hash(&e.principal, e.bucket.as_deref().unwrap_or(""), &e.prefix);
-        Keys { identity: identity(e), class: class_of(e), pair, group }
+        let (identity, class) = hashes(e);
+        Keys { identity, class, pair, group }
     }
 }
 
@@ -962,10 +1020,19 @@ fn group_hash(principal: &str, bucket: &str, prefix: &str) -> u64 {
     )
 }
 
-/// Every field of `e` but `event_id` and `source_object`; with `all` false, the per-request
-/// values (IDs, time, key, session, source IP, user agent) are replaced by what the rules
-/// look at in them. The destructuring is exhaustive: a new field must be placed here.
-fn fields(e: &Event, h: &mut Vec<u8>, all: bool) {
+/// Which fields of a denial [`fields`] writes.
+#[derive(Clone, Copy, PartialEq)]
+enum Part {
+    /// The per-request values (IDs, time, key, session, source IP, user agent, message) whole.
+    PerRequest,
+    /// The per-request values replaced by what the rules look at in them.
+    Reduced,
+    /// Every other field but `event_id` and `source_object`.
+    Shared,
+}
+
+/// Writes one [`Part`] of `e`. The destructuring is exhaustive: a new field must be placed here.
+fn fields(e: &Event, h: &mut Vec<u8>, part: Part) {
     let Event {
         event_id: _,
         source_object: _,
@@ -1024,7 +1091,7 @@ fn fields(e: &Event, h: &mut Vec<u8>, all: bool) {
         policy_document,
         role,
     } = e;
-    if all {
+    if part == Part::PerRequest {
         for v in [shared_event_id, request_id, source_ip, user_agent, principal_id, access_key_id, session_name, key] {
             put(h, v.as_deref());
         }
@@ -1035,7 +1102,7 @@ fn fields(e: &Event, h: &mut Vec<u8>, all: bool) {
             b[1..].copy_from_slice(&t.to_le_bytes());
             b
         }));
-    } else {
+    } else if part == Part::Reduced {
         let marks = |v: &Option<String>| v.as_deref().map_or(0xff, crate::diagnose::text_marks);
         h.extend_from_slice(&[marks(key), marks(user_agent), u8::from(shared_event_id.is_some())]);
         put(h, source_ip.as_deref().map(ip_kind));
@@ -1047,6 +1114,9 @@ fn fields(e: &Event, h: &mut Vec<u8>, all: bool) {
         let (key, session) = (key.as_deref(), session_name.as_deref());
         put_masked(h, error_message.as_deref(), &[(key, "\u{0}key"), (session, "\u{0}session")]);
         put_masked(h, identity_arn.as_deref(), &[(session, "\u{0}session")]);
+    }
+    if part != Part::Shared {
+        return;
     }
     for v in [event_source, event_name, principal, principal_type, prefix] {
         put(h, Some(v));
@@ -1271,7 +1341,7 @@ mod tests {
     /// Masking writes what successive `str::replace` calls give, overlaps and repeats included.
     #[test]
     fn masking_equals_successive_replaces() {
-        let cases: [(&str, Option<&str>, Option<&str>); 7] = [
+        let cases: [(&str, Option<&str>, Option<&str>); 11] = [
             ("on resource: \"arn:aws:s3:::b/k/x.bin\" sess s", Some("k/x.bin"), Some("sess")),
             ("aaaa", Some("aa"), Some("a")),
             ("no match here", Some("zz"), Some("yy")),
@@ -1279,6 +1349,10 @@ mod tests {
             ("session inside key: k-sess", Some("k-sess"), Some("sess")),
             ("", Some("k"), None),
             ("x", Some(""), Some("")),
+            ("ab", Some("abc"), None),
+            ("xababab", Some("bab"), None),
+            ("ends with the key", Some("key"), Some("ends")),
+            ("kkkk-sess", Some("kk"), Some("k-s")),
         ];
         for (text, key, session) in cases {
             let mut want = text.to_string();
@@ -1296,6 +1370,14 @@ mod tests {
         let mut none = Vec::new();
         put_masked(&mut none, None, &[(Some("k"), "m")]);
         assert_eq!(none, [0]);
+    }
+
+    #[test]
+    fn object_pairs_hash_as_their_arn() {
+        for (bucket, key) in [(Some("b"), Some("k/x")), (Some("b"), None), (None, Some("k")), (None, None)] {
+            let e = Event { bucket: bucket.map(str::to_string), key: key.map(str::to_string), ..Event::default() };
+            assert_eq!(object_pair_hash(bucket, key), pair_hash(e.object_arn().as_deref()), "{bucket:?} {key:?}");
+        }
     }
 
     /// The workers' tallies (one per thread, sharing the identities counted), absorbed at the
