@@ -17,6 +17,7 @@ use rayon::prelude::*;
 
 pub use crate::collect::ScanOutput;
 use crate::collect::{Collector, Folder};
+use crate::event::Event;
 use crate::layout::Scope;
 use crate::parse::{ObjectReport, ScanContext};
 use crate::progress::Progress;
@@ -162,18 +163,19 @@ fn process(ctx: &ScanContext, item: Listed, folding: Option<&Folder>) -> ObjectR
     };
     // The targets are tallied as they are parsed, when the collector does not need them whole.
     let mut held = folding.map(Folder::hold);
-    let drain = &mut |report: &mut ObjectReport| {
-        if let Some(held) = &mut held {
-            held.fold(report);
+    let mut tally = |target: &Event| {
+        if let Some(held) = held.as_mut() {
+            held.fold(target);
         }
     };
+    let fold: Option<&mut dyn FnMut(&Event)> = if folding.is_some() { Some(&mut tally) } else { None };
     crate::parse::with_worker(|worker| match &obj.location {
         Location::File(path) => match File::open(path) {
-            Ok(f) => worker.process_draining(ctx, &obj.name, obj.walked, BufReader::with_capacity(256 << 10, f), drain),
+            Ok(f) => worker.process_folding(ctx, &obj.name, obj.walked, BufReader::with_capacity(256 << 10, f), fold),
             Err(e) => ObjectReport::failed(&obj.name, crate::stats::ObjectError::Open(e.to_string())),
         },
-        Location::Stdin => worker.process_draining(ctx, &obj.name, false, std::io::stdin().lock(), drain),
+        Location::Stdin => worker.process_folding(ctx, &obj.name, false, std::io::stdin().lock(), fold),
         // The body (and its share of the S3 memory budget) is freed when `obj` drops, after parsing.
-        Location::Body { bytes, .. } => worker.process_draining(ctx, &obj.name, obj.walked, &bytes[..], drain),
+        Location::Body { bytes, .. } => worker.process_folding(ctx, &obj.name, obj.walked, &bytes[..], fold),
     })
 }

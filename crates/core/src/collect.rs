@@ -365,7 +365,7 @@ impl Folder {
             denials: Denials::sharing(self.seen.clone(), self.partial),
             used_keys: HashSet::new(),
         });
-        Held { folder: self, folded: Some(folded), companions: 0 }
+        Held { folder: self, folded: Some(folded) }
     }
 }
 
@@ -373,23 +373,14 @@ impl Folder {
 pub struct Held<'a> {
     folder: &'a Folder,
     folded: Option<Folded>,
-    /// The report's events up to here are companions, already looked at.
-    companions: usize,
 }
 
 impl Held<'_> {
-    /// Tallies the targets `report` gained since the last call, leaving it the companions.
-    /// Called while the object is read, before the report's keys are computed.
-    pub fn fold(&mut self, report: &mut ObjectReport) {
-        debug_assert!(report.keys.is_empty(), "keys come after the last fold");
+    /// Tallies one target.
+    pub fn fold(&mut self, target: &Event) {
         let folded = self.folded.as_mut().expect("held until dropped");
-        let from = self.companions.min(report.events.len());
-        // In place: the report's vector keeps its capacity from one record to the next.
-        for e in report.events.extract_if(from.., |e| e.role != Some(EventRole::Companion)) {
-            folded.denials.add_keyed(&e, &tally::Keys::of(&e));
-            note_key(&mut folded.used_keys, &e);
-        }
-        self.companions = report.events.len();
+        folded.denials.add_keyed(target, &tally::Keys::of(target));
+        note_key(&mut folded.used_keys, target);
     }
 }
 

@@ -165,19 +165,19 @@ impl Worker {
     /// Processes one object. `walked` is true when it was found by a directory walk rather than
     /// named by the user, which makes unrecognisable content a skip instead of a failure.
     pub fn process<R: BufRead>(&mut self, ctx: &ScanContext, name: &str, walked: bool, raw: R) -> ObjectReport {
-        self.process_draining(ctx, name, walked, raw, &mut |_| {})
+        self.process_folding(ctx, name, walked, raw, None)
     }
 
-    /// [`Worker::process`], handing the report to `drain` each time records added events to
-    /// it, so that they can be taken out as they come (a [`crate::collect::Folder`] tallies
-    /// the targets there) rather than held for the whole object.
-    pub fn process_draining<R: BufRead>(
+    /// [`Worker::process`], handing each target to `fold` as it is parsed instead of adding it
+    /// to the report (a [`crate::collect::Folder`] tallies them there): in an outage nearly every
+    /// record is one, and an object's worth of events is then never held.
+    pub fn process_folding<R: BufRead>(
         &mut self,
         ctx: &ScanContext,
         name: &str,
         walked: bool,
         raw: R,
-        drain: &mut dyn FnMut(&mut ObjectReport),
+        mut fold: Option<&mut dyn FnMut(&Event)>,
     ) -> ObjectReport {
         let mut report = ObjectReport {
             name: name.to_string(),
@@ -189,7 +189,7 @@ impl Worker {
             events: Vec::new(),
             keys: Vec::new(),
         };
-        let result = self.run(ctx, name, walked, raw, &mut report, drain);
+        let result = self.run(ctx, name, walked, raw, &mut report, &mut fold);
         if let Err(outcome) = result {
             report.outcome = outcome;
         }
@@ -204,7 +204,7 @@ impl Worker {
         walked: bool,
         raw: R,
         report: &mut ObjectReport,
-        drain: &mut dyn FnMut(&mut ObjectReport),
+        fold: &mut Fold,
     ) -> Result<(), Outcome> {
         let fail = |e: DecodeError| Outcome::Failed(ObjectError::Decode { detail: e.to_string(), records_before: 0 });
         let (mut decoder, encoding) = Decoder::new(Counted::new(raw), ctx.max_decompressed).map_err(fail)?;
@@ -274,13 +274,8 @@ impl Worker {
                         }
                     }
                     if let Some(envelope) = envelope {
-                        match open(ctx, name, envelope, record, &mut first_inner, report) {
-                            Ok(()) => {
-                                if !report.events.is_empty() {
-                                    drain(report);
-                                }
-                                continue;
-                            }
+                        match open(ctx, name, envelope, record, &mut first_inner, report, fold) {
+                            Ok(()) => continue,
                             Err(outcome) => break Err(outcome),
                         }
                     }
@@ -288,10 +283,7 @@ impl Worker {
                     if ctx.is_candidate(record) {
                         self.scratch.clear();
                         self.scratch.extend_from_slice(record);
-                        parse_candidate(ctx, name, &mut self.scratch, report);
-                        if !report.events.is_empty() {
-                            drain(report);
-                        }
+                        parse_candidate(ctx, name, &mut self.scratch, report, fold);
                     }
                 }
             }
@@ -349,6 +341,7 @@ fn open(
     unit: &[u8],
     first_inner: &mut bool,
     report: &mut ObjectReport,
+    fold: &mut Fold,
 ) -> Result<(), Outcome> {
     let inner = envelope.open(unit, MAX_RECORD).map_err(|_| Outcome::Failed(ObjectError::RecordTooLarge))?;
     for entry in inner {
@@ -381,7 +374,7 @@ fn open(
         report.counts.records_read += 1;
         if ctx.is_candidate(&record) {
             // simd-json parses in place: a record borrowed from the unit is copied first.
-            parse_candidate(ctx, name, record.to_mut(), report);
+            parse_candidate(ctx, name, record.to_mut(), report, fold);
         }
     }
     Ok(())
@@ -393,14 +386,17 @@ thread_local! {
         std::cell::RefCell::new((simd_json::Buffers::default(), simd_json::Tape(Vec::new())));
 }
 
-fn parse_candidate(ctx: &ScanContext, name: &str, scratch: &mut [u8], report: &mut ObjectReport) {
+/// Where targets go instead of the report, when they are folded as they come.
+type Fold<'a> = Option<&'a mut dyn FnMut(&Event)>;
+
+fn parse_candidate(ctx: &ScanContext, name: &str, scratch: &mut [u8], report: &mut ObjectReport, fold: &mut Fold) {
     report.counts.records_parsed += 1;
     // Screened before simd-json parses the bytes in place.
     let secret = crate::redact::may_hold_secret(scratch);
     TAPE.with_borrow_mut(|(buffers, kept)| {
         let mut tape = std::mem::replace(kept, simd_json::Tape(Vec::new())).reset();
         if simd_json::fill_tape(scratch, buffers, &mut tape).is_ok() {
-            add_record(ctx, name, tape.as_value(), secret, report);
+            add_record(ctx, name, tape.as_value(), secret, report, fold);
         } else {
             report.counts.records_invalid += 1;
         }
@@ -408,7 +404,14 @@ fn parse_candidate(ctx: &ScanContext, name: &str, scratch: &mut [u8], report: &m
     });
 }
 
-fn add_record(ctx: &ScanContext, name: &str, value: simd_json::tape::Value, secret: bool, report: &mut ObjectReport) {
+fn add_record(
+    ctx: &ScanContext,
+    name: &str,
+    value: simd_json::tape::Value,
+    secret: bool,
+    report: &mut ObjectReport,
+    fold: &mut Fold,
+) {
     let value = &extract::Record::of(value);
     let facts = extract::facts(value);
     let target = ctx.filter.matches(&facts);
@@ -423,7 +426,10 @@ fn add_record(ctx: &ScanContext, name: &str, value: simd_json::tape::Value, secr
                 report.counts.records_companion += 1;
             }
             report.counts.records_matched += 1;
-            report.events.push(event);
+            match fold {
+                Some(fold) => fold(&event),
+                None => report.events.push(event),
+            }
             return;
         }
     }
