@@ -381,6 +381,8 @@ fn open(
 }
 
 thread_local! {
+    /// The target being folded, its strings' buffers reused from one to the next.
+    static TARGET: std::cell::RefCell<Event> = std::cell::RefCell::new(Event::default());
     /// simd-json's buffers and a tape, reused from one record to the next.
     static TAPE: std::cell::RefCell<(simd_json::Buffers, simd_json::Tape<'static>)> =
         std::cell::RefCell::new((simd_json::Buffers::default(), simd_json::Tape(Vec::new())));
@@ -402,7 +404,14 @@ fn parse_candidate(ctx: &ScanContext, name: &str, scratch: &mut [u8], report: &m
         }
         *kept = tape.reset();
     });
+    if scratch.len() > LARGE_RECORD {
+        // Its strings may be as large: the reused target does not keep their buffers.
+        TARGET.set(Event::default());
+    }
 }
+
+/// Records above this size do not leave their buffers to the next target.
+const LARGE_RECORD: usize = 64 << 10;
 
 fn add_record(
     ctx: &ScanContext,
@@ -414,22 +423,29 @@ fn add_record(
 ) {
     let value = &extract::Record::of(value);
     let facts = extract::facts(value);
-    let target = ctx.filter.matches(&facts);
     let companion = companion_kind(&facts).is_some();
-    if target {
-        let event = extract::event_screened(value, &facts, EventRole::Target, ctx.prefix_depth, name, secret);
-        if ctx.filter.matches_event_globs(&event.principal, event.bucket.as_deref(), &event.prefix) {
-            if companion {
-                let mut copy = event.clone();
-                copy.role = Some(EventRole::Companion);
-                report.events.push(copy);
-                report.counts.records_companion += 1;
+    if ctx.filter.matches(&facts) {
+        let (role, depth) = (EventRole::Target, ctx.prefix_depth);
+        let kept = match fold {
+            // Folded: filled into this thread's target, whose buffers the next one reuses.
+            Some(fold) => TARGET.with_borrow_mut(|target| {
+                extract::fill_screened(target, value, &facts, role, depth, name, secret);
+                let kept = count_target(ctx, target, companion, report);
+                if kept {
+                    fold(target);
+                }
+                kept
+            }),
+            None => {
+                let target = extract::event_screened(value, &facts, role, depth, name, secret);
+                let kept = count_target(ctx, &target, companion, report);
+                if kept {
+                    report.events.push(target);
+                }
+                kept
             }
-            report.counts.records_matched += 1;
-            match fold {
-                Some(fold) => fold(&event),
-                None => report.events.push(event),
-            }
+        };
+        if kept {
             return;
         }
     }
@@ -444,6 +460,22 @@ fn add_record(
             secret,
         ));
     }
+}
+
+/// Whether a record the filter matched is a target (its principal, bucket and prefix pass the
+/// globs), counted; one that is also a companion has its copy as one added to the report.
+fn count_target(ctx: &ScanContext, target: &Event, companion: bool, report: &mut ObjectReport) -> bool {
+    if !ctx.filter.matches_event_globs(&target.principal, target.bucket.as_deref(), &target.prefix) {
+        return false;
+    }
+    if companion {
+        let mut copy = target.clone();
+        copy.role = Some(EventRole::Companion);
+        report.events.push(copy);
+        report.counts.records_companion += 1;
+    }
+    report.counts.records_matched += 1;
+    true
 }
 
 #[cfg(test)]
