@@ -217,7 +217,7 @@ mod tests {
                     let secret = may_hold_secret(&bytes);
                     let tape = simd_json::to_tape(&mut bytes).expect("valid");
                     {
-                        let rec = extract::Record::of(tape.as_value());
+                        let rec = extract::Record::of(Some(tape.as_value()));
                         extract::event_screened(&rec, &extract::facts(&rec), EventRole::Target, 1, "x", secret)
                     }
                 };

@@ -76,58 +76,135 @@ fn path<'t, 'i>(v: Value<'t, 'i>, keys: &[&str]) -> Option<Value<'t, 'i>> {
     keys.iter().try_fold(v, |v, k| get(v, k))
 }
 
-/// The top-level fields the extraction reads, found in one pass over the record (a `match` on
-/// each key) rather than by a walk of the tape per look-up.
-#[derive(Clone, Copy)]
-pub struct Record<'t, 'i> {
-    slots: [Option<Value<'t, 'i>>; FIELDS.len()],
-}
+/// Declares a view of a JSON object that keeps the fields named, found in one pass over its
+/// keys (a `match` on each) rather than by a walk of the tape per look-up: `NAMES` in slot
+/// order, `slot` from a name to its slot, `of` and `get`.
+macro_rules! slots {
+    ($(#[$doc:meta])* $vis:vis struct $view:ident [$($name:literal),* $(,)?]) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy)]
+        $vis struct $view<'t, 'i> {
+            slots: [Option<Value<'t, 'i>>; [$($name),*].len()],
+        }
 
-/// Declares the top-level fields [`Record`] keeps from one list: `FIELDS`, their names in slot
-/// order, and `slot`, a `match` from a name to its slot.
-macro_rules! record_fields {
-    ($($name:literal),* $(,)?) => {
-        const FIELDS: &[&str] = &[$($name),*];
+        impl<'t, 'i> $view<'t, 'i> {
+            const NAMES: &'static [&'static str] = &[$($name),*];
 
-        fn slot(key: &str) -> Option<usize> {
-            match key {
-                $($name => Some(const { field_index($name) }),)*
-                _ => None,
+            fn slot(key: &str) -> Option<usize> {
+                match key {
+                    $($name => Some(const { field_index(Self::NAMES, $name) }),)*
+                    _ => None,
+                }
+            }
+
+            /// The fields of `v` (none when it is not an object).
+            pub fn of(v: Option<Value<'t, 'i>>) -> Self {
+                let mut view = $view { slots: [None; [$($name),*].len()] };
+                if let Some(o) = v.and_then(|v| v.as_object()) {
+                    for (k, v) in o.iter() {
+                        // The first of repeated keys, as the tape's own look-up finds.
+                        if let Some(i) = Self::slot(k) {
+                            view.slots[i].get_or_insert(v);
+                        }
+                    }
+                }
+                view
+            }
+
+            fn get(&self, key: &str) -> Option<Value<'t, 'i>> {
+                debug_assert!(Self::slot(key).is_some(), "{key} is not one of {}'s fields", stringify!($view));
+                self.slots[Self::slot(key)?]
+            }
+
+            /// The value at a path whose first key is one of the fields.
+            fn path(&self, keys: &[&str]) -> Option<Value<'t, 'i>> {
+                let (first, rest) = keys.split_first()?;
+                path(self.get(first)?, rest)
             }
         }
     };
 }
 
-record_fields![
-    "eventSource",
-    "eventName",
-    "errorCode",
-    "eventTime",
-    "recipientAccountId",
-    "awsRegion",
-    "userIdentity",
-    "requestParameters",
-    "additionalEventData",
-    "resources",
-    "eventID",
-    "sharedEventID",
-    "requestID",
-    "eventCategory",
-    "eventType",
-    "errorMessage",
-    "sourceIPAddress",
-    "userAgent",
-    "tlsDetails",
-    "vpcEndpointId",
-    "vpcEndpointAccountId",
-    "responseElements",
-];
+slots! {
+    /// The top-level fields of a record the extraction reads.
+    pub struct Record [
+        "eventSource",
+        "eventName",
+        "errorCode",
+        "eventTime",
+        "recipientAccountId",
+        "awsRegion",
+        "userIdentity",
+        "requestParameters",
+        "additionalEventData",
+        "resources",
+        "eventID",
+        "sharedEventID",
+        "requestID",
+        "eventCategory",
+        "eventType",
+        "errorMessage",
+        "sourceIPAddress",
+        "userAgent",
+        "tlsDetails",
+        "vpcEndpointId",
+        "vpcEndpointAccountId",
+        "responseElements",
+    ]
+}
 
-/// Where `name` is in `FIELDS`, at compile time.
-const fn field_index(name: &str) -> usize {
+slots! {
+    /// The fields of `userIdentity` the extraction reads.
+    struct Caller [
+        "type",
+        "arn",
+        "accountId",
+        "principalId",
+        "accessKeyId",
+        "invokedBy",
+        "userName",
+        "userId",
+        "sessionContext",
+        "onBehalfOf",
+    ]
+}
+
+slots! {
+    /// The fields of `requestParameters` the extraction reads (the `x-amz-grant-*` and
+    /// `x-amz-object-lock-*` headers aside, found by prefix).
+    struct Params [
+        "bucketName",
+        "key",
+        "policy",
+        "policyArns",
+        "keyId",
+        "policyArn",
+        "roleName",
+        "userName",
+        "groupName",
+        "policyId",
+        "targetId",
+        "accountId",
+        "Host",
+        "x-amz-acl",
+        "x-amz-server-side-encryption",
+        "x-amz-server-side-encryption-aws-kms-key-id",
+        "x-amz-server-side-encryption-customer-algorithm",
+        "x-amz-expected-bucket-owner",
+        "x-amz-request-payer",
+        "encryptionContext",
+        "roleArn",
+        "bucketPolicy",
+        "policyDocument",
+        "content",
+    ]
+}
+
+/// Where `name` is in `names`, at compile time.
+const fn field_index(names: &[&str], name: &str) -> usize {
     let mut i = 0;
-    while i < FIELDS.len() {
-        let (f, n) = (FIELDS[i].as_bytes(), name.as_bytes());
+    while i < names.len() {
+        let (f, n) = (names[i].as_bytes(), name.as_bytes());
         let mut same = f.len() == n.len();
         let mut j = 0;
         while same && j < f.len() {
@@ -139,32 +216,7 @@ const fn field_index(name: &str) -> usize {
         }
         i += 1;
     }
-    panic!("not a record field")
-}
-
-impl<'t, 'i> Record<'t, 'i> {
-    pub fn of(rec: Value<'t, 'i>) -> Record<'t, 'i> {
-        let mut r = Record { slots: [None; FIELDS.len()] };
-        if let Some(o) = rec.as_object() {
-            for (k, v) in o.iter() {
-                // The first of repeated keys, as the tape's own look-up finds.
-                if let Some(i) = slot(k) {
-                    r.slots[i].get_or_insert(v);
-                }
-            }
-        }
-        r
-    }
-
-    fn get(&self, key: &str) -> Option<Value<'t, 'i>> {
-        debug_assert!(slot(key).is_some(), "{key} is not one of Record's fields");
-        self.slots[slot(key)?]
-    }
-
-    fn path(&self, keys: &[&str]) -> Option<Value<'t, 'i>> {
-        let (first, rest) = keys.split_first()?;
-        path(self.get(first)?, rest)
-    }
+    panic!("not a field of the list")
 }
 
 /// Parses a CloudTrail `eventTime` (RFC 3339) to ms since the epoch.
@@ -184,25 +236,24 @@ pub fn facts<'i>(rec: &Record<'_, 'i>) -> Facts<'i> {
     }
 }
 
-/// The grouping key for a caller, per the contract, and `userIdentity.type`.
-pub fn principal_of<'i>(uid: Option<Value<'_, 'i>>) -> (Cow<'i, str>, &'i str) {
+/// The grouping key for a caller (`userIdentity`), per the contract, and `userIdentity.type`.
+fn principal_of<'i>(uid: Option<&Caller<'_, 'i>>) -> (Cow<'i, str>, &'i str) {
     let Some(uid) = uid else { return (Cow::Borrowed("unknown"), "Unknown") };
-    let kind = str_of(get(uid, "type")).unwrap_or("Unknown");
-    let arn = str_of(get(uid, "arn"));
-    let account = str_of(get(uid, "accountId"));
-    let principal_id = str_of(get(uid, "principalId"));
+    let field = |k: &str| str_of(uid.get(k));
+    let kind = field("type").unwrap_or("Unknown");
+    let arn = field("arn");
+    let account = field("accountId");
+    let principal_id = field("principalId");
     if account == Some(ANONYMOUS) {
         return (Cow::Borrowed(ANONYMOUS), kind);
     }
     let chosen = match kind {
-        "AssumedRole" => str_of(path(uid, &["sessionContext", "sessionIssuer", "arn"]))
+        "AssumedRole" => str_of(uid.path(&["sessionContext", "sessionIssuer", "arn"]))
             .map(Cow::Borrowed)
             .or_else(|| arn.and_then(role_arn_from_session_arn).map(Cow::Owned)),
         "IAMUser" | "Root" | "FederatedUser" => arn.map(Cow::Borrowed),
-        "AWSService" => str_of(get(uid, "invokedBy")).map(Cow::Borrowed),
-        "IdentityCenterUser" => {
-            str_of(path(uid, &["onBehalfOf", "userId"])).or(str_of(get(uid, "userId"))).map(Cow::Borrowed)
-        }
+        "AWSService" => field("invokedBy").map(Cow::Borrowed),
+        "IdentityCenterUser" => str_of(uid.path(&["onBehalfOf", "userId"])).or(field("userId")).map(Cow::Borrowed),
         // The bucket owner's copy of a cross-account call names the role by its unique id
         // (`AROA…:session`): keep the id without the session so sessions share a group.
         "AWSAccount" => {
@@ -213,9 +264,9 @@ pub fn principal_of<'i>(uid: Option<Value<'_, 'i>>) -> (Cow<'i, str>, &'i str) {
     let principal = chosen
         .or(arn.map(Cow::Borrowed))
         .or(principal_id.map(Cow::Borrowed))
-        .or(str_of(get(uid, "userName")).map(Cow::Borrowed))
+        .or(field("userName").map(Cow::Borrowed))
         .or(account.map(Cow::Borrowed))
-        .or(str_of(get(uid, "invokedBy")).map(Cow::Borrowed))
+        .or(field("invokedBy").map(Cow::Borrowed))
         .unwrap_or_else(|| Cow::Owned(format!("unknown {kind}")));
     (principal, kind)
 }
@@ -229,7 +280,7 @@ fn resource<'i>(rec: &Record<'_, 'i>, kind: &str) -> Option<(Option<&'i str>, Op
 
 /// Builds the owned event. `prefix_depth` sets the prefix key; `source_object` names the log object.
 pub fn event(rec: Value, role: EventRole, prefix_depth: usize, source_object: &str) -> Event {
-    let rec = Record::of(rec);
+    let rec = Record::of(Some(rec));
     event_screened(&rec, &facts(&rec), role, prefix_depth, source_object, true)
 }
 
@@ -259,11 +310,13 @@ pub fn fill_screened(
     source_object: &str,
     may_hold_secret: bool,
 ) {
-    let uid = rec.get("userIdentity");
+    let uid = rec.get("userIdentity").map(|u| Caller::of(Some(u)));
+    let uid = uid.as_ref();
     let rp = rec.get("requestParameters");
-    let param = |k: &str| rp.and_then(|rp| text_cow(get(rp, k)));
+    let params = Params::of(rp);
+    let param = |k: &str| text_cow(params.get(k));
     let extra = |k: &str| text_cow(rec.get("additionalEventData").and_then(|a| get(a, k)));
-    let id = |k: &str| uid.and_then(|u| text_cow(get(u, k)));
+    let id = |k: &str| uid.and_then(|u| text_cow(u.get(k)));
     let field = |k: &str| text_cow(rec.get(k));
 
     let (principal, principal_type) = principal_of(uid);
@@ -295,7 +348,7 @@ pub fn fill_screened(
 
     e.session_policy = param("policy").map(|p| truncate(p.into_owned(), 2048)).or_else(|| {
         let arns: Vec<&str> =
-            get(rp?, "policyArns")?.as_array()?.iter().filter_map(|p| str_of(get(p, "arn"))).collect();
+            params.get("policyArns")?.as_array()?.iter().filter_map(|p| str_of(get(p, "arn"))).collect();
         (!arns.is_empty()).then(|| format!("policyArns: {}", arns.join(", ")))
     });
     e.grants = rp.and_then(|rp| rp.as_object()).and_then(|o| {
@@ -340,18 +393,15 @@ pub fn fill_screened(
     put_cow(&mut e.account, id("accountId"));
     put_cow(&mut e.access_key_id, id("accessKeyId"));
     put_cow(&mut e.invoked_by, id("invokedBy"));
-    put_cow(
-        &mut e.session_issuer_arn,
-        uid.and_then(|u| text_cow(path(u, &["sessionContext", "sessionIssuer", "arn"]))),
-    );
+    put_cow(&mut e.session_issuer_arn, uid.and_then(|u| text_cow(u.path(&["sessionContext", "sessionIssuer", "arn"]))));
     put_cow(
         &mut e.session_issuer_type,
-        uid.and_then(|u| text_cow(path(u, &["sessionContext", "sessionIssuer", "type"]))),
+        uid.and_then(|u| text_cow(u.path(&["sessionContext", "sessionIssuer", "type"]))),
     );
     e.mfa_authenticated = uid
-        .and_then(|u| str_of(path(u, &["sessionContext", "attributes", "mfaAuthenticated"])))
+        .and_then(|u| str_of(u.path(&["sessionContext", "attributes", "mfaAuthenticated"])))
         .and_then(|m| m.parse().ok());
-    put_cow(&mut e.on_behalf_of_user_id, uid.and_then(|u| text_cow(path(u, &["onBehalfOf", "userId"]))));
+    put_cow(&mut e.on_behalf_of_user_id, uid.and_then(|u| text_cow(u.path(&["onBehalfOf", "userId"]))));
     put_opt(&mut e.access_point_arn, resource(rec, "AWS::S3::AccessPoint").and_then(|(arn, _)| arn));
     put_cow(&mut e.host, param("Host"));
     put_cow(&mut e.acl, param("x-amz-acl"));
@@ -367,10 +417,10 @@ pub fn fill_screened(
     put_cow(&mut e.tls_cipher_suite, text_cow(rec.path(&["tlsDetails", "cipherSuite"])));
     put_cow(&mut e.vpc_endpoint_id, field("vpcEndpointId"));
     put_cow(&mut e.vpc_endpoint_account, field("vpcEndpointAccountId"));
-    put_cow(&mut e.kms_s3_arn, rp.and_then(|rp| text_cow(path(rp, &["encryptionContext", "aws:s3:arn"]))));
+    put_cow(&mut e.kms_s3_arn, text_cow(params.path(&["encryptionContext", "aws:s3:arn"])));
     put_cow(&mut e.issued_access_key_id, text_cow(rec.path(&["responseElements", "credentials", "accessKeyId"])));
     put_cow(&mut e.assumed_role_arn, param("roleArn"));
-    e.policy_document = rp.and_then(policy_document);
+    e.policy_document = policy_document(&params);
     put(&mut e.source_object, source_object);
     e.role = Some(role);
     // Log text is attacker-controlled: no secret it carries goes further than this.
@@ -382,9 +432,9 @@ pub fn fill_screened(
 /// The policy document of a policy change or session request, as JSON text. CloudTrail logs
 /// `bucketPolicy` as an object and the IAM/KMS/STS documents as strings; either is kept as text
 /// the rules parse. Only documents of the size IAM accepts are kept, never a cut one.
-fn policy_document(rp: Value) -> Option<String> {
+fn policy_document(rp: &Params) -> Option<String> {
     let doc = ["bucketPolicy", "policyDocument", "policy", "content"].iter().find_map(|k| {
-        let v = get(rp, k)?;
+        let v = rp.get(k)?;
         match v.into_string() {
             Some(s) => (!s.trim().is_empty()).then(|| s.to_string()),
             None => v.is_object().then(|| v.encode()),
@@ -424,13 +474,19 @@ mod tests {
     /// Every field the extraction looks up has its slot, and each slot its one name.
     #[test]
     fn record_slots_name_their_fields() {
-        for (i, k) in FIELDS.iter().enumerate() {
-            assert_eq!(slot(k), Some(i), "{k}");
+        for (i, k) in Record::NAMES.iter().enumerate() {
+            assert_eq!(Record::slot(k), Some(i), "{k}");
         }
-        assert_eq!(slot("eventVersion"), None);
+        for (i, k) in Caller::NAMES.iter().enumerate() {
+            assert_eq!(Caller::slot(k), Some(i), "{k}");
+        }
+        for (i, k) in Params::NAMES.iter().enumerate() {
+            assert_eq!(Params::slot(k), Some(i), "{k}");
+        }
+        assert_eq!(Record::slot("eventVersion"), None);
         let mut bytes = br#"{"eventName":"PutObject","eventName":"Second","x":{"eventName":"nested"}}"#.to_vec();
         let tape = simd_json::to_tape(&mut bytes).unwrap();
-        let rec = Record::of(tape.as_value());
+        let rec = Record::of(Some(tape.as_value()));
         assert_eq!(str_of(rec.get("eventName")), Some("PutObject"), "the first of repeated keys");
         assert_eq!(rec.get("eventID"), None);
     }
@@ -462,7 +518,7 @@ mod tests {
         let fill = |e: &mut Event, json: &str, source: &str| {
             let mut bytes = json.as_bytes().to_vec();
             let tape = simd_json::to_tape(&mut bytes).expect("json");
-            let rec = Record::of(tape.as_value());
+            let rec = Record::of(Some(tape.as_value()));
             fill_screened(e, &rec, &facts(&rec), EventRole::Target, 1, source, true);
         };
         let mut reused = Event::default();

@@ -421,7 +421,7 @@ fn add_record(
     report: &mut ObjectReport,
     fold: &mut Fold,
 ) {
-    let value = &extract::Record::of(value);
+    let value = &extract::Record::of(Some(value));
     let facts = extract::facts(value);
     let companion = companion_kind(&facts).is_some();
     if ctx.filter.matches(&facts) {
