@@ -255,13 +255,19 @@ impl Event {
         self.session_issuer_arn.as_deref().or(self.identity_arn.as_deref())
     }
 
-    /// The object ARN this event addressed, when bucket and key are known.
+    /// The object ARN this event addressed (the bucket's when no key is known), when the bucket
+    /// is known.
     pub fn object_arn(&self) -> Option<String> {
-        match (&self.bucket, &self.key) {
-            (Some(b), Some(k)) => Some(format!("arn:aws:s3:::{b}/{k}")),
-            (Some(b), None) => Some(format!("arn:aws:s3:::{b}")),
-            _ => None,
-        }
+        self.object_arn_parts().map(|parts| parts.concat())
+    }
+
+    /// [`Event::object_arn`] in pieces, for callers that hash it without building it.
+    pub fn object_arn_parts(&self) -> Option<[&str; 4]> {
+        let bucket = self.bucket.as_deref()?;
+        Some(match self.key.as_deref() {
+            Some(key) => ["arn:aws:s3:::", bucket, "/", key],
+            None => ["arn:aws:s3:::", bucket, "", ""],
+        })
     }
 
     /// True when the caller used temporary credentials (an `ASIA` key or a session identity).

@@ -233,7 +233,7 @@ impl Class {
 
     /// The earliest denial's key in `sample`.
     fn earliest_key(&self) -> u128 {
-        sample_key(pair_hash(self.earliest.1.object_arn().as_deref()), self.earliest.0.2)
+        sample_key(object_pair_hash(&self.earliest.1), self.earliest.0.2)
     }
 
     fn offer(&mut self, id: u128, e: &Event) {
@@ -837,19 +837,9 @@ pub fn pair_hash(object_arn: Option<&str>) -> u64 {
 }
 
 /// [`pair_hash`] of a target's [`Event::object_arn`], without building the ARN.
-fn object_pair_hash(bucket: Option<&str>, key: Option<&str>) -> u64 {
-    let Some(bucket) = bucket else { return pair_hash(None) };
-    hashed(
-        |b| {
-            b.extend_from_slice(b"arn:aws:s3:::");
-            b.extend_from_slice(bucket.as_bytes());
-            if let Some(key) = key {
-                b.push(b'/');
-                b.extend_from_slice(key.as_bytes());
-            }
-        },
-        xxhash_rust::xxh3::xxh3_64,
-    )
+fn object_pair_hash(e: &Event) -> u64 {
+    let Some(parts) = e.object_arn_parts() else { return pair_hash(None) };
+    hashed(|b| parts.iter().for_each(|p| b.extend_from_slice(p.as_bytes())), xxhash_rust::xxh3::xxh3_64)
 }
 
 /// The order samples are kept in (smallest first): the pair hash, then the identity.
@@ -1001,7 +991,7 @@ impl Keys {
         let pair = if e.role == Some(crate::event::EventRole::Companion) {
             pair_hash(e.kms_s3_arn.as_deref())
         } else {
-            object_pair_hash(e.bucket.as_deref(), e.key.as_deref())
+            object_pair_hash(e)
         };
         let group = group_hash(&e.principal, e.bucket.as_deref().unwrap_or(""), &e.prefix);
         let (identity, class) = hashes(e);
@@ -1376,7 +1366,7 @@ mod tests {
     fn object_pairs_hash_as_their_arn() {
         for (bucket, key) in [(Some("b"), Some("k/x")), (Some("b"), None), (None, Some("k")), (None, None)] {
             let e = Event { bucket: bucket.map(str::to_string), key: key.map(str::to_string), ..Event::default() };
-            assert_eq!(object_pair_hash(bucket, key), pair_hash(e.object_arn().as_deref()), "{bucket:?} {key:?}");
+            assert_eq!(object_pair_hash(&e), pair_hash(e.object_arn().as_deref()), "{bucket:?} {key:?}");
         }
     }
 

@@ -425,26 +425,18 @@ fn add_record(
     let facts = extract::facts(value);
     let companion = companion_kind(&facts).is_some();
     if ctx.filter.matches(&facts) {
-        let (role, depth) = (EventRole::Target, ctx.prefix_depth);
-        let kept = match fold {
-            // Folded: filled into this thread's target, whose buffers the next one reuses.
-            Some(fold) => TARGET.with_borrow_mut(|target| {
-                extract::fill_screened(target, value, &facts, role, depth, name, secret);
-                let kept = count_target(ctx, target, companion, report);
-                if kept {
-                    fold(target);
+        // Filled into this thread's target, whose buffers the next one reuses when it is folded.
+        let kept = TARGET.with_borrow_mut(|target| {
+            extract::fill_screened(target, value, &facts, EventRole::Target, ctx.prefix_depth, name, secret);
+            let kept = count_target(ctx, target, companion, report);
+            if kept {
+                match fold {
+                    Some(fold) => fold(target),
+                    None => report.events.push(std::mem::take(target)),
                 }
-                kept
-            }),
-            None => {
-                let target = extract::event_screened(value, &facts, role, depth, name, secret);
-                let kept = count_target(ctx, &target, companion, report);
-                if kept {
-                    report.events.push(target);
-                }
-                kept
             }
-        };
+            kept
+        });
         if kept {
             return;
         }
