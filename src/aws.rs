@@ -15,6 +15,8 @@ use aws_sdk_s3::config::retry::{RetryConfig, RetryPartition, TokenBucket};
 use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
+pub mod direct;
+
 /// How to reach AWS: the flags of the AWS group.
 #[derive(Debug, Clone, Default)]
 pub struct AwsOptions {
@@ -38,9 +40,9 @@ const SDK_MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// Retry quota shared by one client's requests. The SDK's default (500) runs dry within seconds
 /// when S3 throttles 64 requests in flight, which would fail objects that a pause would save.
 const RETRY_QUOTA: usize = 50_000;
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time to the first response byte.
-const READ_TIMEOUT: Duration = Duration::from_secs(60);
+pub const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A small runtime for the network side: request latency, not CPU, bounds it.
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -50,6 +52,12 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("cannot start the AWS client runtime")
+}
+
+/// A runtime on the calling thread alone, for a source that forwards what it reads to the
+/// workers from that same thread.
+pub fn current_thread_runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the AWS client runtime")
 }
 
 /// The SDK configuration: the standard credential chain (environment, profiles, SSO, container

@@ -196,6 +196,54 @@ fn bucket_of(key: &str, n: u64) -> u64 {
     key.bytes().fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))) % n
 }
 
+/// The object GETs a proxy saw: (through the SDK's orchestrator, key).
+fn object_gets(proxy: &Proxy) -> Vec<(bool, String)> {
+    proxy.seen().into_iter().filter_map(|r| r.object_key().map(|k| (r.through_sdk, k))).collect()
+}
+
+#[test]
+fn object_gets_skip_the_sdk_orchestrator_and_fall_back_to_it() {
+    let moto = Moto::start();
+    upload_testdata(&moto, "acme-log-archive");
+    let input = "s3://acme-log-archive";
+
+    // Direct: every object is read with one GET the SDK's orchestrator did not send.
+    let direct = Proxy::pass(moto.port);
+    let (code, report) = s3_report(&direct.url(), input, &[]);
+    let gets = object_gets(&direct);
+    let keys: BTreeSet<&String> = gets.iter().map(|(_, k)| k).collect();
+    assert!(gets.len() > 16 && keys.len() == gets.len(), "one GET per object: {gets:?}");
+    assert!(gets.iter().all(|(sdk, _)| !sdk), "direct GETs: {gets:?}");
+
+    // DENYTRAIL_S3_GET=sdk: the same objects and report, every GET through the SDK.
+    let sdk = Proxy::pass(moto.port);
+    let r = run_with(
+        &["scan", "--format", "json", "-q", "--endpoint-url", &sdk.url(), input],
+        &[("DENYTRAIL_S3_GET", "sdk")],
+        true,
+    );
+    assert_eq!(r.code, code, "{}", r.stderr);
+    assert_same_report(&comparable(&r.json(), "s3://acme-log-archive/"), &report, "through the SDK");
+    let sdk_gets = object_gets(&sdk);
+    assert!(sdk_gets.iter().all(|(sdk, _)| *sdk), "SDK GETs: {sdk_gets:?}");
+    assert_eq!(sdk_gets.iter().map(|(_, k)| k).collect::<BTreeSet<_>>(), keys);
+
+    // A direct GET refused (as a server that signs differently would) is asked again through
+    // the SDK; after 16 such refusals in a row the bucket's GETs all go through the SDK.
+    let refusing = Proxy::start(moto.port, |r| match r.object_key() {
+        Some(_) if !r.through_sdk => Fault::Error(403, "SignatureDoesNotMatch"),
+        _ => Fault::Pass,
+    });
+    let (code_refused, refused) = s3_report(&refusing.url(), input, &["--concurrency", "1"]);
+    assert_eq!(code_refused, code);
+    assert_same_report(&refused, &report, "after refused direct GETs");
+    let gets = object_gets(&refusing);
+    let direct_tries: Vec<&String> = gets.iter().filter(|(sdk, _)| !sdk).map(|(_, k)| k).collect();
+    assert_eq!(direct_tries.len(), 16, "direct GETs stop after 16 refusals: {gets:?}");
+    let through_sdk: BTreeSet<&String> = gets.iter().filter(|(sdk, _)| *sdk).map(|(_, k)| k).collect();
+    assert_eq!(through_sdk, keys, "every object is read through the SDK");
+}
+
 #[test]
 fn throttling_resets_and_truncated_bodies_are_retried() {
     let moto = Moto::start();

@@ -25,7 +25,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use super::{Listed, Location, LogObject};
-use crate::aws::{AwsOptions, Problem, chain, runtime, s3_client_for, sdk_config};
+use crate::aws::direct::DirectGet;
+use crate::aws::{
+    AwsOptions, CONNECT_TIMEOUT, Problem, READ_TIMEOUT, chain, current_thread_runtime, s3_client_for, sdk_config,
+};
 use crate::layout::{self, Scope};
 use crate::progress::Progress;
 use crate::shard::Shard;
@@ -63,35 +66,33 @@ pub fn read(
     out: SyncSender<Listed>,
     progress: Progress,
 ) -> Result<()> {
-    let runtime = runtime()?;
+    // One thread runs the GETs and hands their bodies on: the CPU per object is the scheduler
+    // hops between threads as much as the requests themselves.
+    let runtime = current_thread_runtime()?;
     let (tx, mut items) = mpsc::channel(ITEM_QUEUE);
     let shared = Arc::new(Shared { scope: scope.clone(), shard, progress, out: tx });
-    let reader = runtime.spawn(read_all(inputs.to_vec(), opts.clone(), shared));
-    let mut fatal = None;
-    while let Some(item) = items.blocking_recv() {
-        match item {
-            Item::Listed(listed) => {
-                if out.send(listed).is_err() {
-                    break; // the pipeline stopped
+    runtime.block_on(async move {
+        let reader = tokio::spawn(read_all(inputs.to_vec(), opts.clone(), shared));
+        while let Some(item) = items.recv().await {
+            match item {
+                // Blocks this thread, and so the GETs, while the workers are behind.
+                Item::Listed(listed) => {
+                    if out.send(listed).is_err() {
+                        break; // the pipeline stopped
+                    }
+                }
+                Item::Fatal(err) => {
+                    reader.abort();
+                    return Err(err);
                 }
             }
-            Item::Fatal(err) => {
-                fatal = Some(err);
-                break;
-            }
         }
-    }
-    if let Some(err) = fatal {
-        reader.abort();
         drop(items);
-        runtime.shutdown_timeout(Duration::from_secs(1));
-        return Err(err);
-    }
-    drop(items);
-    match runtime.block_on(reader) {
-        Ok(result) => result,
-        Err(e) => Err(anyhow!("the S3 reader stopped: {e}")),
-    }
+        match reader.await {
+            Ok(result) => result,
+            Err(e) => Err(anyhow!("the S3 reader stopped: {e}")),
+        }
+    })
 }
 
 /// What the async stages share.
@@ -115,6 +116,7 @@ enum Item {
 /// One object to fetch.
 struct Key {
     client: Client,
+    direct: Option<Arc<DirectGet>>,
     bucket: Arc<str>,
     key: String,
     size: u64,
@@ -130,8 +132,14 @@ async fn read_all(inputs: Vec<(String, String)>, opts: AwsOptions, shared: Arc<S
     let listers = (opts.concurrency / 4).clamp(1, MAX_LISTERS);
     for (bucket, prefix) in inputs {
         let client = s3_client_for(&sdk, &opts, &bucket).await.map_err(|p| fatal(&bucket, "read", p))?;
+        let region = client.config().region().map(|r| r.to_string()).unwrap_or_default();
+        let endpoint = opts.endpoint_url.as_deref().or(sdk.endpoint_url());
+        let timeouts = (CONNECT_TIMEOUT, READ_TIMEOUT);
+        let direct =
+            DirectGet::for_bucket(&sdk, &region, endpoint, opts.endpoint_url.is_some(), &bucket, timeouts).await;
         let lister = Arc::new(Lister {
             client,
+            direct: direct.map(Arc::new),
             bucket: bucket.into(),
             named: prefix.clone(),
             shared: shared.clone(),
@@ -225,6 +233,7 @@ fn url_decoded(s: &str) -> String {
 /// Lists one input (`s3://bucket/prefix`).
 struct Lister {
     client: Client,
+    direct: Option<Arc<DirectGet>>,
     bucket: Arc<str>,
     /// The prefix as the user wrote it. Without a trailing `/` it names one object or one
     /// folder, not every key that merely starts with it (`logs` is not `logs-old/`).
@@ -298,7 +307,14 @@ impl Lister {
             return;
         }
         progress.listed(1, size);
-        let key = Key { client: self.client.clone(), bucket: self.bucket.clone(), key: key.to_string(), size, walked };
+        let key = Key {
+            client: self.client.clone(),
+            direct: self.direct.clone(),
+            bucket: self.bucket.clone(),
+            key: key.to_string(),
+            size,
+            walked,
+        };
         // Waits while the fetchers are behind: the listing never runs far ahead of the GETs.
         let _ = self.keys.send(key).await;
     }
@@ -385,7 +401,7 @@ async fn fetch(key: Key, request: OwnedSemaphorePermit, memory: OwnedSemaphorePe
     let name = format!("s3://{}/{}", key.bucket, key.key);
     let mut attempt = 1;
     let result = loop {
-        match get(&key).await {
+        match get(&key, attempt).await {
             Err(GetError::Body(_)) if attempt < BODY_ATTEMPTS => {
                 tokio::time::sleep(backoff(attempt, BODY_INITIAL_BACKOFF, BODY_MAX_BACKOFF)).await;
                 attempt += 1;
@@ -411,8 +427,21 @@ async fn fetch(key: Key, request: OwnedSemaphorePermit, memory: OwnedSemaphorePe
     })
 }
 
-/// One GET, body included.
-async fn get(key: &Key) -> Result<Vec<u8>, GetError> {
+/// One GET, body included. The first of an object's GETs is direct while that works for the
+/// bucket; one that misses, and any GET after it, goes through the SDK's client (boxed: its
+/// future is large, and would otherwise be copied into every fetch task).
+async fn get(key: &Key, attempt: u32) -> Result<Vec<u8>, GetError> {
+    if attempt == 1
+        && let Some(direct) = key.direct.as_deref().filter(|d| d.on())
+        && let Ok(body) = direct.get(&key.key, BODY_TIMEOUT).await
+    {
+        return Ok(body);
+    }
+    Box::pin(sdk_get(key)).await
+}
+
+/// One GET through the SDK's client: its retries, checksums and error classification.
+async fn sdk_get(key: &Key) -> Result<Vec<u8>, GetError> {
     let response = key.client.get_object().bucket(&*key.bucket).key(&key.key).send().await;
     let response = response.map_err(|e| GetError::Request(Problem::of(&e)))?;
     let expected = response.content_length().and_then(|n| u64::try_from(n).ok());

@@ -87,6 +87,9 @@ pub struct Request {
     pub target: String,
     /// The region of the SigV4 credential scope, if signed.
     pub region: Option<String>,
+    /// Sent through the SDK's orchestrator (it adds `amz-sdk-invocation-id` to every request),
+    /// not as a direct GET.
+    pub through_sdk: bool,
     /// How many times this method + target has been seen, this one included.
     pub attempt: u32,
     pub fault: Fault,
@@ -290,13 +293,14 @@ fn serve(st: &State, mut client: TcpStream) -> std::io::Result<()> {
         .and_then(|l| l.split("Credential=").nth(1))
         .and_then(|c| c.split('/').nth(2))
         .map(str::to_string);
+    let through_sdk = lines.clone().any(|l| l.to_ascii_lowercase().starts_with("amz-sdk-invocation-id:"));
     let attempt = {
         let mut attempts = st.attempts.lock().expect("attempts");
         let n = attempts.entry(format!("{method} {target}")).or_insert(0);
         *n += 1;
         *n
     };
-    let mut request = Request { method, target, region, attempt, fault: Fault::Pass, at: Instant::now() };
+    let mut request = Request { method, target, region, through_sdk, attempt, fault: Fault::Pass, at: Instant::now() };
     request.fault = (st.rule)(&request);
     let fault = request.fault;
     let head = match st.options.page_size {
