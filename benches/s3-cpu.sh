@@ -7,7 +7,9 @@
 #   benches/s3-cpu.sh                     # ~7,600 small objects, --concurrency 64 and 256
 #   SIZE=80MiB CONCURRENCY="16 64" benches/s3-cpu.sh
 #
-# The bar (issue 13): <= 120 us of denytrail CPU per small object. Environment: DENYTRAIL
+# The bar (issue 13): <= 120 us of denytrail CPU per small object. Each S3 row is run twice:
+# as shipped, and with DENYTRAIL_S3_GET=sdk (every GET through the SDK's orchestrator), the
+# baseline measured in the same run. Environment: DENYTRAIL
 # (binary; default `cargo build --release`), SYNTH, S3S_FS (default: installed once with
 # `cargo install s3s-fs --version 0.14.1 --features binary` into ~/.cache/denytrail-tools).
 # Both processes share this machine's cores: the server's CPU is not counted.
@@ -55,18 +57,26 @@ echo "|---|--:|--:|--:|--:|"
 /usr/bin/time -f '%e %U %S' -o "$work/local.time" "$DENYTRAIL" scan "$work/root/trail" -q -f json > "$work/local.json" || [ $? -eq 3 ]
 read -r wall cpu <<< "$(cpu_of "$work/local.time")"
 awk -v w="$wall" -v c="$cpu" -v n="$objects" 'BEGIN { printf "| local files | %s | %.0f | %s | %.0f |\n", w, n / w, c, c * 1e6 / n }'
+# Each --concurrency twice: GETs as denytrail sends them (direct, the SDK's orchestrator only
+# for misses), then all through the SDK's client (DENYTRAIL_S3_GET=sdk): the baseline, same run.
 for c in $concurrency; do
-    /usr/bin/time -f '%e %U %S' -o "$work/s3.time" "$DENYTRAIL" scan "s3://trail/" --endpoint-url "http://127.0.0.1:$port" \
-        --concurrency "$c" -q -f json > "$work/s3.json" || [ $? -eq 3 ]
-    read -r wall cpu <<< "$(cpu_of "$work/s3.time")"
-    read -r files same <<< "$(python3 - "$work/s3.json" "$work/local.json" <<'EOF'
+    for mode in direct sdk; do
+        /usr/bin/time -f '%e %U %S' -o "$work/s3.time" env DENYTRAIL_S3_GET="$mode" "$DENYTRAIL" scan "s3://trail/" \
+            --endpoint-url "http://127.0.0.1:$port" --concurrency "$c" -q -f json > "$work/s3.json" || [ $? -eq 3 ]
+        read -r wall cpu <<< "$(cpu_of "$work/s3.time")"
+        read -r files same <<< "$(python3 - "$work/s3.json" "$work/local.json" <<'EOF'
 import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
 key = lambda r: sorted((g["principal"], g["bucket"], g["prefix"], g["denied"]) for g in r["groups"])
 print(a["stats"]["files_read"], "yes" if key(a) == key(b) else "NO")
 EOF
 )"
-    [ "$same" = yes ] || echo "s3-cpu.sh: the S3 scan's groups differ from the local scan's" >&2
-    [ "$files" -eq "$objects" ] || echo "s3-cpu.sh: read $files of $objects objects" >&2
-    awk -v w="$wall" -v c="$cpu" -v n="$objects" -v k="$c" 'BEGIN { printf "| s3, --concurrency %s | %s | %.0f | %s | %.0f |\n", k, w, n / w, c, c * 1e6 / n }'
+        [ "$same" = yes ] || echo "s3-cpu.sh: the S3 scan's groups differ from the local scan's" >&2
+        [ "$files" -eq "$objects" ] || echo "s3-cpu.sh: read $files of $objects objects" >&2
+        [ "$mode" = direct ] && direct_cpu="$cpu"
+        label="s3, --concurrency $c"
+        [ "$mode" = sdk ] && label="$label, all through the SDK (DENYTRAIL_S3_GET=sdk)"
+        awk -v w="$wall" -v c="$cpu" -v n="$objects" -v l="$label" 'BEGIN { printf "| %s | %s | %.0f | %s | %.0f |\n", l, w, n / w, c, c * 1e6 / n }'
+    done
+    awk -v d="$direct_cpu" -v s="$cpu" -v k="$c" 'BEGIN { printf "--concurrency %s: direct GETs cost %.2fx the CPU of SDK GETs\n", k, d / s }' >&2
 done

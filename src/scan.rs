@@ -9,11 +9,11 @@
 
 use std::fs::File;
 use std::io::BufReader;
-use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use rayon::prelude::*;
 
 pub use crate::collect::ScanOutput;
 use crate::collect::{Collector, Folder};
@@ -39,8 +39,14 @@ pub struct ScanOptions {
 /// Items listed but not yet taken by a worker (local paths are small; S3 bodies are bounded by
 /// the S3 source's own memory budget as well).
 const LISTED_QUEUE: usize = 4096;
-/// Object reports queued for the collector per worker thread.
+/// Batches of object reports queued for the collector per worker thread.
 const REPORTS_PER_THREAD: usize = 2;
+/// Reports a worker gathers before handing them to the collector, unless the listed queue runs
+/// dry first: thousands of small S3 objects a second would otherwise wake the collector (and
+/// switch threads) once each.
+const REPORT_BATCH: usize = 32;
+/// A report holding more events than this goes at once: in an outage, held events are memory.
+const LIGHT_REPORT_EVENTS: usize = 64;
 
 /// Runs the pipeline into `collector`; returns it with the seconds taken.
 pub fn run(opts: &ScanOptions, mut collector: Collector) -> Result<(Collector, f64)> {
@@ -72,7 +78,7 @@ pub fn run(opts: &ScanOptions, mut collector: Collector) -> Result<(Collector, f
     // Reports waiting for the collector: few, since in an outage each holds an object's worth
     // of denied events; a worker waits rather than pile them up.
     let in_flight = REPORTS_PER_THREAD * pool.current_num_threads().max(1);
-    let (reports_tx, reports) = sync_channel::<ObjectReport>(in_flight);
+    let (reports_tx, reports) = sync_channel::<Vec<ObjectReport>>(in_flight);
     // Denied writes are tallied on the workers when the collector does not need them whole.
     let folder = collector.folder();
     let folding = folder.as_ref();
@@ -105,14 +111,9 @@ pub fn run(opts: &ScanOptions, mut collector: Collector) -> Result<(Collector, f
         }
         drop(listed_tx);
         let pool = &pool;
-        s.spawn(move || {
-            pool.install(|| {
-                listed.into_iter().par_bridge().for_each(|item| {
-                    let _ = reports_tx.send(process(ctx, item, folding));
-                })
-            })
-        });
-        for report in reports {
+        let listed = Mutex::new(listed);
+        s.spawn(move || pool.broadcast(|_| work(ctx, &listed, folding, &reports_tx)));
+        for report in reports.into_iter().flatten() {
             progress.object_done(report.counts.bytes_compressed, report.counts.records_matched);
             collector.merge(report);
         }
@@ -151,6 +152,42 @@ fn walk_local(inputs: &[Input], scope: &Scope, shard: Option<Shard>, listed: &Sy
             Input::S3 { .. } | Input::Logs { .. } | Input::Lookup => {}
         }
     }
+}
+
+/// One worker's loop: takes listed items until the sources are done, and hands their reports to
+/// the collector in batches, each sent as soon as the queue runs dry or it is full.
+fn work(
+    ctx: &ScanContext,
+    listed: &Mutex<Receiver<Listed>>,
+    folding: Option<&Folder>,
+    out: &SyncSender<Vec<ObjectReport>>,
+) {
+    let mut batch = Vec::new();
+    let flush = |batch: &mut Vec<ObjectReport>| {
+        if !batch.is_empty() {
+            let _ = out.send(std::mem::take(batch));
+        }
+    };
+    let queue = || listed.lock().unwrap_or_else(PoisonError::into_inner);
+    loop {
+        let next = queue().try_recv();
+        let item = match next {
+            Ok(item) => item,
+            Err(TryRecvError::Disconnected) => break,
+            Err(TryRecvError::Empty) => {
+                flush(&mut batch);
+                let Ok(item) = queue().recv() else { break };
+                item
+            }
+        };
+        let report = process(ctx, item, folding);
+        let heavy = report.events.len() > LIGHT_REPORT_EVENTS;
+        batch.push(report);
+        if heavy || batch.len() >= REPORT_BATCH {
+            flush(&mut batch);
+        }
+    }
+    flush(&mut batch);
 }
 
 /// One listed item, on a worker: objects are read through this thread's worker; skipped and
