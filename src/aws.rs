@@ -14,6 +14,7 @@ use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::config::retry::{RetryConfig, RetryPartition, TokenBucket};
 use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_types::service_config::ServiceConfigKey;
 
 pub mod direct;
 
@@ -80,6 +81,17 @@ pub async fn sdk_config(opts: &AwsOptions) -> SdkConfig {
         loader = loader.endpoint_url(url);
     }
     loader.load().await
+}
+
+/// The endpoint URL S3 clients built from `sdk` use, as the SDK picks it: `--endpoint-url` (or
+/// `AWS_ENDPOINT_URL`, which the flag reads), else S3's own (`AWS_ENDPOINT_URL_S3`, a profile's
+/// `services` section), else the shared configuration's; `None` for AWS's own endpoints.
+pub fn s3_endpoint_url(sdk: &SdkConfig, opts: &AwsOptions) -> Option<String> {
+    let s3_own = || {
+        let key = ServiceConfigKey::builder().service_id("S3").env("AWS_ENDPOINT_URL").profile("endpoint_url").build();
+        sdk.service_config()?.load_config(key.ok()?)
+    };
+    opts.endpoint_url.clone().or_else(s3_own).or_else(|| sdk.endpoint_url().map(str::to_string))
 }
 
 /// An S3 client in `region` (else the configuration's, else [`FALLBACK_REGION`]). Custom

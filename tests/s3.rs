@@ -245,6 +245,25 @@ fn object_gets_skip_the_sdk_orchestrator_and_fall_back_to_it() {
 }
 
 #[test]
+fn direct_gets_go_where_the_sdk_would_send_them() {
+    // S3's own endpoint variable, not the shared one: the SDK's client and the direct GETs must
+    // both use it (an IP-address endpoint is addressed path-style by the SDK's rules).
+    let moto = Moto::start();
+    upload_testdata(&moto, "acme-log-archive");
+    let (_, local) = s3_report(&moto.url(), "s3://acme-log-archive", &[]);
+    let proxy = Proxy::pass(moto.port);
+    let r = run_with(
+        &["scan", "--format", "json", "-q", "s3://acme-log-archive"],
+        &[("AWS_ENDPOINT_URL_S3", &proxy.url())],
+        true,
+    );
+    assert!(r.code == 0 || r.code == 4, "{}", r.stderr);
+    assert_same_report(&comparable(&r.json(), "s3://acme-log-archive/"), &local, "through AWS_ENDPOINT_URL_S3");
+    let gets = object_gets(&proxy);
+    assert!(!gets.is_empty() && gets.iter().all(|(sdk, _)| !sdk), "direct GETs through the proxy: {gets:?}");
+}
+
+#[test]
 fn throttling_resets_and_truncated_bodies_are_retried() {
     let moto = Moto::start();
     upload_testdata(&moto, "acme-log-archive");

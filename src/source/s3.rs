@@ -27,7 +27,8 @@ use tokio::task::JoinSet;
 use super::{Listed, Location, LogObject};
 use crate::aws::direct::DirectGet;
 use crate::aws::{
-    AwsOptions, CONNECT_TIMEOUT, Problem, READ_TIMEOUT, chain, current_thread_runtime, s3_client_for, sdk_config,
+    AwsOptions, CONNECT_TIMEOUT, Problem, READ_TIMEOUT, chain, current_thread_runtime, s3_client_for, s3_endpoint_url,
+    sdk_config,
 };
 use crate::layout::{self, Scope};
 use crate::progress::Progress;
@@ -133,10 +134,11 @@ async fn read_all(inputs: Vec<(String, String)>, opts: AwsOptions, shared: Arc<S
     for (bucket, prefix) in inputs {
         let client = s3_client_for(&sdk, &opts, &bucket).await.map_err(|p| fatal(&bucket, "read", p))?;
         let region = client.config().region().map(|r| r.to_string()).unwrap_or_default();
-        let endpoint = opts.endpoint_url.as_deref().or(sdk.endpoint_url());
+        let endpoint = s3_endpoint_url(&sdk, &opts);
         let timeouts = (CONNECT_TIMEOUT, READ_TIMEOUT);
         let direct =
-            DirectGet::for_bucket(&sdk, &region, endpoint, opts.endpoint_url.is_some(), &bucket, timeouts).await;
+            DirectGet::for_bucket(&sdk, &region, endpoint.as_deref(), opts.endpoint_url.is_some(), &bucket, timeouts)
+                .await;
         let lister = Arc::new(Lister {
             client,
             direct: direct.map(Arc::new),
