@@ -41,9 +41,9 @@ const SDK_MAX_BACKOFF: Duration = Duration::from_secs(10);
 /// Retry quota shared by one client's requests. The SDK's default (500) runs dry within seconds
 /// when S3 throttles 64 requests in flight, which would fail objects that a pause would save.
 const RETRY_QUOTA: usize = 50_000;
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time to the first response byte.
-pub const READ_TIMEOUT: Duration = Duration::from_secs(60);
+const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A small runtime for the network side: request latency, not CPU, bounds it.
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -86,7 +86,7 @@ pub async fn sdk_config(opts: &AwsOptions) -> SdkConfig {
 /// The endpoint URL S3 clients built from `sdk` use, as the SDK picks it: `--endpoint-url` (or
 /// `AWS_ENDPOINT_URL`, which the flag reads), else S3's own (`AWS_ENDPOINT_URL_S3`, a profile's
 /// `services` section), else the shared configuration's; `None` for AWS's own endpoints.
-pub fn s3_endpoint_url(sdk: &SdkConfig, opts: &AwsOptions) -> Option<String> {
+fn s3_endpoint_url(sdk: &SdkConfig, opts: &AwsOptions) -> Option<String> {
     let s3_own = || {
         let key = ServiceConfigKey::builder().service_id("S3").env("AWS_ENDPOINT_URL").profile("endpoint_url").build();
         sdk.service_config()?.load_config(key.ok()?)
@@ -94,9 +94,14 @@ pub fn s3_endpoint_url(sdk: &SdkConfig, opts: &AwsOptions) -> Option<String> {
     opts.endpoint_url.clone().or_else(s3_own).or_else(|| sdk.endpoint_url().map(str::to_string))
 }
 
-/// An S3 client in `region` (else the configuration's, else [`FALLBACK_REGION`]). Custom
-/// endpoints (MinIO, moto, LocalStack) get path-style addressing: they rarely serve
+/// Custom endpoints (MinIO, moto, LocalStack) get path-style addressing: they rarely serve
 /// `bucket.host` names.
+fn path_style(opts: &AwsOptions) -> bool {
+    opts.endpoint_url.is_some()
+}
+
+/// An S3 client in `region` (else the configuration's, else [`FALLBACK_REGION`]), path-style
+/// as [`path_style`] says.
 pub fn s3_client(sdk: &SdkConfig, region: Option<&str>, path_style: bool) -> Client {
     let region = region.map(str::to_string).or_else(|| sdk.region().map(|r| r.to_string()));
     let partition = RetryPartition::custom("denytrail-s3")
@@ -114,7 +119,7 @@ pub fn s3_client(sdk: &SdkConfig, region: Option<&str>, path_style: bool) -> Cli
 /// on success and on the redirect S3 answers from another region). The probe also fails fast,
 /// with few retries, when S3 cannot be reached at all or the credentials do not work.
 pub async fn s3_client_for(sdk: &SdkConfig, opts: &AwsOptions, bucket: &str) -> Result<Client, Problem> {
-    let path_style = opts.endpoint_url.is_some();
+    let path_style = path_style(opts);
     let first = s3_client(sdk, None, path_style);
     let asked = first.config().region().map(|r| r.to_string());
     let probe =

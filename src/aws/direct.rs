@@ -19,6 +19,7 @@ use std::time::{Duration, SystemTime};
 use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_sdk_s3::Client;
 use aws_sdk_s3::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
 use aws_sigv4::http_request::{
     PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings, UriPathNormalizationMode,
@@ -34,6 +35,8 @@ use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::endpoint::Endpoint;
 use http_body_util::BodyExt;
 use tokio::sync::Mutex;
+
+use super::{AwsOptions, CONNECT_TIMEOUT, READ_TIMEOUT, path_style, s3_endpoint_url};
 
 /// Answers in a row that say the direct path itself is wrong for a bucket (a redirect, a bad
 /// request, a refusal) after which its GETs all go through the SDK's client. Throttling, server
@@ -56,49 +59,37 @@ pub struct DirectGet {
     misses: AtomicU32,
 }
 
-/// Why a direct GET was not taken: the caller asks the SDK's client instead.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Miss {
-    pub reason: String,
-    /// The answer says the direct path may be wrong for this bucket (3xx, 400, 403).
-    pub path_suspect: bool,
-}
-
-impl Miss {
-    fn new(reason: impl Into<String>) -> Miss {
-        Miss { reason: reason.into(), path_suspect: false }
-    }
+/// Why a direct GET was not taken. The caller then asks the SDK's client, whose answer says why.
+enum Miss {
+    /// An answer that says the direct path may be wrong for this bucket (3xx, 400, 403).
+    Suspect,
+    /// Anything else: throttling, a server error, a broken connection or body, a bad checksum.
+    Other,
 }
 
 impl DirectGet {
-    /// Direct GETs for `bucket` as the SDK would address it from `region`, or `None` when the
-    /// SDK would not sign it with plain SigV4 for `s3` (S3 Express, multi-region access points),
-    /// when no credentials provider is configured, or when `DENYTRAIL_S3_GET=sdk`.
-    pub async fn for_bucket(
-        sdk: &SdkConfig,
-        region: &str,
-        endpoint_url: Option<&str>,
-        path_style: bool,
-        bucket: &str,
-        timeouts: (Duration, Duration),
-    ) -> Option<DirectGet> {
+    /// Direct GETs of `bucket`'s objects as `client` (made by [`super::s3_client_for`]) would
+    /// address them, or `None` when the SDK would not sign them with plain SigV4 for `s3` (S3
+    /// Express, multi-region access points), when no credentials provider is configured, or when
+    /// `DENYTRAIL_S3_GET=sdk`.
+    pub async fn for_bucket(sdk: &SdkConfig, opts: &AwsOptions, client: &Client, bucket: &str) -> Option<DirectGet> {
         if std::env::var(SWITCH).is_ok_and(|v| v.eq_ignore_ascii_case("sdk")) {
             return None;
         }
         let provider = sdk.credentials_provider()?;
         let params = Params::builder()
             .bucket(bucket)
-            .region(region)
-            .set_endpoint(endpoint_url.map(str::to_string))
-            .force_path_style(path_style)
+            .set_region(client.config().region().map(|r| r.to_string()))
+            .set_endpoint(s3_endpoint_url(sdk, opts))
+            .force_path_style(path_style(opts))
             .use_fips(sdk.use_fips().unwrap_or(false))
             .use_dual_stack(sdk.use_dual_stack().unwrap_or(false))
             .build()
             .ok()?;
         let endpoint = DefaultResolver::new().resolve_endpoint(&params).await.ok()?;
         let signing_region = sigv4_region(&endpoint)?;
-        let (connect, read) = timeouts;
-        let settings = HttpConnectorSettings::builder().connect_timeout(connect).read_timeout(read).build();
+        let settings =
+            HttpConnectorSettings::builder().connect_timeout(CONNECT_TIMEOUT).read_timeout(READ_TIMEOUT).build();
         let http =
             aws_smithy_http_client::default_connector(&settings, Some(SharedAsyncSleep::new(TokioSleep::new())))?;
         Some(DirectGet {
@@ -115,57 +106,51 @@ impl DirectGet {
         self.misses.load(Ordering::Relaxed) < MISSES_BEFORE_OFF
     }
 
-    /// One object's whole body, or why not.
-    pub async fn get(&self, key: &str, body_timeout: Duration) -> Result<Vec<u8>, Miss> {
-        let result = match tokio::time::timeout(body_timeout, self.attempt(key)).await {
-            Ok(result) => result,
-            Err(_) => Err(Miss::new("the body did not arrive in time")),
-        };
-        match &result {
+    /// One object's whole body, or `None`: then ask the SDK's client.
+    pub async fn get(&self, key: &str, body_timeout: Duration) -> Option<Vec<u8>> {
+        let result = tokio::time::timeout(body_timeout, self.attempt(key)).await.unwrap_or(Err(Miss::Other));
+        match result {
             Ok(_) => self.misses.store(0, Ordering::Relaxed),
-            Err(miss) if miss.path_suspect => {
+            Err(Miss::Suspect) => {
                 self.misses.fetch_add(1, Ordering::Relaxed);
             }
-            Err(_) => {}
+            Err(Miss::Other) => {}
         }
-        result
+        result.ok()
     }
 
     async fn attempt(&self, key: &str) -> Result<Vec<u8>, Miss> {
         let credentials = self.credentials.current().await?;
         let url = object_url(&self.base, key);
         let request = self.signed(&url, credentials)?;
-        let response = self.http.call(request).await.map_err(|e| Miss::new(format!("{e}")))?;
+        let response = self.http.call(request).await.map_err(|_| Miss::Other)?;
         let status = response.status().as_u16();
         if status != 200 {
-            let path_suspect = (300..400).contains(&status) || status == 400 || status == 403;
-            return Err(Miss { reason: format!("HTTP {status}"), path_suspect });
+            let suspect = (300..400).contains(&status) || status == 400 || status == 403;
+            return Err(if suspect { Miss::Suspect } else { Miss::Other });
         }
-        let expected = response
-            .headers()
-            .get("content-length")
-            .and_then(|n| n.parse::<usize>().ok())
-            .ok_or_else(|| Miss::new("no Content-Length"))?;
+        let expected =
+            response.headers().get("content-length").and_then(|n| n.parse::<usize>().ok()).ok_or(Miss::Other)?;
         let checksum = expected_checksum(response.headers());
         let mut body = response.into_body();
         let mut bytes = Vec::with_capacity(expected);
         while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| Miss::new(format!("the body was cut short: {e}")))?;
+            let frame = frame.map_err(|_| Miss::Other)?;
             if let Ok(data) = frame.into_data() {
                 if bytes.len() + data.len() > expected {
-                    return Err(Miss::new("the body is longer than its Content-Length"));
+                    return Err(Miss::Other);
                 }
                 bytes.extend_from_slice(&data);
             }
         }
         if bytes.len() != expected {
-            return Err(Miss::new(format!("the body was cut short: {} of {expected} bytes", bytes.len())));
+            return Err(Miss::Other);
         }
         if let Some((algorithm, want)) = checksum {
             let mut sum = algorithm.into_impl();
             sum.update(&bytes);
             if sum.header_value().as_bytes() != want.as_bytes() {
-                return Err(Miss::new("the body's checksum does not match"));
+                return Err(Miss::Other);
             }
         }
         Ok(bytes)
@@ -186,21 +171,20 @@ impl DirectGet {
             .time(SystemTime::now())
             .settings(settings)
             .build()
-            .map_err(|e| Miss::new(format!("cannot sign: {e}")))?
+            .map_err(|_| Miss::Other)?
             .into();
-        let headers = [("x-amz-checksum-mode", "ENABLED")];
-        let signable = SignableRequest::new("GET", url, headers.into_iter(), SignableBody::UnsignedPayload)
-            .map_err(|e| Miss::new(format!("cannot sign: {e}")))?;
-        let (instructions, _) =
-            sign(signable, &params).map_err(|e| Miss::new(format!("cannot sign: {e}")))?.into_parts();
         let mut request = http::Request::builder()
             .method("GET")
             .uri(url)
             .header("x-amz-checksum-mode", "ENABLED")
             .body(SdkBody::empty())
-            .map_err(|e| Miss::new(format!("{e}")))?;
+            .map_err(|_| Miss::Other)?;
+        let headers = request.headers().iter().map(|(k, v)| (k.as_str(), v.to_str().unwrap_or_default()));
+        let signable =
+            SignableRequest::new("GET", url, headers, SignableBody::UnsignedPayload).map_err(|_| Miss::Other)?;
+        let (instructions, _) = sign(signable, &params).map_err(|_| Miss::Other)?.into_parts();
         instructions.apply_to_request_http1x(&mut request);
-        Request::try_from(request).map_err(|e| Miss::new(format!("{e}")))
+        Request::try_from(request).map_err(|_| Miss::Other)
     }
 }
 
@@ -250,7 +234,7 @@ impl CredentialCache {
         if let Some(c) = cached.as_ref().filter(|c| fresh(c)) {
             return Ok(c.clone());
         }
-        let c = self.provider.provide_credentials().await.map_err(|e| Miss::new(format!("no credentials: {e}")))?;
+        let c = self.provider.provide_credentials().await.map_err(|_| Miss::Other)?;
         *cached = Some(c.clone());
         Ok(c)
     }

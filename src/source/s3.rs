@@ -26,10 +26,7 @@ use tokio::task::JoinSet;
 
 use super::{Listed, Location, LogObject};
 use crate::aws::direct::DirectGet;
-use crate::aws::{
-    AwsOptions, CONNECT_TIMEOUT, Problem, READ_TIMEOUT, chain, current_thread_runtime, s3_client_for, s3_endpoint_url,
-    sdk_config,
-};
+use crate::aws::{AwsOptions, Problem, chain, current_thread_runtime, s3_client_for, sdk_config};
 use crate::layout::{self, Scope};
 use crate::progress::Progress;
 use crate::shard::Shard;
@@ -133,12 +130,7 @@ async fn read_all(inputs: Vec<(String, String)>, opts: AwsOptions, shared: Arc<S
     let listers = (opts.concurrency / 4).clamp(1, MAX_LISTERS);
     for (bucket, prefix) in inputs {
         let client = s3_client_for(&sdk, &opts, &bucket).await.map_err(|p| fatal(&bucket, "read", p))?;
-        let region = client.config().region().map(|r| r.to_string()).unwrap_or_default();
-        let endpoint = s3_endpoint_url(&sdk, &opts);
-        let timeouts = (CONNECT_TIMEOUT, READ_TIMEOUT);
-        let direct =
-            DirectGet::for_bucket(&sdk, &region, endpoint.as_deref(), opts.endpoint_url.is_some(), &bucket, timeouts)
-                .await;
+        let direct = DirectGet::for_bucket(&sdk, &opts, &client, &bucket).await;
         let lister = Arc::new(Lister {
             client,
             direct: direct.map(Arc::new),
@@ -435,7 +427,7 @@ async fn fetch(key: Key, request: OwnedSemaphorePermit, memory: OwnedSemaphorePe
 async fn get(key: &Key, attempt: u32) -> Result<Vec<u8>, GetError> {
     if attempt == 1
         && let Some(direct) = key.direct.as_deref().filter(|d| d.on())
-        && let Ok(body) = direct.get(&key.key, BODY_TIMEOUT).await
+        && let Some(body) = direct.get(&key.key, BODY_TIMEOUT).await
     {
         return Ok(body);
     }
