@@ -264,6 +264,28 @@ fn direct_gets_go_where_the_sdk_would_send_them() {
 }
 
 #[test]
+fn direct_gets_use_the_proxy_the_environment_names() {
+    // HTTP_PROXY as a corporate network sets it: the proxy sees absolute-form requests and
+    // forwards them; the SDK's client and the direct GETs must both go through it.
+    let moto = Moto::start();
+    upload_testdata(&moto, "acme-log-archive");
+    let (_, plain) = s3_report(&moto.url(), "s3://acme-log-archive", &[]);
+    let proxy = Proxy::pass(moto.port);
+    let r = run_with(
+        &["scan", "--format", "json", "-q", "--endpoint-url", &moto.url(), "s3://acme-log-archive"],
+        &[("HTTP_PROXY", &proxy.url())],
+        true,
+    );
+    assert!(r.code == 0 || r.code == 4, "{}", r.stderr);
+    assert_same_report(&comparable(&r.json(), "s3://acme-log-archive/"), &plain, "through HTTP_PROXY");
+    let seen = proxy.seen();
+    let files = plain["stats"]["files_read"].as_u64().unwrap() + plain["stats"]["files_failed"].as_u64().unwrap();
+    let direct = seen.iter().filter(|r| r.method == "GET" && !r.through_sdk && r.target.contains("x-id=GetObject"));
+    assert!(direct.count() as u64 >= files, "direct GETs through the proxy: {seen:?}");
+    assert!(seen.iter().any(|r| r.through_sdk), "the SDK's own requests go through it too");
+}
+
+#[test]
 fn throttling_resets_and_truncated_bodies_are_retried() {
     let moto = Moto::start();
     upload_testdata(&moto, "acme-log-archive");

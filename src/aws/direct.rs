@@ -3,8 +3,8 @@
 //!
 //! The SDK still does everything that takes judgement: its endpoint resolver finds the bucket's
 //! URL and signing scheme, its credential chain provides the keys, its signer (`aws-sigv4`) signs,
-//! its default HTTP connector (hyper and rustls, with the same connect and read timeouts) carries
-//! the request, and its checksum crate checks a body S3 sends a checksum for. What is skipped is
+//! an HTTP connector built as its default client builds one (hyper and rustls, the same connect
+//! and read timeouts, `HTTP(S)_PROXY`/`NO_PROXY`) carries the request, and its checksum crate checks a body S3 sends a checksum for. What is skipped is
 //! the orchestrator's per-call setup (runtime plugins, interceptors, configuration layers, the
 //! identity cache), which cost more CPU per small object than parsing it (`benches/s3-cpu.sh`).
 //!
@@ -29,6 +29,8 @@ use aws_sigv4::sign::v4;
 use aws_smithy_async::rt::sleep::{SharedAsyncSleep, TokioSleep};
 use aws_smithy_checksums::ChecksumAlgorithm;
 use aws_smithy_http::label::{EncodingStrategy, fmt_string};
+use aws_smithy_http_client::proxy::ProxyConfig;
+use aws_smithy_http_client::{Connector, tls};
 use aws_smithy_runtime_api::client::http::{HttpConnector, HttpConnectorSettings, SharedHttpConnector};
 use aws_smithy_runtime_api::http::Request;
 use aws_smithy_types::body::SdkBody;
@@ -90,10 +92,15 @@ impl DirectGet {
         let signing_region = sigv4_region(&endpoint)?;
         let settings =
             HttpConnectorSettings::builder().connect_timeout(CONNECT_TIMEOUT).read_timeout(READ_TIMEOUT).build();
-        let http =
-            aws_smithy_http_client::default_connector(&settings, Some(SharedAsyncSleep::new(TokioSleep::new())))?;
+        // Built as the SDK builds its default client's, proxies from the environment included.
+        let http = Connector::builder()
+            .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
+            .connector_settings(settings)
+            .sleep_impl(SharedAsyncSleep::new(TokioSleep::new()))
+            .proxy_config(ProxyConfig::from_env())
+            .build();
         Some(DirectGet {
-            http,
+            http: SharedHttpConnector::new(http),
             base: endpoint.url().trim_end_matches('/').to_string(),
             region: signing_region,
             credentials: CredentialCache { provider, cached: Mutex::new(None) },
