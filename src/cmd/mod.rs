@@ -14,6 +14,7 @@ use anyhow::{Context, Result};
 use crate::aws::AwsOptions;
 use crate::cli::{Cli, Command};
 use crate::collect::{Collector, PartialOutput, ScanOutput};
+use crate::event::Event;
 use crate::plan::{ConfigFrom, EventsFrom, ScanPlan};
 use crate::report::escape::display;
 use denytrail_core::policy::Snapshot;
@@ -180,6 +181,10 @@ pub fn events(from: EventsFrom) -> Result<ScanOutput> {
                 .with_context(|| format!("{} lacks the columns of `scan --events-out`", path.display()))?;
             let (targets, companions) = events.into_iter().partition(|e| e.is_target());
             let mut out = ScanOutput { targets, companions, ..ScanOutput::default() };
+            // The file holds events in the order the workers finished their objects; a scan's
+            // own events are in scan order, and what is read from either must not depend on it.
+            out.targets.sort_unstable_by(Event::scan_order);
+            out.companions.sort_unstable_by(Event::scan_order);
             out.targets.retain(|e| filter.matches_event_globs(&e.principal, e.bucket.as_deref(), &e.prefix));
             let mut denials = denytrail_core::tally::Denials::new();
             for e in &out.targets {
