@@ -366,8 +366,8 @@ pub struct AwsArgs {
     /// A custom S3-compatible endpoint (path-style addressing is used with it).
     #[arg(long, env = "AWS_ENDPOINT_URL", hide_env_values = true, help_heading = "AWS")]
     pub endpoint_url: Option<String>,
-    /// S3 GET requests in flight at once.
-    #[arg(long, default_value_t = 64, help_heading = "AWS")]
+    /// S3 GET requests in flight at once (lower it for a small S3-compatible server).
+    #[arg(long, default_value_t = 256, help_heading = "AWS")]
     pub concurrency: usize,
     /// Scan this trail's logs (name or ARN): its bucket and prefix come from DescribeTrails, and
     /// its event selectors are checked for S3 write data events first.
