@@ -10,7 +10,7 @@
 #                           the debug binary until the next plain `cargo build`)
 #   BIN=path                measure this binary instead of building one (PROFILE is then a label)
 #   SIZE=64MiB              decompressed size of the synthetic trail
-#   CONCURRENCY="1 64"      the --concurrency values to measure (64 is the default)
+#   CONCURRENCY="1 256"     the --concurrency values to measure (256 is the default)
 #
 # Note that moto (a single Python process) is usually the bottleneck, not denytrail: the
 # figures are a floor for what a real S3 endpoint gives.
@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/denytrail-target}"
 profile="${PROFILE:-debug}"
 size="${SIZE:-64MiB}"
-concurrency="${CONCURRENCY:-1 64}"
+concurrency="${CONCURRENCY:-1 256}"
 
 moto="$(scripts/moto-server.sh)"
 python="$(dirname "$moto")/python"
