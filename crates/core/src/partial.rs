@@ -20,7 +20,8 @@ use crate::shard::Shard;
 use crate::stats::Stats;
 use crate::tally::Denials;
 
-pub const FORMAT: &str = "denytrail-partial/2";
+/// Changes whenever what a partial holds changes meaning (3: denial identities hashed anew).
+pub const FORMAT: &str = "denytrail-partial/3";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Header {

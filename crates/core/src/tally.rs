@@ -215,7 +215,8 @@ impl First {
 pub struct Class {
     pub weight: u64,
     earliest: (Order, Event),
-    sample: BTreeMap<Identity, Event>,
+    /// Boxed: a B-tree node shifts its entries on insert, and an `Event` is over 1 KB.
+    sample: BTreeMap<Identity, Box<Event>>,
 }
 
 impl Class {
@@ -237,14 +238,19 @@ impl Class {
     }
 
     fn offer(&mut self, id: u128, e: &Event) {
+        self.offer_with(id, || Box::new(e.clone()));
+    }
+
+    /// Keeps the event `make` gives under `id` when `id` is among the [`PER_CLASS`] smallest.
+    fn offer_with(&mut self, id: u128, make: impl FnOnce() -> Box<Event>) {
         if self.sample.len() < PER_CLASS {
-            self.sample.entry(id).or_insert_with(|| e.clone());
+            self.sample.entry(id).or_insert_with(make);
         } else if let Some((&largest, _)) = self.sample.last_key_value()
             && id < largest
             && !self.sample.contains_key(&id)
         {
             self.sample.pop_last();
-            self.sample.insert(id, e.clone());
+            self.sample.insert(id, make());
         }
     }
 
@@ -254,14 +260,14 @@ impl Class {
             self.earliest = o.earliest;
         }
         for (id, e) in o.sample {
-            self.offer(id, &e);
+            self.offer_with(id, || e);
         }
     }
 
     /// The exemplars (the earliest denial first), each with the weight it stands for.
     pub fn exemplars(&self) -> impl Iterator<Item = (&Event, f64)> {
         let earliest_id = self.earliest_key();
-        let others = self.sample.iter().filter(move |(id, _)| **id != earliest_id).map(|(_, e)| e);
+        let others = self.sample.iter().filter(move |(id, _)| **id != earliest_id).map(|(_, e)| &**e);
         let n = 1 + self.sample.keys().filter(|id| **id != earliest_id).count();
         let w = self.weight as f64 / n as f64;
         std::iter::once(&self.earliest.1).chain(others).map(move |e| (e, w))
@@ -816,7 +822,7 @@ fn learn_owner(group: &mut GroupTally, shared: u128, owner: &str) {
         group.bucket_owner.at = Some((None, String::new(), 0));
     }
     for c in group.classes.values_mut() {
-        for e in std::iter::once(&mut c.earliest.1).chain(c.sample.values_mut()) {
+        for e in std::iter::once(&mut c.earliest.1).chain(c.sample.values_mut().map(|e| &mut **e)) {
             if e.bucket_owner.is_none() && e.shared_event_id.as_deref().map(shared_hash) == Some(shared) {
                 e.bucket_owner = Some(owner.to_string());
             }
@@ -916,8 +922,6 @@ thread_local! {
     /// The bytes hashed, reused: one-shot hashing of a buffer is many times faster than
     /// feeding a streaming hasher sixty small fields.
     static BYTES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-    /// The fields [`hashes`] writes once for both hashes, reused.
-    static SHARED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     /// The text before and after one replacement of [`put_masked`], reused.
     static MASKED: std::cell::RefCell<(Vec<u8>, Vec<u8>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
 }
@@ -942,30 +946,27 @@ pub fn class_of(e: &Event) -> u64 {
     hashes(e).1
 }
 
-/// [`identity`] and [`class_of`], the fields both hash written once: the identity hashes the
-/// `eventID`, the per-request fields and the shared ones; the class the per-request fields
-/// reduced, then the shared ones.
+/// [`identity`] and [`class_of`]. The fields both read are written and hashed once (128 bits),
+/// and that hash stands for them in both: the identity hashes the `eventID`, the per-request
+/// fields and it; the class the per-request fields reduced, and it.
 fn hashes(e: &Event) -> (Identity, u64) {
-    SHARED.with_borrow_mut(|shared| {
-        shared.clear();
-        fields(e, shared, Part::Shared);
-        let identity = hashed(
-            |b| {
-                put(b, Some(&e.event_id));
-                fields(e, b, Part::PerRequest);
-                b.extend_from_slice(shared);
-            },
-            xxhash_rust::xxh3::xxh3_128,
-        );
-        let class = hashed(
-            |b| {
-                fields(e, b, Part::Reduced);
-                b.extend_from_slice(shared);
-            },
-            xxhash_rust::xxh3::xxh3_64,
-        );
-        (identity, class)
-    })
+    let shared = hashed(|b| fields(e, b, Part::Shared), xxhash_rust::xxh3::xxh3_128).to_le_bytes();
+    let identity = hashed(
+        |b| {
+            put(b, Some(&e.event_id));
+            fields(e, b, Part::PerRequest);
+            b.extend_from_slice(&shared);
+        },
+        xxhash_rust::xxh3::xxh3_128,
+    );
+    let class = hashed(
+        |b| {
+            fields(e, b, Part::Reduced);
+            b.extend_from_slice(&shared);
+        },
+        xxhash_rust::xxh3::xxh3_64,
+    );
+    (identity, class)
 }
 
 /// What the collector needs hashed from a denial, computed where the event is parsed (the

@@ -337,18 +337,26 @@ fn probe_name(key: &str) -> bool {
 }
 
 /// A spreadsheet formula or a terminal escape: text meant for whoever views the logs.
+/// Every denial's key and user agent pass here (for its class), so ASCII text (nearly all) is
+/// checked as bytes: one branch-free pass for controls, then only the segments' first bytes.
 fn payload(text: &str) -> Option<&'static str> {
-    // ASCII text (nearly all) is checked byte by byte: the same characters, without decoding.
-    let control =
-        if text.is_ascii() { text.bytes().any(|b| b.is_ascii_control()) } else { text.chars().any(char::is_control) };
+    let bytes = text.as_bytes();
+    let control = if bytes.is_ascii() {
+        bytes.iter().fold(false, |seen, &b| seen | (b < 0x20) | (b == 0x7f))
+    } else {
+        text.chars().any(char::is_control)
+    };
     if control {
         return Some("control characters (a terminal escape)");
     }
-    let formula = text.split('/').any(|seg| {
-        let mut chars = seg.chars();
-        match chars.next() {
-            Some('=') => true,
-            Some('+' | '@' | '-') => seg.contains('(') && chars.next().is_some_and(|c| c.is_ascii_alphabetic()),
+    // Segments between '/': one starting with '=', or with '+', '@' or '-' then a letter and
+    // holding a '(' (`-cmd(...)`, not `-v2`). A multi-byte character is never a letter here.
+    let formula = std::iter::once(0).chain(memchr::memchr_iter(b'/', bytes).map(|at| at + 1)).any(|start| {
+        let seg = &bytes[start..];
+        let seg = &seg[..memchr::memchr(b'/', seg).unwrap_or(seg.len())];
+        match seg {
+            [b'=', ..] => true,
+            [b'+' | b'@' | b'-', second, rest @ ..] => second.is_ascii_alphabetic() && rest.contains(&b'('),
             _ => false,
         }
     });
@@ -1108,5 +1116,65 @@ mod tests {
         assert!(!is_private("203.0.113.9"));
         assert!(!is_private("s3.amazonaws.com"));
         assert!(!is_private("255.090.254.5"));
+    }
+
+    /// The payload check as first written (char by char, `split('/')`): the byte-wise one must
+    /// answer the same on every text.
+    fn payload_by_chars(text: &str) -> Option<&'static str> {
+        if text.chars().any(char::is_control) {
+            return Some("control characters (a terminal escape)");
+        }
+        let formula = text.split('/').any(|seg| {
+            let mut chars = seg.chars();
+            match chars.next() {
+                Some('=') => true,
+                Some('+' | '@' | '-') => seg.contains('(') && chars.next().is_some_and(|c| c.is_ascii_alphabetic()),
+                _ => false,
+            }
+        });
+        formula.then_some("a spreadsheet formula")
+    }
+
+    #[test]
+    fn payload_bytewise_agrees_with_the_char_by_char_check() {
+        let named = [
+            "",
+            "/",
+            "//",
+            "a/b/c.txt",
+            "=HYPERLINK(\"x\")",
+            "p/=1+1",
+            "p/+cmd(1)",
+            "p/-v2",
+            "p/-v(2)",
+            "-a(",
+            "@SUM(A1)",
+            "@1(",
+            "+é(",
+            "-é(",
+            "x/y\u{1b}[31m",
+            "tab\there",
+            "del\u{7f}",
+            "c1\u{85}",
+            "ünï/=x",
+            "ünï/-b(c",
+            "date=2024/x",
+            "a/@b",
+            "a/@b/(",
+            "/=",
+            "=/",
+        ];
+        for text in named {
+            assert_eq!(payload(text), payload_by_chars(text), "{text:?}");
+        }
+        // Every string of up to three characters from an alphabet of the bytes that matter.
+        let alphabet = ['a', 'Z', '=', '+', '@', '-', '(', '/', '\u{1}', '\u{7f}', '\u{85}', 'é', '1'];
+        let mut texts = vec![String::new()];
+        for _ in 0..4 {
+            texts = texts.iter().flat_map(|t| alphabet.iter().map(move |c| format!("{t}{c}"))).collect();
+            for text in &texts {
+                assert_eq!(payload(text), payload_by_chars(text), "{text:?}");
+            }
+        }
     }
 }
