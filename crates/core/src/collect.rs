@@ -66,7 +66,8 @@ pub struct Collector {
     sessions: HashMap<Box<str>, Session>,
     /// KMS denials: one per denied write when a key refuses S3, so as many as the denials in
     /// a KMS outage; the [`KMS_KEPT`] with the smallest sample keys are kept.
-    kms: BTreeMap<u128, Event>,
+    /// Boxed, as a class's exemplars: B-tree nodes shift their entries.
+    kms: BTreeMap<u128, Box<Event>>,
 }
 
 /// KMS denials kept past which the ones whose objects hash highest are dropped: the same order
@@ -287,10 +288,10 @@ impl Collector {
     fn keep_kms(&mut self, e: Event, keys: &tally::Keys) {
         let key = tally::sample_key(keys.pair, keys.identity);
         if self.kms.len() < KMS_KEPT {
-            self.kms.entry(key).or_insert(e);
+            self.kms.entry(key).or_insert_with(|| Box::new(e));
         } else if self.kms.last_key_value().is_some_and(|(&last, _)| key < last) && !self.kms.contains_key(&key) {
             self.kms.pop_last();
-            self.kms.insert(key, e);
+            self.kms.insert(key, Box::new(e));
         }
     }
 
@@ -328,7 +329,7 @@ impl Collector {
     }
 
     fn companions(&mut self, all_sessions: bool) -> Vec<Event> {
-        self.companions.push(std::mem::take(&mut self.kms).into_values().collect());
+        self.companions.push(std::mem::take(&mut self.kms).into_values().map(|e| *e).collect());
         for (key, session) in std::mem::take(&mut self.sessions) {
             // Only the keys a target used are needed; the rest are dropped unread.
             if all_sessions || self.used_keys.contains(&key) {

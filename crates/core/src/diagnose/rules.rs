@@ -337,17 +337,21 @@ fn probe_name(key: &str) -> bool {
 }
 
 /// A spreadsheet formula or a terminal escape: text meant for whoever views the logs.
-/// Every denial's key and user agent pass here (for its class), so ASCII text (nearly all) is
-/// checked as bytes: one branch-free pass for controls, then only the segments' first bytes.
+/// Every denial's key and user agent pass here (for its class): ASCII text (nearly all) is
+/// checked as bytes in passes the compiler vectorizes, and its segments only looked at when a
+/// formula is possible at all (it needs an `=` or a `(`).
 fn payload(text: &str) -> Option<&'static str> {
     let bytes = text.as_bytes();
     let control = if bytes.is_ascii() {
-        bytes.iter().fold(false, |seen, &b| seen | (b < 0x20) | (b == 0x7f))
+        bytes.iter().fold(0u8, |seen, &b| seen | u8::from(b < 0x20) | u8::from(b == 0x7f)) != 0
     } else {
         text.chars().any(char::is_control)
     };
     if control {
         return Some("control characters (a terminal escape)");
+    }
+    if memchr::memchr2(b'=', b'(', bytes).is_none() {
+        return None;
     }
     // Segments between '/': one starting with '=', or with '+', '@' or '-' then a letter and
     // holding a '(' (`-cmd(...)`, not `-v2`). A multi-byte character is never a letter here.

@@ -271,11 +271,34 @@ fn principal_of<'i>(uid: Option<&Caller<'_, 'i>>) -> (Cow<'i, str>, &'i str) {
     (principal, kind)
 }
 
-/// The ARN and owner account of the first resource of a given type.
-fn resource<'i>(rec: &Record<'_, 'i>, kind: &str) -> Option<(Option<&'i str>, Option<&'i str>)> {
-    rec.get("resources")?.as_array()?.iter().find_map(|r| {
-        (str_of(get(r, "type")) == Some(kind)).then(|| (str_of(get(r, "ARN")), str_of(get(r, "accountId"))))
-    })
+/// The `resources` an event reads: the first of each type, as `(ARN, accountId)`.
+#[derive(Default)]
+struct Resources<'i> {
+    object: Option<(Option<&'i str>, Option<&'i str>)>,
+    bucket: Option<(Option<&'i str>, Option<&'i str>)>,
+    kms_key: Option<(Option<&'i str>, Option<&'i str>)>,
+    access_point: Option<(Option<&'i str>, Option<&'i str>)>,
+}
+
+impl<'i> Resources<'i> {
+    /// One pass over the array (it was walked once per type).
+    fn of(rec: &Record<'_, 'i>) -> Resources<'i> {
+        let mut found = Resources::default();
+        let Some(all) = rec.get("resources").and_then(|r| r.as_array()) else { return found };
+        for r in all.iter() {
+            let slot = match str_of(get(r, "type")) {
+                Some("AWS::S3::Object") => &mut found.object,
+                Some("AWS::S3::Bucket") => &mut found.bucket,
+                Some("AWS::KMS::Key") => &mut found.kms_key,
+                Some("AWS::S3::AccessPoint") => &mut found.access_point,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = Some((str_of(get(r, "ARN")), str_of(get(r, "accountId"))));
+            }
+        }
+        found
+    }
 }
 
 /// Builds the owned event. `prefix_depth` sets the prefix key; `source_object` names the log object.
@@ -323,8 +346,9 @@ pub fn fill_screened(
     put(&mut e.principal, &principal);
     put(&mut e.principal_type, principal_type);
 
-    let object = resource(rec, "AWS::S3::Object").and_then(|(arn, _)| arn);
-    let (bucket_arn, bucket_owner) = resource(rec, "AWS::S3::Bucket").unwrap_or_default();
+    let resources = Resources::of(rec);
+    let object = resources.object.and_then(|(arn, _)| arn);
+    let (bucket_arn, bucket_owner) = resources.bucket.unwrap_or_default();
     let bucket = param("bucketName")
         .or_else(|| object.and_then(split_s3_arn).map(|(b, _)| Cow::Borrowed(b)))
         .or_else(|| bucket_arn.and_then(split_s3_arn).map(|(b, _)| Cow::Borrowed(b)));
@@ -366,7 +390,8 @@ pub fn fill_screened(
         (!l.is_empty()).then(|| l.join(","))
     });
 
-    let kms_key_arn = resource(rec, "AWS::KMS::Key")
+    let kms_key_arn = resources
+        .kms_key
         .and_then(|(arn, _)| arn.map(Cow::Borrowed))
         .or_else(|| (f.event_source == "kms.amazonaws.com").then(|| param("keyId")).flatten());
     put_cow(&mut e.kms_key_arn, kms_key_arn);
@@ -402,7 +427,7 @@ pub fn fill_screened(
         .and_then(|u| str_of(u.path(&["sessionContext", "attributes", "mfaAuthenticated"])))
         .and_then(|m| m.parse().ok());
     put_cow(&mut e.on_behalf_of_user_id, uid.and_then(|u| text_cow(u.path(&["onBehalfOf", "userId"]))));
-    put_opt(&mut e.access_point_arn, resource(rec, "AWS::S3::AccessPoint").and_then(|(arn, _)| arn));
+    put_opt(&mut e.access_point_arn, resources.access_point.and_then(|(arn, _)| arn));
     put_cow(&mut e.host, param("Host"));
     put_cow(&mut e.acl, param("x-amz-acl"));
     put_cow(&mut e.sse, param("x-amz-server-side-encryption"));
