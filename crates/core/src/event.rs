@@ -127,6 +127,76 @@ impl Event {
             .or_else(|| (self.principal_type == "AWSAccount").then_some(self.recipient_account.as_deref()).flatten())
     }
 
+    /// `*self = from.clone()`, reusing this event's string buffers: `derive(Clone)` has no
+    /// field-wise `clone_from`, and a bottom-k sample replaces its exemplars this way often. The
+    /// destructuring is exhaustive: a new field must be listed here.
+    pub fn assign(&mut self, from: &Event) {
+        macro_rules! assign {
+            ($($field:ident),* $(,)?) => {
+                let Event { $($field),* } = self;
+                $($field.clone_from(&from.$field);)*
+            };
+        }
+        assign!(
+            event_id,
+            shared_event_id,
+            request_id,
+            event_time_ms,
+            event_source,
+            event_name,
+            event_category,
+            event_type,
+            aws_region,
+            error_code,
+            error_message,
+            source_ip,
+            user_agent,
+            recipient_account,
+            principal,
+            principal_type,
+            identity_arn,
+            account,
+            principal_id,
+            access_key_id,
+            invoked_by,
+            session_issuer_arn,
+            session_issuer_type,
+            session_name,
+            mfa_authenticated,
+            on_behalf_of_user_id,
+            bucket,
+            key,
+            prefix,
+            bucket_owner,
+            access_point_arn,
+            host,
+            acl,
+            grants,
+            sse,
+            sse_kms_key_id,
+            sse_customer_algorithm,
+            object_lock,
+            expected_bucket_owner,
+            request_payer,
+            signature_version,
+            auth_method,
+            cipher_suite,
+            tls_version,
+            tls_cipher_suite,
+            vpc_endpoint_id,
+            vpc_endpoint_account,
+            kms_key_arn,
+            kms_s3_arn,
+            issued_access_key_id,
+            assumed_role_arn,
+            session_policy,
+            changed_resource,
+            policy_document,
+            source_object,
+            role,
+        );
+    }
+
     /// Replaces secrets (presigned-URL signatures, session tokens, secret keys) in every text
     /// field by `[redacted]`. The destructuring is exhaustive: a new field must be listed here.
     pub fn redact_secrets(&mut self) {
@@ -362,6 +432,37 @@ mod tests {
         assert_eq!(prefix_of("app.zip", 1), "");
         assert_eq!(prefix_of("a//b", 2), "a//");
         assert_eq!(prefix_of("x/y", 0), "");
+    }
+
+    /// Every field of `Event` set (to text naming it and `tag`), or every optional one unset.
+    fn event_with_all(tag: Option<&str>) -> Event {
+        let serde_json::Value::Object(mut fields) = serde_json::to_value(Event::default()).expect("serializes") else {
+            panic!("an object")
+        };
+        for (name, v) in fields.iter_mut() {
+            *v = match (name.as_str(), tag) {
+                ("event_time_ms", Some(_)) => serde_json::json!(1_700_000_000_000_i64),
+                ("mfa_authenticated", Some(_)) => serde_json::json!(true),
+                ("role", Some(_)) => serde_json::json!("companion"),
+                (_, Some(tag)) => serde_json::json!(format!("{name} {tag}")),
+                (_, None) if v.is_string() => serde_json::json!(""),
+                (_, None) => serde_json::Value::Null,
+            };
+        }
+        serde_json::from_value(serde_json::Value::Object(fields)).expect("deserializes")
+    }
+
+    #[test]
+    fn assign_equals_a_clone_whatever_was_there() {
+        let full = event_with_all(Some("a"));
+        let other = event_with_all(Some("a much longer value than the first"));
+        let empty = event_with_all(None);
+        assert_ne!(full, empty);
+        for (into, from) in [(&empty, &full), (&full, &empty), (&full, &other), (&other, &full)] {
+            let mut e = into.clone();
+            e.assign(from);
+            assert_eq!(&e, from);
+        }
     }
 
     #[test]

@@ -227,7 +227,8 @@ impl Class {
     fn add(&mut self, at: At<'_>, keys: &Keys, e: &Event) {
         self.weight += 1;
         if before(at, &self.earliest.0) {
-            self.earliest = (owned(at), e.clone());
+            self.earliest.0 = owned(at);
+            self.earliest.1.assign(e);
         }
         self.offer(sample_key(keys.pair, keys.identity), e);
     }
@@ -237,20 +238,31 @@ impl Class {
         sample_key(object_pair_hash(&self.earliest.1), self.earliest.0.2)
     }
 
+    /// Keeps a copy of `e` under `id` when `id` is among the [`PER_CLASS`] smallest; the
+    /// exemplar it displaces lends its buffers to the copy.
     fn offer(&mut self, id: u128, e: &Event) {
-        self.offer_with(id, || Box::new(e.clone()));
+        if self.sample.len() < PER_CLASS {
+            self.sample.entry(id).or_insert_with(|| Box::new(e.clone()));
+        } else if let Some((&largest, _)) = self.sample.last_key_value()
+            && id < largest
+            && !self.sample.contains_key(&id)
+            && let Some((_, mut kept)) = self.sample.pop_last()
+        {
+            kept.assign(e);
+            self.sample.insert(id, kept);
+        }
     }
 
-    /// Keeps the event `make` gives under `id` when `id` is among the [`PER_CLASS`] smallest.
-    fn offer_with(&mut self, id: u128, make: impl FnOnce() -> Box<Event>) {
+    /// [`Class::offer`] of an exemplar already boxed (a shard's).
+    fn offer_boxed(&mut self, id: u128, e: Box<Event>) {
         if self.sample.len() < PER_CLASS {
-            self.sample.entry(id).or_insert_with(make);
+            self.sample.entry(id).or_insert(e);
         } else if let Some((&largest, _)) = self.sample.last_key_value()
             && id < largest
             && !self.sample.contains_key(&id)
         {
             self.sample.pop_last();
-            self.sample.insert(id, make());
+            self.sample.insert(id, e);
         }
     }
 
@@ -260,7 +272,7 @@ impl Class {
             self.earliest = o.earliest;
         }
         for (id, e) in o.sample {
-            self.offer_with(id, || e);
+            self.offer_boxed(id, e);
         }
     }
 

@@ -48,21 +48,47 @@ fn put(slot: &mut String, v: &str) {
     slot.push_str(v);
 }
 
-/// [`put`] of optional text.
+/// [`put`] of optional text. A field present in one record and absent in the next would free
+/// its buffer and allocate another: the buffer waits in [`SPARE`] instead.
 fn put_opt(slot: &mut Option<String>, v: Option<&str>) {
     match (slot.as_mut(), v) {
         (Some(s), Some(v)) => put(s, v),
-        (_, v) => *slot = v.map(str::to_string),
+        (None, Some(v)) => {
+            let mut s = SPARE.with_borrow_mut(Vec::pop).unwrap_or_default();
+            s.push_str(v);
+            *slot = Some(s);
+        }
+        (Some(_), None) => spare(slot.take()),
+        (None, None) => {}
     }
 }
 
 /// [`put_opt`] of text that may already be owned (then moved in).
 fn put_cow(slot: &mut Option<String>, v: Option<Cow<'_, str>>) {
     match v {
-        Some(Cow::Owned(v)) => *slot = Some(v),
+        Some(Cow::Owned(v)) => spare(slot.replace(v)),
         v => put_opt(slot, v.as_deref()),
     }
 }
+
+thread_local! {
+    /// Emptied string buffers of this thread's events, for the next field that needs one.
+    static SPARE: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Keeps a buffer for reuse (a few dozen at most, none above [`LARGE_SPARE`] bytes).
+fn spare(s: Option<String>) {
+    if let Some(mut s) = s.filter(|s| s.capacity() <= LARGE_SPARE) {
+        s.clear();
+        SPARE.with_borrow_mut(|spare| {
+            if spare.len() < 64 {
+                spare.push(s);
+            }
+        });
+    }
+}
+
+const LARGE_SPARE: usize = 4096;
 
 fn str_of<'i>(v: Option<Value<'_, 'i>>) -> Option<&'i str> {
     v?.into_string().filter(|s| !s.is_empty())
