@@ -350,9 +350,8 @@ fn payload(text: &str) -> Option<&'static str> {
     if control {
         return Some("control characters (a terminal escape)");
     }
-    if memchr::memchr2(b'=', b'(', bytes).is_none() {
-        return None;
-    }
+    // No '=' and no '(': no formula.
+    memchr::memchr2(b'=', b'(', bytes)?;
     // Segments between '/': one starting with '=', or with '+', '@' or '-' then a letter and
     // holding a '(' (`-cmd(...)`, not `-v2`). A multi-byte character is never a letter here.
     let formula = std::iter::once(0).chain(memchr::memchr_iter(b'/', bytes).map(|at| at + 1)).any(|start| {
