@@ -321,7 +321,16 @@ pub struct GroupTally {
     classes: BTreeMap<u64, Class>,
     /// More classes than [`CLASSES`] were seen: some denials have no exemplar.
     classes_dropped: bool,
+    /// The [`UNIFORM`] denials with the smallest identities: a uniform sample of the group's
+    /// denials, which the diagnosis reads instead of the classes once classes were dropped (the
+    /// kept classes are a sample of classes, blind to how many denials each stands for).
+    #[serde(default)]
+    uniform: BTreeMap<Identity, Box<Event>>,
 }
+
+/// Denials kept per group as its uniform sample: a share estimated from it is within about
+/// ±3 points (one standard error at 50%).
+pub const UNIFORM: usize = 256;
 
 impl GroupTally {
     fn add(&mut self, e: &Event, keys: &Keys) {
@@ -351,6 +360,7 @@ impl GroupTally {
         if !self.operations.contains(&e.event_name) {
             self.operations.insert(e.event_name.clone());
         }
+        self.offer_uniform(id, e);
         if let Some(c) = self.classes.get_mut(&class) {
             c.add(at, keys, e);
         } else if self.admits(class) {
@@ -358,6 +368,20 @@ impl GroupTally {
             c.add(at, keys, e);
             self.classes.insert(class, c);
             self.trim();
+        }
+    }
+
+    /// Keeps a copy of `e` when its identity is among the [`UNIFORM`] smallest.
+    fn offer_uniform(&mut self, id: Identity, e: &Event) {
+        if self.uniform.len() < UNIFORM {
+            self.uniform.entry(id).or_insert_with(|| Box::new(e.clone()));
+        } else if let Some((&largest, _)) = self.uniform.last_key_value()
+            && id < largest
+            && !self.uniform.contains_key(&id)
+            && let Some((_, mut kept)) = self.uniform.pop_last()
+        {
+            kept.assign(e);
+            self.uniform.insert(id, kept);
         }
     }
 
@@ -394,6 +418,7 @@ impl GroupTally {
     /// copy turned up): its counts, and its place among the exemplars.
     fn withdraw(&mut self, p: &Provisional) {
         self.retract(p.class, p.time);
+        self.uniform.remove(&p.identity);
         if let Some(c) = self.classes.get_mut(&p.class) {
             c.sample.remove(&sample_key(p.pair, p.identity));
             if c.weight == 0 {
@@ -423,6 +448,16 @@ impl GroupTally {
         self.coarsen();
         self.untimed += o.untimed;
         self.classes_dropped |= o.classes_dropped;
+        for (id, e) in o.uniform {
+            if self.uniform.len() < UNIFORM {
+                self.uniform.entry(id).or_insert(e);
+            } else if self.uniform.last_key_value().is_some_and(|(&largest, _)| id < largest)
+                && !self.uniform.contains_key(&id)
+            {
+                self.uniform.pop_last();
+                self.uniform.insert(id, e);
+            }
+        }
         for (h, c) in o.classes {
             match self.classes.get_mut(&h) {
                 Some(mine) => mine.absorb(c),
@@ -488,8 +523,14 @@ impl GroupTally {
 
     /// The diagnosis' input: every exemplar with the weight it stands for, in
     /// [`Event::scan_order`].
+    /// Once classes were dropped, the uniform sample, each denial standing for an equal share.
     pub fn exemplars(&self) -> Vec<(&Event, f64)> {
-        let mut all: Vec<(&Event, f64)> = self.classes.values().flat_map(Class::exemplars).collect();
+        let mut all: Vec<(&Event, f64)> = if self.classes_dropped && !self.uniform.is_empty() {
+            let w = self.denied as f64 / self.uniform.len() as f64;
+            self.uniform.values().map(|e| (&**e, w)).collect()
+        } else {
+            self.classes.values().flat_map(Class::exemplars).collect()
+        };
         all.sort_by(|(a, _), (b, _)| Event::scan_order(a, b));
         all
     }
@@ -833,11 +874,13 @@ fn learn_owner(group: &mut GroupTally, shared: u128, owner: &str) {
         group.bucket_owner.value = owner.to_string();
         group.bucket_owner.at = Some((None, String::new(), 0));
     }
-    for c in group.classes.values_mut() {
-        for e in std::iter::once(&mut c.earliest.1).chain(c.sample.values_mut().map(|e| &mut **e)) {
-            if e.bucket_owner.is_none() && e.shared_event_id.as_deref().map(shared_hash) == Some(shared) {
-                e.bucket_owner = Some(owner.to_string());
-            }
+    let classes = group
+        .classes
+        .values_mut()
+        .flat_map(|c| std::iter::once(&mut c.earliest.1).chain(c.sample.values_mut().map(|e| &mut **e)));
+    for e in classes.chain(group.uniform.values_mut().map(|e| &mut **e)) {
+        if e.bucket_owner.is_none() && e.shared_event_id.as_deref().map(shared_hash) == Some(shared) {
+            e.bucket_owner = Some(owner.to_string());
         }
     }
 }
@@ -1406,6 +1449,46 @@ mod tests {
                 assert_eq!(view(&groups), view(&whole), "{workers} workers, partial {partial}");
                 assert_eq!(merged_dups, dups, "{workers} workers, partial {partial}");
             }
+        }
+    }
+
+    /// A group of many classes, one of them half the denials: past the class budget the
+    /// diagnosis' weights still give that class about half, whichever classes the hash keeps
+    /// (each salt changes every class hash). A sample of classes gave it 0 or nearly all.
+    #[test]
+    fn estimated_shares_follow_the_denials_not_the_classes() {
+        for salt in 0..6 {
+            let mut rng = Rng(salt + 1);
+            let events: Vec<Event> = (0..8_000)
+                .map(|i| {
+                    let variant = if rng.below(2) == 0 { 0 } else { 1 + rng.below(39) };
+                    Event {
+                        event_id: format!("id-{i}"),
+                        event_time_ms: Some(1_700_000_000_000 + i as i64 * 1000),
+                        event_source: "s3.amazonaws.com".into(),
+                        event_name: "PutObject".into(),
+                        error_message: Some(format!("salt {salt} variant {variant}")),
+                        principal: "p".into(),
+                        bucket: Some("b".into()),
+                        key: Some(format!("k{i}")),
+                        role: Some(EventRole::Target),
+                        ..Event::default()
+                    }
+                })
+                .collect();
+            let (groups, _) = tally(&events);
+            let [g] = &groups[..] else { panic!("one group") };
+            assert!(!g.diagnosis_complete(), "40 classes are past the budget");
+            let ex = g.exemplars();
+            let total: f64 = ex.iter().map(|(_, w)| w).sum();
+            let heavy: f64 = ex
+                .iter()
+                .filter(|(e, _)| e.error_message.as_deref().is_some_and(|m| m.ends_with(" variant 0")))
+                .map(|(_, w)| w)
+                .sum();
+            assert!((total - 8_000.0).abs() < 1e-6, "the weights stand for every denial: {total}");
+            let share = heavy / total;
+            assert!((share - 0.5).abs() < 0.1, "salt {salt}: the heavy class has {share:.2} of the weight");
         }
     }
 
