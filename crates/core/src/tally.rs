@@ -15,7 +15,9 @@
 //!   weight, its earliest denial and the [`PER_CLASS`] denials with the smallest
 //!   [`sample_key`]s as exemplars (the object's hash first: the KMS denials a scan keeps past its
 //!   budget are picked by the same hash, so sampled writes keep their KMS evidence). While a group is small this is every denial, so the diagnosis is the one of
-//!   the whole group; past that, shares are estimated from weighted exemplars and marked so.
+//!   the whole group; past that (more classes than fit), shares are estimated from a uniform
+//!   sample of the group's denials (the [`UNIFORM`] smallest identities, each standing for an
+//!   equal share) and marked so: the kept classes are a sample of classes, blind to their weights.
 //!
 //! Every choice (which copy counts, which classes and exemplars stay) depends only on the set
 //! of records, never on arrival order, so shards merge into exactly the state one scan builds.
