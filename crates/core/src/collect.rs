@@ -7,7 +7,7 @@
 //! whatever order the objects arrived in.
 //! `explain` and `query`, which show single events, also keep the targets whole.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::event::{Event, EventRole};
@@ -66,8 +66,7 @@ pub struct Collector {
     sessions: HashMap<Box<str>, Session>,
     /// KMS denials: one per denied write when a key refuses S3, so as many as the denials in
     /// a KMS outage; the [`KMS_KEPT`] with the smallest sample keys are kept.
-    /// Boxed, as a class's exemplars: B-tree nodes shift their entries.
-    kms: BTreeMap<u128, Box<Event>>,
+    kms: tally::Smallest,
 }
 
 /// KMS denials kept past which the ones whose objects hash highest are dropped: the same order
@@ -287,12 +286,7 @@ impl Collector {
 
     fn keep_kms(&mut self, e: Event, keys: &tally::Keys) {
         let key = tally::sample_key(keys.pair, keys.identity);
-        if self.kms.len() < KMS_KEPT {
-            self.kms.entry(key).or_insert_with(|| Box::new(e));
-        } else if self.kms.last_key_value().is_some_and(|(&last, _)| key < last) && !self.kms.contains_key(&key) {
-            self.kms.pop_last();
-            self.kms.insert(key, Box::new(e));
-        }
+        tally::keep_smallest_boxed(&mut self.kms, KMS_KEPT, key, Box::new(e));
     }
 
     /// The settled result, with only the sessions a target used.

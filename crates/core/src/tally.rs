@@ -212,13 +212,52 @@ impl First {
     }
 }
 
+/// Events kept by the smallest of their keys (a bottom-k sample): the same events whatever
+/// order they are offered in, and two samples merge into the one of all their events. Boxed:
+/// a B-tree node shifts its entries on insert, and an `Event` is over 1 KB.
+pub(crate) type Smallest = BTreeMap<u128, Box<Event>>;
+
+/// Whether `id` enters `kept` (at most `limit` entries), and the entry it displaces if any.
+fn make_room(kept: &mut Smallest, limit: usize, id: u128) -> Option<Option<Box<Event>>> {
+    if kept.contains_key(&id) {
+        None
+    } else if kept.len() < limit {
+        Some(None)
+    } else if kept.last_key_value().is_some_and(|(&largest, _)| id < largest) {
+        kept.pop_last().map(|(_, displaced)| Some(displaced))
+    } else {
+        None
+    }
+}
+
+/// Keeps a copy of `e` under `id` when `id` is among the `limit` smallest keys; the event it
+/// displaces lends its buffers to the copy.
+pub(crate) fn keep_smallest(kept: &mut Smallest, limit: usize, id: u128, e: &Event) {
+    match make_room(kept, limit, id) {
+        None => {}
+        Some(None) => {
+            kept.insert(id, Box::new(e.clone()));
+        }
+        Some(Some(mut displaced)) => {
+            displaced.assign(e);
+            kept.insert(id, displaced);
+        }
+    }
+}
+
+/// [`keep_smallest`] of an event already owned (a shard's, or one moved out of a report).
+pub(crate) fn keep_smallest_boxed(kept: &mut Smallest, limit: usize, id: u128, e: Box<Event>) {
+    if make_room(kept, limit, id).is_some() {
+        kept.insert(id, e);
+    }
+}
+
 /// Denials no diagnosis rule tells apart.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Class {
     pub weight: u64,
     earliest: (Order, Event),
-    /// Boxed: a B-tree node shifts its entries on insert, and an `Event` is over 1 KB.
-    sample: BTreeMap<Identity, Box<Event>>,
+    sample: Smallest,
 }
 
 impl Class {
@@ -240,32 +279,8 @@ impl Class {
         sample_key(object_pair_hash(&self.earliest.1), self.earliest.0.2)
     }
 
-    /// Keeps a copy of `e` under `id` when `id` is among the [`PER_CLASS`] smallest; the
-    /// exemplar it displaces lends its buffers to the copy.
     fn offer(&mut self, id: u128, e: &Event) {
-        if self.sample.len() < PER_CLASS {
-            self.sample.entry(id).or_insert_with(|| Box::new(e.clone()));
-        } else if let Some((&largest, _)) = self.sample.last_key_value()
-            && id < largest
-            && !self.sample.contains_key(&id)
-            && let Some((_, mut kept)) = self.sample.pop_last()
-        {
-            kept.assign(e);
-            self.sample.insert(id, kept);
-        }
-    }
-
-    /// [`Class::offer`] of an exemplar already boxed (a shard's).
-    fn offer_boxed(&mut self, id: u128, e: Box<Event>) {
-        if self.sample.len() < PER_CLASS {
-            self.sample.entry(id).or_insert(e);
-        } else if let Some((&largest, _)) = self.sample.last_key_value()
-            && id < largest
-            && !self.sample.contains_key(&id)
-        {
-            self.sample.pop_last();
-            self.sample.insert(id, e);
-        }
+        keep_smallest(&mut self.sample, PER_CLASS, id, e);
     }
 
     fn absorb(&mut self, o: Class) {
@@ -274,7 +289,7 @@ impl Class {
             self.earliest = o.earliest;
         }
         for (id, e) in o.sample {
-            self.offer_boxed(id, e);
+            keep_smallest_boxed(&mut self.sample, PER_CLASS, id, e);
         }
     }
 
@@ -327,7 +342,7 @@ pub struct GroupTally {
     /// denials, which the diagnosis reads instead of the classes once classes were dropped (the
     /// kept classes are a sample of classes, blind to how many denials each stands for).
     #[serde(default)]
-    uniform: BTreeMap<Identity, Box<Event>>,
+    uniform: Smallest,
 }
 
 /// Denials kept per group as its uniform sample: a share estimated from it is within about
@@ -362,7 +377,7 @@ impl GroupTally {
         if !self.operations.contains(&e.event_name) {
             self.operations.insert(e.event_name.clone());
         }
-        self.offer_uniform(id, e);
+        keep_smallest(&mut self.uniform, UNIFORM, id, e);
         if let Some(c) = self.classes.get_mut(&class) {
             c.add(at, keys, e);
         } else if self.admits(class) {
@@ -370,20 +385,6 @@ impl GroupTally {
             c.add(at, keys, e);
             self.classes.insert(class, c);
             self.trim();
-        }
-    }
-
-    /// Keeps a copy of `e` when its identity is among the [`UNIFORM`] smallest.
-    fn offer_uniform(&mut self, id: Identity, e: &Event) {
-        if self.uniform.len() < UNIFORM {
-            self.uniform.entry(id).or_insert_with(|| Box::new(e.clone()));
-        } else if let Some((&largest, _)) = self.uniform.last_key_value()
-            && id < largest
-            && !self.uniform.contains_key(&id)
-            && let Some((_, mut kept)) = self.uniform.pop_last()
-        {
-            kept.assign(e);
-            self.uniform.insert(id, kept);
         }
     }
 
@@ -451,14 +452,7 @@ impl GroupTally {
         self.untimed += o.untimed;
         self.classes_dropped |= o.classes_dropped;
         for (id, e) in o.uniform {
-            if self.uniform.len() < UNIFORM {
-                self.uniform.entry(id).or_insert(e);
-            } else if self.uniform.last_key_value().is_some_and(|(&largest, _)| id < largest)
-                && !self.uniform.contains_key(&id)
-            {
-                self.uniform.pop_last();
-                self.uniform.insert(id, e);
-            }
+            keep_smallest_boxed(&mut self.uniform, UNIFORM, id, e);
         }
         for (h, c) in o.classes {
             match self.classes.get_mut(&h) {
