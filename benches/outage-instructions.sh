@@ -15,26 +15,15 @@ set -euo pipefail
 # shellcheck source=benches/binaries.sh
 . "$(dirname "$0")/binaries.sh"
 command -v valgrind > /dev/null || { echo "outage-instructions.sh: needs valgrind" >&2; exit 1; }
-bench_dir="${DENYTRAIL_BENCH_DIR:-$HOME/.cache/denytrail-bench}"
 size="${1:-512MiB}"
-
-trail_of() { # ratio -> directory, generated once
-    local dir="$bench_dir/outage-$size-ratio$1-seed7"
-    if [ ! -f "$dir.json" ]; then
-        echo "outage-instructions.sh: generating $dir" >&2
-        "$SYNTH" --out "$dir" --size "$size" --denied-ratio "$1" --seed 7 > "$dir.json.tmp"
-        mv "$dir.json.tmp" "$dir.json"
-    fi
-    echo "$dir"
-}
 
 instructions() { # binary trail -> instructions executed by one scan with one worker
     valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null \
         "$1" scan "$2" -q -f json -j 1 2>&1 > /dev/null | awk '/I *refs:/ { gsub(",", "", $4); print $4 }'
 }
 
-outage="$(trail_of 0.5)"
-usual="$(trail_of 0.01)"
+outage="$(outage_trail "$size" 0.5)"
+usual="$(outage_trail "$size" 0.01)"
 echo "| build | outage $size: instructions | 1% $size: instructions | ratio (the bar: >= 0.5) |"
 echo "|---|--:|--:|--:|"
 for build in ${BASELINE:+"$BASELINE"} "$DENYTRAIL"; do

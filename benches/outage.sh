@@ -14,20 +14,9 @@ set -euo pipefail
 
 # shellcheck source=benches/binaries.sh
 . "$(dirname "$0")/binaries.sh"
-bench_dir="${DENYTRAIL_BENCH_DIR:-$HOME/.cache/denytrail-bench}"
 sizes=("${@:-1GiB 2GiB 4GiB}")
 read -r -a sizes <<< "${sizes[*]}"
 largest="${sizes[${#sizes[@]}-1]}"
-
-trail_of() { # size ratio -> directory, generated once
-    local dir="$bench_dir/outage-$1-ratio$2-seed7"
-    if [ ! -f "$dir.json" ]; then
-        echo "outage.sh: generating $dir" >&2
-        "$SYNTH" --out "$dir" --size "$1" --denied-ratio "$2" --seed 7 > "$dir.json.tmp"
-        mv "$dir.json.tmp" "$dir.json"
-    fi
-    echo "$dir"
-}
 
 # One timed scan: prints "wall_s rss_mib decompressed_mb denied groups", keeps the JSON report.
 measure() { # binary trail report
@@ -55,7 +44,7 @@ echo "$rule"
 declare -A mbps rss_of
 for run in "${sizes[@]/%/ 0.5}" "$largest 0.01"; do
     read -r size ratio <<< "$run"
-    trail="$(trail_of "$size" "$ratio")"
+    trail="$(outage_trail "$size" "$ratio")"
     read -r wall rss mb denied groups <<< "$(measure "$DENYTRAIL" "$trail" "$work/new.json")"
     rate="$(awk -v m="$mb" -v w="$wall" 'BEGIN { printf "%.0f", m / w }')"
     mbps["$size $ratio"]="$rate"
