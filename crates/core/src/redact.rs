@@ -37,6 +37,12 @@ static FINDER: LazyLock<AhoCorasick> = LazyLock::new(|| {
         .expect("plain needles")
 });
 
+/// Characters between a secret's name and its value (`name=value`, `name: value`,
+/// `"name":"value"`); one of them must be `:` or `=`.
+fn in_separator(b: u8) -> bool {
+    matches!(b, b'"' | b'\'' | b':' | b'=' | b' ')
+}
+
 /// Characters a secret value is made of (base64, URL encoding, the `/` of a credential scope).
 fn in_value(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'%' | b'/' | b'+' | b'=' | b'.' | b'_' | b'-' | b'~')
@@ -50,11 +56,11 @@ fn in_value(b: u8) -> bool {
 const ANCHORS: [&str; 7] =
     ["signature", "credential", "token", "secretaccesskey", "secret_access_key", "iqojb3jpz2lu", "fwogzxivyxdz"];
 
-/// The packed (Teddy) searcher itself: given these needles, `AhoCorasick` picks a rare-byte
-/// prefilter that stops on most records and walks its automaton (the screen took 4x longer).
 /// Searched for with the anchors (the last needle): a `\u` escape, which can spell any letter.
 const ESCAPE: &str = "\\u";
 
+/// The packed (Teddy) searcher itself: given these needles, `AhoCorasick` picks a rare-byte
+/// prefilter that stops on most records and walks its automaton (the screen took 4x longer).
 static ANCHOR_FINDER: LazyLock<aho_corasick::packed::Searcher> = LazyLock::new(|| {
     aho_corasick::packed::Config::new().builder().extend(ANCHORS).add(ESCAPE).build().expect("a few short needles")
 });
@@ -69,8 +75,8 @@ fn secrets(bytes: &[u8]) -> impl Iterator<Item = (usize, usize)> + '_ {
         let token = m.pattern().as_usize() >= NAMED.len();
         let mut at = m.end();
         if !token {
-            // `name=value`, `name: value`, `"name":"value"`: skip the separator, else no secret.
-            let sep = bytes[at..].iter().take_while(|b| matches!(b, b'"' | b'\'' | b':' | b'=' | b' ')).count();
+            // Skip the separator, else no secret.
+            let sep = bytes[at..].iter().take_while(|b| in_separator(**b)).count();
             if sep == 0 || !bytes[at..at + sep].iter().any(|b| matches!(b, b':' | b'=')) {
                 return None;
             }
@@ -128,7 +134,7 @@ pub fn may_hold_secret(raw: &[u8]) -> bool {
             }
             let mut at = m.end();
             if m.pattern().as_usize() < ANCHORS.len() - TOKENS.len() {
-                let sep = run(at, |b| matches!(b, b'"' | b'\'' | b':' | b'=' | b' '));
+                let sep = run(at, in_separator);
                 if !bytes[at..at + sep].iter().any(|b| matches!(b, b':' | b'=')) {
                     return false;
                 }
