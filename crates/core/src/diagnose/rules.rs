@@ -354,14 +354,10 @@ fn payload(text: &str) -> Option<&'static str> {
     memchr::memchr2(b'=', b'(', bytes)?;
     // Segments between '/': one starting with '=', or with '+', '@' or '-' then a letter and
     // holding a '(' (`-cmd(...)`, not `-v2`). A multi-byte character is never a letter here.
-    let formula = std::iter::once(0).chain(memchr::memchr_iter(b'/', bytes).map(|at| at + 1)).any(|start| {
-        let seg = &bytes[start..];
-        let seg = &seg[..memchr::memchr(b'/', seg).unwrap_or(seg.len())];
-        match seg {
-            [b'=', ..] => true,
-            [b'+' | b'@' | b'-', second, rest @ ..] => second.is_ascii_alphabetic() && rest.contains(&b'('),
-            _ => false,
-        }
+    let formula = bytes.split(|&b| b == b'/').any(|seg| match seg {
+        [b'=', ..] => true,
+        [b'+' | b'@' | b'-', second, rest @ ..] => second.is_ascii_alphabetic() && rest.contains(&b'('),
+        _ => false,
     });
     formula.then_some("a spreadsheet formula")
 }
