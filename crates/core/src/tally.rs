@@ -218,15 +218,15 @@ impl First {
 pub(crate) type Smallest = BTreeMap<u128, Box<Event>>;
 
 /// Whether `id` enters `kept` (at most `limit` entries), and the entry it displaces if any.
+/// Most offers to a full sample fail the first comparison: it comes before any search.
 fn make_room(kept: &mut Smallest, limit: usize, id: u128) -> Option<Option<Box<Event>>> {
-    if kept.contains_key(&id) {
+    let full = kept.len() >= limit;
+    if full && kept.last_key_value().is_none_or(|(&largest, _)| id >= largest) || kept.contains_key(&id) {
         None
-    } else if kept.len() < limit {
-        Some(None)
-    } else if kept.last_key_value().is_some_and(|(&largest, _)| id < largest) {
+    } else if full {
         kept.pop_last().map(|(_, displaced)| Some(displaced))
     } else {
-        None
+        Some(None)
     }
 }
 
