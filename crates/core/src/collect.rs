@@ -286,7 +286,7 @@ impl Collector {
 
     fn keep_kms(&mut self, e: Event, keys: &tally::Keys) {
         let key = tally::sample_key(keys.pair, keys.identity);
-        tally::keep_smallest_boxed(&mut self.kms, KMS_KEPT, key, Box::new(e));
+        tally::keep_smallest_owned(&mut self.kms, KMS_KEPT, key, e);
     }
 
     /// The settled result, with only the sessions a target used.

@@ -217,38 +217,33 @@ impl First {
 /// a B-tree node shifts its entries on insert, and an `Event` is over 1 KB.
 pub(crate) type Smallest = BTreeMap<u128, Box<Event>>;
 
-/// Whether `id` enters `kept` (at most `limit` entries), and the entry it displaces if any.
-/// Most offers to a full sample fail the first comparison: it comes before any search.
-fn make_room(kept: &mut Smallest, limit: usize, id: u128) -> Option<Option<Box<Event>>> {
-    let full = kept.len() >= limit;
-    if full && kept.last_key_value().is_none_or(|(&largest, _)| id >= largest) || kept.contains_key(&id) {
-        None
-    } else if full {
-        kept.pop_last().map(|(_, displaced)| Some(displaced))
-    } else {
-        Some(None)
+/// In a full sample, the entry `id` displaces (taken out), if `id` is new and smaller than the
+/// largest kept key. Most offers stop at that comparison, before any search.
+fn displace(kept: &mut Smallest, id: u128) -> Option<Box<Event>> {
+    if kept.last_key_value().is_none_or(|(&largest, _)| id >= largest) || kept.contains_key(&id) {
+        return None;
     }
+    kept.pop_last().map(|(_, displaced)| displaced)
 }
 
 /// Keeps a copy of `e` under `id` when `id` is among the `limit` smallest keys; the event it
 /// displaces lends its buffers to the copy.
 pub(crate) fn keep_smallest(kept: &mut Smallest, limit: usize, id: u128, e: &Event) {
-    match make_room(kept, limit, id) {
-        None => {}
-        Some(None) => {
-            kept.insert(id, Box::new(e.clone()));
-        }
-        Some(Some(mut displaced)) => {
-            displaced.assign(e);
-            kept.insert(id, displaced);
-        }
+    if kept.len() < limit {
+        kept.entry(id).or_insert_with(|| Box::new(e.clone()));
+    } else if let Some(mut displaced) = displace(kept, id) {
+        displaced.assign(e);
+        kept.insert(id, displaced);
     }
 }
 
-/// [`keep_smallest`] of an event already owned (a shard's, or one moved out of a report).
-pub(crate) fn keep_smallest_boxed(kept: &mut Smallest, limit: usize, id: u128, e: Box<Event>) {
-    if make_room(kept, limit, id).is_some() {
-        kept.insert(id, e);
+/// [`keep_smallest`] of an event already owned (a shard's, boxed, or one moved out of a
+/// report): boxed only once it is kept.
+pub(crate) fn keep_smallest_owned(kept: &mut Smallest, limit: usize, id: u128, e: impl Into<Box<Event>>) {
+    if kept.len() < limit {
+        kept.entry(id).or_insert_with(|| e.into());
+    } else if displace(kept, id).is_some() {
+        kept.insert(id, e.into());
     }
 }
 
@@ -289,7 +284,7 @@ impl Class {
             self.earliest = o.earliest;
         }
         for (id, e) in o.sample {
-            keep_smallest_boxed(&mut self.sample, PER_CLASS, id, e);
+            keep_smallest_owned(&mut self.sample, PER_CLASS, id, e);
         }
     }
 
@@ -452,7 +447,7 @@ impl GroupTally {
         self.untimed += o.untimed;
         self.classes_dropped |= o.classes_dropped;
         for (id, e) in o.uniform {
-            keep_smallest_boxed(&mut self.uniform, UNIFORM, id, e);
+            keep_smallest_owned(&mut self.uniform, UNIFORM, id, e);
         }
         for (h, c) in o.classes {
             match self.classes.get_mut(&h) {
