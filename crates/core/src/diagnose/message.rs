@@ -345,24 +345,24 @@ fn resource_token(text: &str) -> (&str, &str) {
 }
 
 /// ASCII case-insensitive substring search. `needle` must be ASCII, so a match always starts and
-/// ends on a char boundary of `hay`.
+/// ends on a char boundary of `hay`. Only the places where the needle's first byte occurs (in
+/// either case, found with `memchr`) are compared: a report diagnoses thousands of messages, and
+/// comparing at every offset made parsing one cost more than parsing its record.
 pub(crate) fn find_ci(hay: &str, needle: &str) -> Option<usize> {
     let (h, n) = (hay.as_bytes(), needle.as_bytes());
-    if n.is_empty() {
-        return Some(0);
-    }
-    if h.len() < n.len() {
-        return None;
-    }
-    (0..=h.len() - n.len()).find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
+    let Some(&first) = n.first() else { return Some(0) };
+    let last_start = h.len().checked_sub(n.len())?;
+    let (lower, upper) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    memchr::memchr2_iter(lower, upper, &h[..=last_start]).find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
 }
 
+/// [`find_ci`] from the end: the last match.
 fn rfind_ci(hay: &str, needle: &str) -> Option<usize> {
     let (h, n) = (hay.as_bytes(), needle.as_bytes());
-    if h.len() < n.len() || n.is_empty() {
-        return None;
-    }
-    (0..=h.len() - n.len()).rev().find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
+    let &first = n.first()?;
+    let last_start = h.len().checked_sub(n.len())?;
+    let (lower, upper) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    memchr::memchr2_iter(lower, upper, &h[..=last_start]).rev().find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
 }
 
 pub(crate) fn starts_with_ci(hay: &str, prefix: &str) -> bool {
@@ -436,6 +436,34 @@ mod tests {
             ]
         );
         assert!(parse(text.lines().last().unwrap()).transitive_scp);
+    }
+
+    #[test]
+    fn case_insensitive_search_agrees_with_comparing_at_every_offset() {
+        let naive = |h: &str, n: &str, rev: bool| {
+            let (h, n) = (h.as_bytes(), n.as_bytes());
+            let mut at = (0..=h.len().saturating_sub(n.len()))
+                .filter(|&i| h.len() >= n.len() && h[i..i + n.len()].eq_ignore_ascii_case(n));
+            if rev { at.next_back() } else { at.next() }
+        };
+        // Every text of up to 6 characters over an alphabet where the needles' bytes meet their
+        // other case and a non-ASCII character.
+        let alphabet = ['a', 'A', 'b', 'B', ':', ' ', 'é'];
+        let needles = ["", "a", "A", "ab", "Ab:", "b a", ": ", "aaa", "é"];
+        let (mut texts, mut level) = (vec![String::new()], vec![String::new()]);
+        for _ in 0..6 {
+            level = level.iter().flat_map(|t| alphabet.iter().map(move |c| format!("{t}{c}"))).collect();
+            texts.extend(level.iter().cloned());
+        }
+        assert!(texts.len() > 100_000);
+        for t in &texts {
+            for n in needles.iter().filter(|n| n.is_ascii()) {
+                assert_eq!(find_ci(t, n), naive(t, n, false), "{t:?} {n:?}");
+                if !n.is_empty() {
+                    assert_eq!(rfind_ci(t, n), naive(t, n, true), "{t:?} {n:?}");
+                }
+            }
+        }
     }
 
     #[test]
