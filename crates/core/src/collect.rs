@@ -323,7 +323,8 @@ impl Collector {
     }
 
     fn companions(&mut self, all_sessions: bool) -> Vec<Event> {
-        self.companions.push(std::mem::take(&mut self.kms).into_values().map(|e| *e).collect());
+        self.companions
+            .push(std::mem::take(&mut self.kms).into_values().map(std::sync::Arc::unwrap_or_clone).collect());
         for (key, session) in std::mem::take(&mut self.sessions) {
             // Only the keys a target used are needed; the rest are dropped unread.
             if all_sessions || self.used_keys.contains(&key) {

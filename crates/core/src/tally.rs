@@ -213,33 +213,68 @@ impl First {
 }
 
 /// Events kept by the smallest of their keys (a bottom-k sample): the same events whatever
-/// order they are offered in, and two samples merge into the one of all their events. Boxed:
-/// a B-tree node shifts its entries on insert, and an `Event` is over 1 KB.
-pub(crate) type Smallest = BTreeMap<u128, Box<Event>>;
+/// order they are offered in, and two samples merge into the one of all their events. Behind a
+/// pointer: a B-tree node shifts its entries on insert, and an `Event` is over 1 KB; shared:
+/// one denial is often kept by its group's uniform sample, its class's sample and as its
+/// class's earliest, and a group of a few denials (a deep `--prefix-depth`) would otherwise
+/// hold each three times.
+pub(crate) type Smallest = BTreeMap<u128, Arc<Event>>;
+
+/// The one copy of a denial its group keeps, made when the first sample keeps it and shared by
+/// the others.
+pub(crate) struct Copy<'e> {
+    event: &'e Event,
+    made: Option<Arc<Event>>,
+}
+
+impl<'e> Copy<'e> {
+    pub(crate) fn of(event: &'e Event) -> Self {
+        Copy { event, made: None }
+    }
+
+    fn get(&mut self) -> Arc<Event> {
+        self.made.get_or_insert_with(|| Arc::new(self.event.clone())).clone()
+    }
+
+    /// Puts the copy in `slot`, which held an event being let go: an event no other sample
+    /// holds lends its buffers to the copy.
+    fn put(&mut self, slot: &mut Arc<Event>) {
+        match &self.made {
+            Some(made) => *slot = made.clone(),
+            None => {
+                match Arc::get_mut(slot) {
+                    Some(unshared) => unshared.assign(self.event),
+                    None => *slot = Arc::new(self.event.clone()),
+                }
+                self.made = Some(slot.clone());
+            }
+        }
+    }
+}
 
 /// In a full sample, the entry `id` displaces (taken out), if `id` is new and smaller than the
 /// largest kept key. Most offers stop at that comparison, before any search.
-fn displace(kept: &mut Smallest, id: u128) -> Option<Box<Event>> {
+fn displace(kept: &mut Smallest, id: u128) -> Option<Arc<Event>> {
     if kept.last_key_value().is_none_or(|(&largest, _)| id >= largest) || kept.contains_key(&id) {
         return None;
     }
     kept.pop_last().map(|(_, displaced)| displaced)
 }
 
-/// Keeps a copy of `e` under `id` when `id` is among the `limit` smallest keys; the event it
+/// Keeps the copy of `e` under `id` when `id` is among the `limit` smallest keys; the event it
 /// displaces lends its buffers to the copy.
-pub(crate) fn keep_smallest(kept: &mut Smallest, limit: usize, id: u128, e: &Event) {
+pub(crate) fn keep_smallest(kept: &mut Smallest, limit: usize, id: u128, e: &mut Copy) {
     if kept.len() < limit {
-        kept.entry(id).or_insert_with(|| Box::new(e.clone()));
+        kept.entry(id).or_insert_with(|| e.get());
     } else if let Some(mut displaced) = displace(kept, id) {
-        displaced.assign(e);
+        e.put(&mut displaced);
         kept.insert(id, displaced);
     }
 }
 
-/// [`keep_smallest`] of an event already owned (a shard's, boxed, or one moved out of a
-/// report): boxed only once it is kept.
-pub(crate) fn keep_smallest_owned(kept: &mut Smallest, limit: usize, id: u128, e: impl Into<Box<Event>>) {
+/// [`keep_smallest`] of an event already owned (a shard's, or one moved out of a report):
+/// put behind its pointer only once it is kept.
+pub(crate) fn keep_smallest_owned(kept: &mut Smallest, limit: usize, id: u128, e: impl Into<Arc<Event>>) {
     if kept.len() < limit {
         kept.entry(id).or_insert_with(|| e.into());
     } else if displace(kept, id).is_some() {
@@ -251,20 +286,20 @@ pub(crate) fn keep_smallest_owned(kept: &mut Smallest, limit: usize, id: u128, e
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Class {
     pub weight: u64,
-    earliest: (Order, Event),
+    earliest: (Order, Arc<Event>),
     sample: Smallest,
 }
 
 impl Class {
-    fn new(at: At<'_>, e: &Event) -> Class {
-        Class { weight: 0, earliest: (owned(at), e.clone()), sample: BTreeMap::new() }
+    fn new(at: At<'_>, e: &mut Copy) -> Class {
+        Class { weight: 0, earliest: (owned(at), e.get()), sample: BTreeMap::new() }
     }
 
-    fn add(&mut self, at: At<'_>, keys: &Keys, e: &Event) {
+    fn add(&mut self, at: At<'_>, keys: &Keys, e: &mut Copy) {
         self.weight += 1;
         if before(at, &self.earliest.0) {
             self.earliest.0 = owned(at);
-            self.earliest.1.assign(e);
+            e.put(&mut self.earliest.1);
         }
         self.offer(sample_key(keys.pair, keys.identity), e);
     }
@@ -274,7 +309,7 @@ impl Class {
         sample_key(object_pair_hash(&self.earliest.1), self.earliest.0.2)
     }
 
-    fn offer(&mut self, id: u128, e: &Event) {
+    fn offer(&mut self, id: u128, e: &mut Copy) {
         keep_smallest(&mut self.sample, PER_CLASS, id, e);
     }
 
@@ -294,7 +329,7 @@ impl Class {
         let others = self.sample.iter().filter(move |(id, _)| **id != earliest_id).map(|(_, e)| &**e);
         let n = 1 + self.sample.keys().filter(|id| **id != earliest_id).count();
         let w = self.weight as f64 / n as f64;
-        std::iter::once(&self.earliest.1).chain(others).map(move |e| (e, w))
+        std::iter::once(&*self.earliest.1).chain(others).map(move |e| (e, w))
     }
 
     /// Whether the exemplars are every denial of the class.
@@ -372,12 +407,13 @@ impl GroupTally {
         if !self.operations.contains(&e.event_name) {
             self.operations.insert(e.event_name.clone());
         }
-        keep_smallest(&mut self.uniform, UNIFORM, id, e);
+        let copy = &mut Copy::of(e);
+        keep_smallest(&mut self.uniform, UNIFORM, id, copy);
         if let Some(c) = self.classes.get_mut(&class) {
-            c.add(at, keys, e);
+            c.add(at, keys, copy);
         } else if self.admits(class) {
-            let mut c = Class::new(at, e);
-            c.add(at, keys, e);
+            let mut c = Class::new(at, copy);
+            c.add(at, keys, copy);
             self.classes.insert(class, c);
             self.trim();
         }
@@ -865,13 +901,20 @@ fn learn_owner(group: &mut GroupTally, shared: u128, owner: &str) {
         group.bucket_owner.value = owner.to_string();
         group.bucket_owner.at = Some((None, String::new(), 0));
     }
-    let classes = group
-        .classes
-        .values_mut()
-        .flat_map(|c| std::iter::once(&mut c.earliest.1).chain(c.sample.values_mut().map(|e| &mut **e)));
-    for e in classes.chain(group.uniform.values_mut().map(|e| &mut **e)) {
+    let classes =
+        group.classes.values_mut().flat_map(|c| std::iter::once(&mut c.earliest.1).chain(c.sample.values_mut()));
+    // A copy several samples share is reached once per holder: the first makes the new
+    // copy, and the others are given it.
+    let mut learned: Vec<(Arc<Event>, Arc<Event>)> = Vec::new();
+    for e in classes.chain(group.uniform.values_mut()) {
         if e.bucket_owner.is_none() && e.shared_event_id.as_deref().map(shared_hash) == Some(shared) {
-            e.bucket_owner = Some(owner.to_string());
+            match learned.iter().find(|(was, _)| Arc::ptr_eq(was, e)) {
+                Some((_, new)) => *e = new.clone(),
+                None => {
+                    let new = Arc::new(Event { bucket_owner: Some(owner.to_string()), ..(**e).clone() });
+                    learned.push((std::mem::replace(e, new.clone()), new));
+                }
+            }
         }
     }
 }
@@ -1348,6 +1391,33 @@ mod tests {
         assert!(one.iter().any(|g| g.key.principal == "444455556666" && g.denied == 1));
         let caller = one.iter().find(|g| g.key.principal.ends_with("role/x")).unwrap();
         assert_eq!(caller.bucket_owner(), "999988887777", "the owner account learned from the owner's copy");
+        // Its one denial is held once, by the uniform sample and its class alike, and learned
+        // the owner wherever it is held.
+        let held: Vec<&Arc<Event>> = caller.uniform.values().chain(held_by_classes(caller)).collect();
+        assert_eq!(held.len(), 3);
+        assert!(held.iter().all(|e| e.bucket_owner.as_deref() == Some("999988887777")));
+    }
+
+    /// The events a group's classes hold: each one's earliest, then its sample.
+    fn held_by_classes(g: &GroupTally) -> impl Iterator<Item = &Arc<Event>> {
+        g.classes.values().flat_map(|c| std::iter::once(&c.earliest.1).chain(c.sample.values()))
+    }
+
+    #[test]
+    fn a_denial_kept_by_several_samples_is_held_once() {
+        let events = denials(3_000, 5);
+        let (groups, _) = tally(&events);
+        for g in &groups {
+            let held: Vec<&Arc<Event>> = g.uniform.values().chain(held_by_classes(g)).collect();
+            let mut copies: Vec<*const Event> = held.iter().map(|e| Arc::as_ptr(e)).collect();
+            copies.sort_unstable();
+            copies.dedup();
+            let mut ids: Vec<&str> = held.iter().map(|e| e.event_id.as_str()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            assert_eq!(copies.len(), ids.len(), "{:?}: one copy per denial held", g.key);
+            assert!(held.len() > ids.len(), "{:?}: some denial is held by more than one sample", g.key);
+        }
     }
 
     #[test]
