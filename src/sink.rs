@@ -53,7 +53,12 @@ impl Destination {
         write: impl FnOnce(&mut dyn Write) -> Result<()>,
     ) -> Result<()> {
         match self {
-            Destination::Stdout => write(&mut std::io::stdout().lock()),
+            Destination::Stdout => {
+                // Buffered in blocks: a report streamed a row at a time is not a write per line.
+                let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+                write(&mut out)?;
+                Ok(out.flush()?)
+            }
             Destination::File(path) => write_file(path, write),
             Destination::S3 { bucket, key } => {
                 let mut body = Vec::new();

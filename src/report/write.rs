@@ -90,32 +90,34 @@ pub fn write_table(
             }
             w.flush()?;
         }
-        Format::Json | Format::Ndjson => {
-            let objects = json_rows(&shown, &names)?;
-            if format == Format::Ndjson {
-                for o in objects {
-                    writeln!(out, "{}", json_text(o))?;
-                }
-            } else {
-                // One row per line, indented one level inside the array (two inside an envelope).
-                let array = |pad: &str| {
-                    if objects.is_empty() {
-                        return "[]".to_string();
-                    }
-                    let rows: Vec<String> = objects.iter().map(|o| format!("{pad}  {o}")).collect();
-                    format!("[\n{}\n{pad}]", rows.join(",\n"))
-                };
-                let text = match envelope {
-                    None => array(""),
-                    Some(env) => {
-                        let mut fields: Vec<String> =
-                            env.fields.iter().map(|(k, v)| format!("  \"{k}\": {v}")).collect();
-                        fields.push(format!("  \"{}\": {}", env.rows, array("  ")));
-                        format!("{{\n{}\n}}", fields.join(",\n"))
-                    }
-                };
-                writeln!(out, "{}", json_text(text))?;
+        Format::Ndjson => {
+            for o in json_rows(&shown, &names) {
+                writeln!(out, "{}", json_text(o?))?;
             }
+        }
+        Format::Json => {
+            // Written a row at a time: a report of many groups is never held as text whole.
+            // One row per line, indented one level inside the array (two inside an envelope).
+            let pad = if envelope.is_some() { "  " } else { "" };
+            if let Some(env) = envelope {
+                writeln!(out, "{{")?;
+                for (k, v) in &env.fields {
+                    writeln!(out, "{}", json_text(format!("  \"{k}\": {v},")))?;
+                }
+                write!(out, "{}", json_text(format!("  \"{}\": ", env.rows)))?;
+            }
+            let mut objects = json_rows(&shown, &names).peekable();
+            if objects.peek().is_none() {
+                write!(out, "[]")?;
+            } else {
+                writeln!(out, "[")?;
+                while let Some(o) = objects.next() {
+                    let comma = if objects.peek().is_some() { "," } else { "" };
+                    writeln!(out, "{pad}  {}{comma}", json_text(o?))?;
+                }
+                write!(out, "{pad}]")?;
+            }
+            writeln!(out, "{}", if envelope.is_some() { "\n}" } else { "" })?;
         }
         Format::Markdown => {
             writeln!(out, "| {} |", names.join(" | "))?;
@@ -135,19 +137,21 @@ pub fn write_table(
 }
 
 /// Each row as one JSON object, written by hand so the keys keep the frame's column order.
-fn json_rows(df: &DataFrame, names: &[&str]) -> Result<Vec<String>> {
-    let keys: Vec<String> = names.iter().map(serde_json::to_string).collect::<Result<_, _>>()?;
-    rows(df)
-        .iter()
-        .map(|row| {
-            let fields: Vec<String> = keys
-                .iter()
-                .zip(row)
-                .map(|(k, v)| Ok(format!("{k}:{}", serde_json::to_string(&json_value(v))?)))
-                .collect::<Result<_, serde_json::Error>>()?;
-            Ok(format!("{{{}}}", fields.join(",")))
-        })
-        .collect()
+fn json_rows<'a>(df: &'a DataFrame, names: &[&str]) -> impl Iterator<Item = Result<String>> + 'a {
+    let keys: Vec<String> = names.iter().map(|n| serde_json::to_string(n).expect("a string serializes")).collect();
+    rows(df).map(move |row| {
+        let mut object = String::from("{");
+        for (i, (k, v)) in keys.iter().zip(&row).enumerate() {
+            if i > 0 {
+                object.push(',');
+            }
+            object.push_str(k);
+            object.push(':');
+            object.push_str(&serde_json::to_string(&json_value(v))?);
+        }
+        object.push('}');
+        Ok(object)
+    })
 }
 
 /// Writes Parquet carrying [`CHECKSUM_KEY`]: the SHA-256 of its column data, so a damaged
@@ -233,17 +237,16 @@ fn json_value(v: &AnyValue) -> serde_json::Value {
 }
 
 /// The rows of `df` as cells, column by column converted once.
-fn rows(df: &DataFrame) -> Vec<Vec<AnyValue<'_>>> {
-    (0..df.height()).map(|i| df.columns().iter().map(|c| c.get(i).unwrap_or(AnyValue::Null)).collect()).collect()
+/// The rows of `df`, one at a time.
+fn rows(df: &DataFrame) -> impl Iterator<Item = Vec<AnyValue<'_>>> {
+    (0..df.height()).map(|i| df.columns().iter().map(|c| c.get(i).unwrap_or(AnyValue::Null)).collect())
 }
 
 /// An aligned table that fits `width`: the widest columns are shortened first (never below
 /// 8 characters), in the middle, rather than wrapped.
 fn aligned(df: &DataFrame, names: &[&str], width: usize) -> String {
-    let cells: Vec<Vec<(String, bool)>> = rows(df)
-        .iter()
-        .map(|row| row.iter().map(|v| (display(&text(v)), v.is_primitive_numeric())).collect())
-        .collect();
+    let cells: Vec<Vec<(String, bool)>> =
+        rows(df).map(|row| row.iter().map(|v| (display(&text(v)), v.is_primitive_numeric())).collect()).collect();
     let mut widths: Vec<usize> = names.iter().map(|n| n.chars().count()).collect();
     for row in &cells {
         for (w, (c, _)) in widths.iter_mut().zip(row) {
