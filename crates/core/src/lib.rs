@@ -61,8 +61,10 @@ pub fn diagnose_tallies(
     let exemplars: Vec<Vec<(&Event, f64)>> = groups.iter().map(tally::GroupTally::exemplars).collect();
     let index =
         diagnose::Companions::new(companions.iter().chain(exemplars.iter().flatten().map(|(e, _)| *e)).collect());
+    // Groups are diagnosed apart from each other: on every core, as the scan ran.
+    use rayon::prelude::*;
     groups
-        .iter()
+        .par_iter()
         .zip(&exemplars)
         .map(|(g, ex)| {
             let (events, weights): (Vec<&Event>, Vec<f64>) = ex.iter().copied().unzip();
