@@ -991,6 +991,8 @@ fn put_masked(h: &mut Vec<u8>, text: Option<&str>, masks: &[(Option<&str>, &str)
 /// Where `needle` (not empty) starts in `hay`, left to right and without overlaps, as
 /// `str::replace` finds it. A scan for the first byte: the texts are a few hundred bytes, and
 /// building a `memmem::Finder` per record (as `memmem::find_iter` does) cost more than the search.
+/// (Scanning for the needle's least common byte instead, a key's `=` or digits, took more
+/// instructions: choosing it costs what it saves.)
 fn occurrences<'a>(hay: &'a [u8], needle: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
     let mut from = 0;
     std::iter::from_fn(move || {
@@ -1011,6 +1013,9 @@ thread_local! {
     /// The bytes hashed, reused: one-shot hashing of a buffer is many times faster than
     /// feeding a streaming hasher sixty small fields.
     static BYTES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The last user agent [`fields`] read, and its [`crate::diagnose::text_marks`].
+    static AGENT: std::cell::RefCell<(String, u8)> =
+        std::cell::RefCell::new((String::new(), crate::diagnose::text_marks("")));
     /// The text before and after one replacement of [`put_masked`], reused.
     static MASKED: std::cell::RefCell<(Vec<u8>, Vec<u8>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
 }
@@ -1184,7 +1189,17 @@ fn fields(e: &Event, h: &mut Vec<u8>, part: Part) {
         }));
     } else if part == Part::Reduced {
         let marks = |v: &Option<String>| v.as_deref().map_or(0xff, crate::diagnose::text_marks);
-        h.extend_from_slice(&[marks(key), marks(user_agent), u8::from(shared_event_id.is_some())]);
+        let agent_marks = user_agent.as_deref().map_or(0xff, |agent| {
+            // A client sends the same user agent with each of its requests: checked once.
+            AGENT.with_borrow_mut(|(last, marks)| {
+                if last != agent {
+                    agent.clone_into(last);
+                    *marks = crate::diagnose::text_marks(agent);
+                }
+                *marks
+            })
+        });
+        h.extend_from_slice(&[marks(key), agent_marks, u8::from(shared_event_id.is_some())]);
         put(h, source_ip.as_deref().map(ip_kind));
         // ASIA… (temporary) or AKIA… (long-term): the rules read only the kind.
         put(h, access_key_id.as_deref().map(|k| k.get(..4).unwrap_or(k)));
@@ -1446,6 +1461,40 @@ mod tests {
     }
 
     /// Masking writes what successive `str::replace` calls give, overlaps and repeats included.
+    #[test]
+    fn a_user_agent_checked_once_marks_every_class_it_is_in() {
+        let with = |agent: &str| Event { user_agent: Some(agent.into()), ..Event::default() };
+        let (plain, formula, escape) = (with("aws-cli/2"), with("=cmd|' /C calc'!A0 (x)"), with("curl\u{1b}[2J"));
+        let first: Vec<u64> = [&plain, &formula, &escape].iter().map(|e| class_of(e)).collect();
+        assert_eq!(first.iter().collect::<HashSet<_>>().len(), 3, "three payloads, three classes");
+        // Repeated and interleaved, as one client's requests and another's arrive.
+        for e in [&formula, &formula, &plain, &plain, &escape, &formula, &plain] {
+            let i = [&plain, &formula, &escape].iter().position(|x| std::ptr::eq(*x, e)).unwrap();
+            assert_eq!(class_of(e), first[i]);
+        }
+    }
+
+    #[test]
+    fn occurrences_are_the_matches_replace_finds() {
+        // Every text of up to 7 bytes over an alphabet where needles overlap themselves, and
+        // needles whose least common byte is first, inside or last.
+        let alphabet = [b'a', b'b', b'=', b'1'];
+        let needles: [&[u8]; 8] = [b"a", b"=", b"ab", b"a=", b"=a", b"a=a", b"aa", b"1=1"];
+        let mut level = vec![Vec::new()];
+        for _ in 0..7 {
+            level = level.iter().flat_map(|t: &Vec<u8>| alphabet.map(|c| [t.as_slice(), &[c]].concat())).collect();
+            for text in &level {
+                let text = std::str::from_utf8(text).unwrap();
+                for needle in needles {
+                    let needle = std::str::from_utf8(needle).unwrap();
+                    let want: Vec<usize> = text.match_indices(needle).map(|(i, _)| i).collect();
+                    let got: Vec<usize> = occurrences(text.as_bytes(), needle.as_bytes()).collect();
+                    assert_eq!(got, want, "{text:?} {needle:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn masking_equals_successive_replaces() {
         let cases: [(&str, Option<&str>, Option<&str>); 11] = [
