@@ -80,6 +80,9 @@ pub fn run(opts: &ScanOptions, mut collector: Collector) -> Result<(Collector, f
     let in_flight = REPORTS_PER_THREAD * pool.current_num_threads().max(1);
     let (reports_tx, reports) = sync_channel::<Vec<ObjectReport>>(in_flight);
     // Denied writes are tallied on the workers when the collector does not need them whole.
+    if let Some(limit) = seen_limit()? {
+        collector = collector.with_seen_limit(limit);
+    }
     let folder = collector.folder();
     let folding = folder.as_ref();
     std::thread::scope(|s| -> Result<()> {
@@ -125,10 +128,23 @@ pub fn run(opts: &ScanOptions, mut collector: Collector) -> Result<(Collector, f
     })?;
     progress.finish();
     if let Some(folder) = folder {
-        collector.absorb_folded(folder);
+        collector.absorb_folded(folder).context("cannot read back the identities spilled to disk to drop repeats")?;
     }
 
     Ok((collector, started.elapsed().as_secs_f64()))
+}
+
+/// `DENYTRAIL_SEEN_LIMIT`: the identities held in memory to drop repeats before the rest are
+/// spilled to disk (`denytrail_core::tally::SEEN_LIMIT` by default). For tests and benchmarks
+/// that show the spill at small sizes, and for machines with little memory.
+fn seen_limit() -> Result<Option<usize>> {
+    match std::env::var("DENYTRAIL_SEEN_LIMIT") {
+        Ok(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| anyhow::anyhow!("DENYTRAIL_SEEN_LIMIT must be a number of identities, not {v:?}")),
+        Err(_) => Ok(None),
+    }
 }
 
 /// Lists the local inputs (paths and stdin) into the channel, in input order.

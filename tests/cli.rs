@@ -864,3 +864,35 @@ fn ctrl_c_exits_130_and_leaves_no_output() {
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert!(left.is_empty(), "nothing is left behind: {left:?}");
 }
+
+/// The same trail read twice (a symlinked second copy): with the identities spilled to disk
+/// from the first (`DENYTRAIL_SEEN_LIMIT=0`), every repeat is still dropped, and the report is
+/// the one a scan holding them all in memory writes.
+#[test]
+fn identities_spilled_to_disk_drop_repeats_as_held_ones_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let again = dir.path().join("again");
+    std::os::unix::fs::symlink(root().join("testdata/trail"), &again).unwrap();
+    let again = format!("{}/", again.display());
+    let report = |limit: Option<&str>| {
+        let mut c = bin();
+        c.args(["scan", "--format", "json", "-q", &trail(), &again]);
+        if let Some(limit) = limit {
+            c.env("DENYTRAIL_SEEN_LIMIT", limit);
+        }
+        let o = c.output().unwrap();
+        let mut v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["stats"]["elapsed_seconds"] = json!(0);
+        (o.status.code(), v)
+    };
+    let (held_status, held) = report(None);
+    let (spilled_status, spilled) = report(Some("0"));
+    assert_eq!(spilled_status, held_status);
+    assert_eq!(spilled, held);
+    // Every denial once, and the second copy's records all repeats.
+    let (_, once) = scan_json(&[&trail()]);
+    let n = |v: &Value, k: &str| v["stats"][k].as_u64().unwrap();
+    assert!(n(&once, "events_unique") > 10);
+    assert_eq!(n(&spilled, "events_unique"), n(&once, "events_unique"));
+    assert_eq!(n(&spilled, "duplicates_dropped"), 2 * n(&once, "duplicates_dropped") + n(&once, "events_unique"));
+}

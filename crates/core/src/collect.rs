@@ -67,6 +67,8 @@ pub struct Collector {
     /// KMS denials: one per denied write when a key refuses S3, so as many as the denials in
     /// a KMS outage; the [`KMS_KEPT`] with the smallest sample keys are kept.
     kms: tally::Smallest,
+    /// [`Collector::with_seen_limit`].
+    seen_limit: Option<usize>,
 }
 
 /// KMS denials kept past which the ones whose objects hash highest are dropped: the same order
@@ -184,21 +186,33 @@ impl Collector {
         )
     }
 
+    /// Holds at most about `limit` identities in memory while folding (the rest are checked
+    /// for repeats from disk at the end); [`tally::SEEN_LIMIT`] unless set.
+    pub fn with_seen_limit(mut self, limit: usize) -> Collector {
+        self.seen_limit = Some(limit);
+        self
+    }
+
     /// A [`Folder`] for the workers, unless this collector needs the targets whole.
     pub fn folder(&self) -> Option<Folder> {
+        // A shard's ledger holds every identity anyway: its set is not limited.
+        let limit = if self.denials.keeps_ledger() { usize::MAX } else { self.seen_limit.unwrap_or(tally::SEEN_LIMIT) };
         (self.tap.is_none() && self.targets.is_none()).then(|| Folder {
-            seen: tally::Seen::new(),
+            seen: tally::Seen::with_limit(limit),
             partial: self.denials.keeps_ledger(),
             idle: Mutex::new(Vec::new()),
         })
     }
 
-    /// Adds what the workers folded (after the last report).
-    pub fn absorb_folded(&mut self, folder: Folder) {
+    /// Adds what the workers folded (after the last report), and takes back the repeats among
+    /// the denials counted unchecked past the identities' limit. An error is the spill file
+    /// failing to read back: the counts would then include repeats.
+    pub fn absorb_folded(&mut self, folder: Folder) -> std::io::Result<()> {
         for folded in folder.idle.into_inner().unwrap_or_else(PoisonError::into_inner) {
             self.denials.absorb(folded.denials);
             self.used_keys.extend(folded.used_keys);
         }
+        folder.seen.repeats(|repeat| self.denials.retract_repeat(repeat))
     }
 
     /// Hands every kept event to `tap` as well.

@@ -21,13 +21,15 @@
 //!
 //! Every choice (which copy counts, which classes and exemplars stay) depends only on the set
 //! of records, never on arrival order, so shards merge into exactly the state one scan builds.
-//! What still grows with the input is 16 bytes per distinct denial (the identities, to drop
-//! repeats exactly; 40 in a shard's partial, which also records where each was counted), and
-//! the weaker copies of cross-account requests held until their caller's copy is known.
+//! The identities that drop repeats exactly are held in memory up to [`SEEN_LIMIT`], then wait
+//! on disk ([`seen`]); what still grows in memory is a shard's ledger (40 bytes per distinct
+//! denial, recording where each was counted for the merge), the groups (their exemplars shared
+//! between their samples), and the weaker copies of cross-account requests held until their
+//! caller's copy is known.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::{BuildHasher, Hasher};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use hyperloglogplus::{HyperLogLog, HyperLogLogPlus};
 use serde::{Deserialize, Serialize};
@@ -53,27 +55,9 @@ pub const PER_CLASS: usize = 32;
 /// A denial's identity: its `eventID` and content (the log object it came from aside).
 pub type Identity = u128;
 
-/// The identities counted by several tallies at once (the workers'), in shards so that they
-/// seldom wait for each other: 16 bytes per distinct denial, as one tally's own set.
-pub struct Seen(Box<[Mutex<HashSet<Identity, Prehashed>>]>);
-
-impl Seen {
-    pub fn new() -> Arc<Seen> {
-        Arc::new(Seen((0..64).map(|_| Mutex::default()).collect()))
-    }
-
-    /// Whether `id` is new (and now seen).
-    fn insert(&self, id: Identity) -> bool {
-        let shard = &self.0[(id >> 122) as usize % self.0.len()];
-        shard.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id)
-    }
-}
-
-impl std::fmt::Debug for Seen {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Seen")
-    }
-}
+mod seen;
+use seen::Sighting;
+pub use seen::{SEEN_LIMIT, Seen, Unchecked};
 
 /// Hashing for values that are already hashes (the sketch's input).
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
@@ -646,6 +630,9 @@ pub struct Denials {
     callers: HashMap<u128, u32>,
     /// Repeats dropped.
     pub duplicates: u64,
+    /// Groups by [`group_key_hash`], for [`Denials::retract_repeat`].
+    #[serde(skip)]
+    by_key_hash: HashMap<u128, u32, Prehashed>,
 }
 
 impl Denials {
@@ -671,9 +658,11 @@ impl Denials {
         self.ledger.is_some()
     }
 
-    fn first_time(&mut self, id: Identity, at: Counted) -> bool {
+    /// Whether `id` is counted for the first time. `spill` is what a shared set past its limit
+    /// writes out instead of holding it.
+    fn first_time(&mut self, id: Identity, at: Counted, spill: impl FnOnce() -> Option<Unchecked>) -> bool {
         if let Some(shared) = &self.shared
-            && !shared.insert(id)
+            && shared.sight(id, spill().as_ref()) == Sighting::Repeat
         {
             return false;
         }
@@ -726,7 +715,13 @@ impl Denials {
         let shared = e.shared_event_id.as_deref().filter(|s| !s.is_empty()).map(shared_hash);
         let class = keys.class;
         let g = self.group_of_event(e, keys.group);
-        if !self.first_time(id, Counted { group: g, class, time: e.event_time_ms }) {
+        // A provisional copy is not spilled: its repeats meet it by its `sharedEventID` (provide).
+        let provisional = shared.is_some() && naming_rank(e) < 3;
+        let spill = || {
+            let group = group_key_hash(&e.principal, e.bucket.as_deref().unwrap_or(""), &e.prefix);
+            (!provisional).then_some(Unchecked { identity: id, group, class, time: e.event_time_ms })
+        };
+        if !self.first_time(id, Counted { group: g, class, time: e.event_time_ms }, spill) {
             self.duplicates += 1;
             return Fate::Repeat;
         }
@@ -770,6 +765,13 @@ impl Denials {
             (std::cmp::Reverse(a.rank), a.identity) < (std::cmp::Reverse(b.rank), b.identity)
         };
         let loser = match self.provisional.get(&shared) {
+            Some(kept) if kept.identity == p.identity => {
+                // The same copy again (counted unchecked, past the set's limit): a repeat, whose
+                // exemplars are the kept one's.
+                self.duplicates += 1;
+                self.groups[p.group as usize].retract(p.class, p.time);
+                return;
+            }
             Some(kept) if better(kept, &p) => p,
             Some(kept) => {
                 let kept = *kept;
@@ -878,6 +880,22 @@ impl Denials {
             self.provisional.len(),
             self.callers.len()
         )
+    }
+
+    /// Takes back a denial counted unchecked that repeated another ([`Seen::repeats`]).
+    pub fn retract_repeat(&mut self, repeat: &Unchecked) {
+        if self.by_key_hash.len() != self.groups.len() {
+            self.by_key_hash = self
+                .groups
+                .iter()
+                .enumerate()
+                .map(|(i, g)| (group_key_hash(&g.key.principal, &g.key.bucket, &g.key.prefix), i as u32))
+                .collect();
+        }
+        if let Some(&g) = self.by_key_hash.get(&repeat.group) {
+            self.duplicates += 1;
+            self.groups[g as usize].retract(repeat.class, repeat.time);
+        }
     }
 
     /// Denials counted so far (repeats and held copies aside).
@@ -1092,6 +1110,19 @@ impl Keys {
         let (identity, class) = hashes(e);
         Keys { identity, class, pair, group }
     }
+}
+
+/// A group's key hashed in 128 bits: what names it in a spill file, where worker tallies'
+/// numbers of their groups mean nothing.
+fn group_key_hash(principal: &str, bucket: &str, prefix: &str) -> u128 {
+    hashed(
+        |b| {
+            for v in [principal, bucket, prefix] {
+                put(b, Some(v));
+            }
+        },
+        xxhash_rust::xxh3::xxh3_128,
+    )
 }
 
 fn group_hash(principal: &str, bucket: &str, prefix: &str) -> u64 {
@@ -1558,6 +1589,45 @@ mod tests {
                 let (groups, merged_dups) = merged.finish();
                 assert_eq!(view(&groups), view(&whole), "{workers} workers, partial {partial}");
                 assert_eq!(merged_dups, dups, "{workers} workers, partial {partial}");
+            }
+        }
+    }
+
+    #[test]
+    fn past_the_identities_limit_repeats_are_still_dropped_exactly() {
+        let mut events = denials(4_000, 17);
+        // Repeats far from their first copy too, and a whole log object read twice.
+        let mut rng = Rng(5);
+        for i in (1..events.len()).rev() {
+            events.swap(i, rng.below(i as u64 + 1) as usize);
+        }
+        // The bucket owner's copies of cross-account requests too (held provisionally).
+        let again: Vec<Event> = events
+            .iter()
+            .filter(|e| e.source_object == "file-3" || e.principal_type == "AWSAccount")
+            .cloned()
+            .collect();
+        events.extend(again);
+        let (whole, dups) = tally(&events);
+        assert!(dups > 400, "{dups} repeats");
+        for limit in [0, 64, 1_000, usize::MAX] {
+            for workers in [1u64, 3] {
+                let seen = Seen::with_limit(limit);
+                let mut parts: Vec<Denials> = (0..workers).map(|_| Denials::sharing(seen.clone(), false)).collect();
+                for (i, e) in events.iter().enumerate() {
+                    parts[i % workers as usize].add(e);
+                }
+                let mut merged = Denials::new();
+                for p in parts {
+                    merged.absorb(p);
+                }
+                let (held, spilled) = seen.held();
+                assert!(held <= limit.div_ceil(64).max(1).saturating_mul(64), "{held} held, limit {limit}");
+                assert_eq!(spilled, limit < 4_000, "limit {limit}");
+                seen.repeats(|r| merged.retract_repeat(r)).unwrap();
+                let (groups, merged_dups) = merged.finish();
+                assert_eq!(view(&groups), view(&whole), "limit {limit}, {workers} workers");
+                assert_eq!(merged_dups, dups, "limit {limit}, {workers} workers");
             }
         }
     }
