@@ -206,14 +206,14 @@ pub(crate) type Smallest = BTreeMap<u128, Arc<Event>>;
 
 /// The one copy of a denial its group keeps, made when the first sample keeps it and shared by
 /// the others.
-pub(crate) struct Copy<'e> {
+pub(crate) struct SharedCopy<'e> {
     event: &'e Event,
     made: Option<Arc<Event>>,
 }
 
-impl<'e> Copy<'e> {
+impl<'e> SharedCopy<'e> {
     pub(crate) fn of(event: &'e Event) -> Self {
-        Copy { event, made: None }
+        SharedCopy { event, made: None }
     }
 
     fn get(&mut self) -> Arc<Event> {
@@ -247,7 +247,7 @@ fn displace(kept: &mut Smallest, id: u128) -> Option<Arc<Event>> {
 
 /// Keeps the copy of `e` under `id` when `id` is among the `limit` smallest keys; the event it
 /// displaces lends its buffers to the copy.
-pub(crate) fn keep_smallest(kept: &mut Smallest, limit: usize, id: u128, e: &mut Copy) {
+pub(crate) fn keep_smallest(kept: &mut Smallest, limit: usize, id: u128, e: &mut SharedCopy) {
     if kept.len() < limit {
         kept.entry(id).or_insert_with(|| e.get());
     } else if let Some(mut displaced) = displace(kept, id) {
@@ -275,11 +275,11 @@ pub struct Class {
 }
 
 impl Class {
-    fn new(at: At<'_>, e: &mut Copy) -> Class {
+    fn new(at: At<'_>, e: &mut SharedCopy) -> Class {
         Class { weight: 0, earliest: (owned(at), e.get()), sample: BTreeMap::new() }
     }
 
-    fn add(&mut self, at: At<'_>, keys: &Keys, e: &mut Copy) {
+    fn add(&mut self, at: At<'_>, keys: &Keys, e: &mut SharedCopy) {
         self.weight += 1;
         if before(at, &self.earliest.0) {
             self.earliest.0 = owned(at);
@@ -293,7 +293,7 @@ impl Class {
         sample_key(object_pair_hash(&self.earliest.1), self.earliest.0.2)
     }
 
-    fn offer(&mut self, id: u128, e: &mut Copy) {
+    fn offer(&mut self, id: u128, e: &mut SharedCopy) {
         keep_smallest(&mut self.sample, PER_CLASS, id, e);
     }
 
@@ -391,7 +391,7 @@ impl GroupTally {
         if !self.operations.contains(&e.event_name) {
             self.operations.insert(e.event_name.clone());
         }
-        let copy = &mut Copy::of(e);
+        let copy = &mut SharedCopy::of(e);
         keep_smallest(&mut self.uniform, UNIFORM, id, copy);
         if let Some(c) = self.classes.get_mut(&class) {
             c.add(at, keys, copy);
@@ -662,7 +662,7 @@ impl Denials {
     /// writes out instead of holding it.
     fn first_time(&mut self, id: Identity, at: Counted, spill: impl FnOnce() -> Option<Unchecked>) -> bool {
         if let Some(shared) = &self.shared
-            && shared.sight(id, spill().as_ref()) == Sighting::Repeat
+            && shared.sight(id, spill) == Sighting::Repeat
         {
             return false;
         }
@@ -1491,7 +1491,6 @@ mod tests {
         }
     }
 
-    /// Masking writes what successive `str::replace` calls give, overlaps and repeats included.
     #[test]
     fn a_user_agent_checked_once_marks_every_class_it_is_in() {
         let with = |agent: &str| Event { user_agent: Some(agent.into()), ..Event::default() };
@@ -1526,6 +1525,7 @@ mod tests {
         }
     }
 
+    /// Masking writes what successive `str::replace` calls give, overlaps and repeats included.
     #[test]
     fn masking_equals_successive_replaces() {
         let cases: [(&str, Option<&str>, Option<&str>); 11] = [

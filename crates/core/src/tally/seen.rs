@@ -101,14 +101,14 @@ impl Seen {
     /// Whether `id` was seen; a new one is held, or, past the limit, written out with `spill`
     /// (a denial without a record to spill is left for its caller to settle: a provisional
     /// copy, which meets its repeats by its `sharedEventID`).
-    pub(crate) fn sight(&self, id: Identity, spill: Option<&Unchecked>) -> Sighting {
+    pub(crate) fn sight(&self, id: Identity, spill: impl FnOnce() -> Option<Unchecked>) -> Sighting {
         let mut shard = self.shard(id);
         if shard.ids.contains(&id) {
             return Sighting::Repeat;
         }
         if shard.ids.len() >= self.per_shard {
-            let Some(record) = spill else { return Sighting::Unchecked };
-            if shard.write(record).is_ok() {
+            let Some(record) = spill() else { return Sighting::Unchecked };
+            if shard.write(&record).is_ok() {
                 return Sighting::Unchecked;
             }
             // No room on disk: held after all, as if there were no limit.
@@ -142,7 +142,8 @@ impl Seen {
     }
 
     /// Identities held in memory, and whether any was spilled.
-    pub fn held(&self) -> (usize, bool) {
+    #[cfg(test)]
+    pub(crate) fn held(&self) -> (usize, bool) {
         self.shards.iter().fold((0, false), |(n, spilled), s| {
             let s = s.lock().unwrap_or_else(PoisonError::into_inner);
             (n + s.ids.len(), spilled || s.spill.is_some())
@@ -189,7 +190,7 @@ mod tests {
                 // Every identity in shard 0..4: one held per shard, then spilled.
                 for j in 0..3u128 {
                     let id = (i << 122) | (j << 8);
-                    sightings.push((round, i, j, seen.sight(id, Some(&Unchecked { identity: id, ..record(i) }))));
+                    sightings.push((round, i, j, seen.sight(id, || Some(Unchecked { identity: id, ..record(i) }))));
                 }
             }
         }
