@@ -1115,25 +1115,18 @@ impl Keys {
 /// A group's key hashed in 128 bits: what names it in a spill file, where worker tallies'
 /// numbers of their groups mean nothing.
 fn group_key_hash(principal: &str, bucket: &str, prefix: &str) -> u128 {
-    hashed(
-        |b| {
-            for v in [principal, bucket, prefix] {
-                put(b, Some(v));
-            }
-        },
-        xxhash_rust::xxh3::xxh3_128,
-    )
+    hashed(|b| put_group_key(b, [principal, bucket, prefix]), xxhash_rust::xxh3::xxh3_128)
 }
 
+/// [`Keys::group`]: the group's look-up in one tally.
 fn group_hash(principal: &str, bucket: &str, prefix: &str) -> u64 {
-    hashed(
-        |b| {
-            for v in [principal, bucket, prefix] {
-                put(b, Some(v));
-            }
-        },
-        xxhash_rust::xxh3::xxh3_64,
-    )
+    hashed(|b| put_group_key(b, [principal, bucket, prefix]), xxhash_rust::xxh3::xxh3_64)
+}
+
+fn put_group_key(b: &mut Vec<u8>, key: [&str; 3]) {
+    for v in key {
+        put(b, Some(v));
+    }
 }
 
 /// Which fields of a denial [`fields`] writes.
