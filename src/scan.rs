@@ -137,7 +137,7 @@ pub fn run(opts: &ScanOptions, mut collector: Collector) -> Result<(Collector, f
 /// `DENYTRAIL_SEEN_LIMIT`: the identities held in memory to drop repeats before the rest are
 /// spilled to disk (`denytrail_core::tally::SEEN_LIMIT` by default). For tests and benchmarks
 /// that show the spill at small sizes, and for machines with little memory.
-fn seen_limit() -> Result<Option<usize>> {
+pub(crate) fn seen_limit() -> Result<Option<usize>> {
     match std::env::var("DENYTRAIL_SEEN_LIMIT") {
         Ok(v) => v
             .parse()

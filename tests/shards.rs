@@ -57,6 +57,25 @@ fn shards_of_the_sample_trail_merge_into_one_scan() {
     assert_eq!(sharded(&trail(), 3, "JOB_COMPLETION_INDEX", dir.path(), &f), whole(&trail(), &f));
 }
 
+/// The sample trail read twice (a symlinked copy), so that shards count the same records: the
+/// merge drops every repeat whether it holds the identities or spills them all to disk.
+#[test]
+fn a_merge_that_spills_its_identities_drops_the_same_repeats() {
+    let dir = tempfile::tempdir().unwrap();
+    let again = dir.path().join("again");
+    std::os::unix::fs::symlink(root().join("testdata/trail"), &again).unwrap();
+    let again = format!("{}/", again.display());
+    let one = whole(&trail(), &[&again]);
+    let partials = dir.path().join("partials");
+    std::fs::create_dir(&partials).unwrap();
+    assert_eq!(sharded(&trail(), 3, "JOB_COMPLETION_INDEX", &partials, &[&again]), one);
+    let glob = format!("{}/*.partial", partials.display());
+    let spilled = bin().args(["merge", "-q", "-f", "json", &glob]).env("DENYTRAIL_SEEN_LIMIT", "0").output().unwrap();
+    assert_eq!(report_of(spilled), one);
+    let dups = one.1["stats"]["duplicates_dropped"].as_u64().unwrap();
+    assert!(dups > one.1["stats"]["events_unique"].as_u64().unwrap(), "{}", one.1["stats"]);
+}
+
 #[test]
 fn shards_of_real_data_merge_into_one_scan() {
     let real = root().join("../shared/realdata");

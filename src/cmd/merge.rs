@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow, bail};
 
 use super::Exit;
 use super::scan::Prepared;
@@ -31,7 +31,8 @@ pub fn run(args: &MergeArgs) -> Result<Exit> {
     let prepared = Prepared::of(&args.report, &aws)?;
     let locations = expand(&args.partials, &aws)?;
 
-    let mut collector = Collector::new();
+    let limit = crate::scan::seen_limit()?.unwrap_or(denytrail_core::tally::SEEN_LIMIT);
+    let mut collector = Collector::for_merge(limit);
     let mut first: Option<(String, Header)> = None;
     let mut seen: BTreeMap<u32, String> = BTreeMap::new();
     for at in &locations {
@@ -69,6 +70,7 @@ pub fn run(args: &MergeArgs) -> Result<Exit> {
     if !missing.is_empty() {
         bail!("shard(s) {} missing: a merge without them would not be the whole trail", missing.join(", "));
     }
+    collector.settle_merged().context("cannot read back the identities spilled to disk to drop repeats")?;
     let mut out = collector.finish();
     out.stats.elapsed_seconds = out.stats.elapsed_seconds.max(started.elapsed().as_secs_f64());
     super::refuse_unread(&out, args.report.run.quiet)?;

@@ -169,6 +169,18 @@ impl Collector {
         Collector { targets: Some(Vec::new()), ..Collector::default() }
     }
 
+    /// A merge's collector: the partials' identities are held up to about `limit` and spilled
+    /// past it, instead of a ledger of every one; [`Collector::settle_merged`] before finishing.
+    pub fn for_merge(limit: usize) -> Collector {
+        Collector { denials: Denials::merging(limit), ..Collector::default() }
+    }
+
+    /// Takes back the repeats among the identities a merge spilled (an error is the spill
+    /// failing to read back).
+    pub fn settle_merged(&mut self) -> std::io::Result<()> {
+        self.denials.settle_merged()
+    }
+
     /// A shard's collector: its tallies record where each denial was counted, for the merge.
     pub fn for_partial() -> Collector {
         Collector { denials: Denials::for_partial(), ..Collector::default() }

@@ -633,6 +633,10 @@ pub struct Denials {
     /// Groups by [`group_key_hash`], for [`Denials::retract_repeat`].
     #[serde(skip)]
     by_key_hash: HashMap<u128, u32, Prehashed>,
+    /// A merge's ([`Denials::merging`]): the identities the partials absorbed so far counted, in
+    /// a set that spills past its limit, instead of a ledger of them all.
+    #[serde(skip)]
+    merged: Option<Arc<Seen>>,
 }
 
 impl Denials {
@@ -651,6 +655,20 @@ impl Denials {
     /// worker thread); a partial's keep the ledger too. [`Denials::absorb`] joins them.
     pub fn sharing(seen: Arc<Seen>, partial: bool) -> Denials {
         Denials { shared: Some(seen), ledger: partial.then(HashMap::default), ..Denials::default() }
+    }
+
+    /// A merge's tallies: the partials' repeats are dropped through a set of their identities
+    /// that holds about `limit` in memory and spills the rest ([`Denials::settle_merged`]).
+    pub fn merging(limit: usize) -> Denials {
+        Denials { merged: Some(Seen::with_limit(limit)), ..Denials::default() }
+    }
+
+    /// Takes back, at the end of a merge, the repeats among the identities it spilled.
+    pub fn settle_merged(&mut self) -> std::io::Result<()> {
+        match self.merged.take() {
+            Some(seen) => seen.repeats(|r| self.retract_repeat(r)),
+            None => Ok(()),
+        }
     }
 
     /// Whether this is a shard's (it records where each denial was counted).
@@ -800,13 +818,37 @@ impl Denials {
         let mut theirs = other.ledger.take().unwrap_or_default();
         // Take back, on the other side, what this side already counted.
         let mut repeats = Vec::new();
-        theirs.retain(|id, at| {
-            let repeat = mine.contains_key(id);
-            if repeat {
-                repeats.push(*at);
+        match self.merged.clone() {
+            Some(seen) => {
+                // A provisional copy is not spilled: its repeats meet it by `sharedEventID`.
+                let provisional: HashSet<Identity> = other.provisional.values().map(|p| p.identity).collect();
+                let groups = &other.groups;
+                theirs.retain(|id, at| {
+                    let spill = || {
+                        let k = &groups[at.group as usize].key;
+                        let group = group_key_hash(&k.principal, &k.bucket, &k.prefix);
+                        (!provisional.contains(id)).then_some(Unchecked {
+                            identity: *id,
+                            group,
+                            class: at.class,
+                            time: at.time,
+                        })
+                    };
+                    let repeat = seen.sight(*id, spill) == Sighting::Repeat;
+                    if repeat {
+                        repeats.push(*at);
+                    }
+                    !repeat
+                });
             }
-            !repeat
-        });
+            None => theirs.retain(|id, at| {
+                let repeat = mine.contains_key(id);
+                if repeat {
+                    repeats.push(*at);
+                }
+                !repeat
+            }),
+        }
         for at in repeats {
             self.duplicates += 1;
             other.groups[at.group as usize].retract(at.class, at.time);
@@ -821,11 +863,13 @@ impl Denials {
             moved.push(g);
             self.groups[g as usize].absorb(t);
         }
-        for (id, mut at) in theirs {
-            at.group = moved[at.group as usize];
-            mine.insert(id, at);
+        if self.merged.is_none() {
+            for (id, mut at) in theirs {
+                at.group = moved[at.group as usize];
+                mine.insert(id, at);
+            }
+            self.ledger = ledgers.then_some(mine);
         }
-        self.ledger = ledgers.then_some(mine);
         for (s, g) in other.callers {
             self.callers.entry(s).or_insert(moved[g as usize]);
         }
@@ -1461,7 +1505,14 @@ mod tests {
 
     #[test]
     fn shards_merge_into_the_state_one_scan_builds() {
-        let events = denials(4_000, 11);
+        let mut events = denials(4_000, 11);
+        // The bucket owner's copies read again from another object, maybe in another shard.
+        let again: Vec<Event> = events
+            .iter()
+            .filter(|e| e.principal_type == "AWSAccount")
+            .map(|e| Event { source_object: "owner-again".into(), ..e.clone() })
+            .collect();
+        events.extend(again);
         let (whole, dups) = tally(&events);
         for shards in [2u64, 3, 5] {
             // Objects go to shards by name, so a record and its repeat may land in two shards.
@@ -1470,17 +1521,27 @@ mod tests {
                 let s = xxhash_rust::xxh3::xxh3_64(e.source_object.as_bytes()) % shards;
                 parts[s as usize].add(e);
             }
-            let mut merged = Denials::for_partial();
-            for p in parts {
-                // Through the partial's own encoding.
-                let text = serde_json::to_string(&p).unwrap();
-                let mut back: Denials = serde_json::from_str(&text).unwrap();
-                back.reindex();
-                merged.absorb(back);
+            // Into a shard's tallies (a ledger of them all), and as `merge` does, with the
+            // identities spilled past a limit.
+            for (limit, mut merged) in [
+                (None, Denials::for_partial()),
+                (Some(0), Denials::merging(0)),
+                (Some(100), Denials::merging(100)),
+                (Some(usize::MAX), Denials::merging(usize::MAX)),
+            ] {
+                for p in &parts {
+                    // Through the partial's own encoding.
+                    let text = serde_json::to_string(p).unwrap();
+                    let mut back: Denials = serde_json::from_str(&text).unwrap();
+                    back.reindex();
+                    merged.absorb(back);
+                }
+                assert_eq!(merged.keeps_ledger(), limit.is_none());
+                merged.settle_merged().unwrap();
+                let (groups, merged_dups) = merged.finish();
+                assert_eq!(view(&groups), view(&whole), "{shards} shards, limit {limit:?}");
+                assert_eq!(merged_dups, dups, "{shards} shards, limit {limit:?}");
             }
-            let (groups, merged_dups) = merged.finish();
-            assert_eq!(view(&groups), view(&whole), "{shards} shards");
-            assert_eq!(merged_dups, dups, "{shards} shards");
         }
     }
 
