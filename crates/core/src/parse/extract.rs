@@ -143,6 +143,7 @@ macro_rules! slots {
             }
 
             /// The value at a path whose first key is one of the fields.
+            #[allow(dead_code, reason = "not every view reads a nested path")]
             fn path(&self, keys: &[&str]) -> Option<Value<'t, 'i>> {
                 let (first, rest) = keys.split_first()?;
                 path(self.get(first)?, rest)
@@ -223,6 +224,15 @@ slots! {
         "bucketPolicy",
         "policyDocument",
         "content",
+    ]
+}
+
+slots! {
+    /// The fields of `additionalEventData` the extraction reads.
+    struct Extra [
+        "SignatureVersion",
+        "AuthenticationMethod",
+        "CipherSuite",
     ]
 }
 
@@ -364,7 +374,8 @@ pub fn fill_screened(
     let rp = rec.get("requestParameters");
     let params = Params::of(rp);
     let param = |k: &str| text_cow(params.get(k));
-    let extra = |k: &str| text_cow(rec.get("additionalEventData").and_then(|a| get(a, k)));
+    let extra = Extra::of(rec.get("additionalEventData"));
+    let extra = |k: &str| text_cow(extra.get(k));
     let id = |k: &str| uid.and_then(|u| text_cow(u.get(k)));
     let field = |k: &str| text_cow(rec.get(k));
 
@@ -444,11 +455,9 @@ pub fn fill_screened(
     put_cow(&mut e.account, id("accountId"));
     put_cow(&mut e.access_key_id, id("accessKeyId"));
     put_cow(&mut e.invoked_by, id("invokedBy"));
-    put_cow(&mut e.session_issuer_arn, uid.and_then(|u| text_cow(u.path(&["sessionContext", "sessionIssuer", "arn"]))));
-    put_cow(
-        &mut e.session_issuer_type,
-        uid.and_then(|u| text_cow(u.path(&["sessionContext", "sessionIssuer", "type"]))),
-    );
+    let issuer = uid.and_then(|u| u.path(&["sessionContext", "sessionIssuer"]));
+    put_cow(&mut e.session_issuer_arn, text_cow(issuer.and_then(|i| get(i, "arn"))));
+    put_cow(&mut e.session_issuer_type, text_cow(issuer.and_then(|i| get(i, "type"))));
     e.mfa_authenticated = uid
         .and_then(|u| str_of(u.path(&["sessionContext", "attributes", "mfaAuthenticated"])))
         .and_then(|m| m.parse().ok());
