@@ -51,6 +51,9 @@ const LIGHT_REPORT_EVENTS: usize = 64;
 /// Runs the pipeline into `collector`; returns it with the seconds taken.
 pub fn run(opts: &ScanOptions, mut collector: Collector) -> Result<(Collector, f64)> {
     let started = Instant::now();
+    // The report's diagnosis runs on rayon's global pool: as many threads as the scan's. (Set
+    // once per process; a second scan in one process keeps the first's.)
+    let _ = rayon::ThreadPoolBuilder::new().num_threads(opts.threads).build_global();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads)
         .thread_name(|i| format!("denytrail-worker-{i}"))
