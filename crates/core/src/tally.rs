@@ -445,6 +445,32 @@ impl GroupTally {
         }
     }
 
+    /// Points the classes' exemplars that the uniform sample holds too at its copy (an exemplar
+    /// read back from a partial is a copy of its own in each sample).
+    fn share_exemplars(&mut self) {
+        let uniform = &self.uniform;
+        // A class sample's key ends with the identity's low 64 bits; equal events are the same.
+        let by_low: HashMap<u64, &Arc<Event>> = uniform.iter().map(|(id, e)| (*id as u64, e)).collect();
+        let share = |e: &mut Arc<Event>, low: u64| {
+            if let Some(u) = by_low.get(&low)
+                && !Arc::ptr_eq(u, e)
+                && ***u == **e
+            {
+                *e = Arc::clone(u);
+            }
+        };
+        for c in self.classes.values_mut() {
+            for (key, e) in c.sample.iter_mut() {
+                share(e, *key as u64);
+            }
+            // The earliest is often in the class's own sample too.
+            match c.sample.get(&c.earliest_key()) {
+                Some(s) if **s == *c.earliest.1 => c.earliest.1 = Arc::clone(s),
+                _ => share(&mut c.earliest.1, c.earliest.0.2 as u64),
+            }
+        }
+    }
+
     fn absorb(&mut self, o: GroupTally) {
         self.denied += o.denied;
         self.principal_type.absorb(o.principal_type);
@@ -948,11 +974,13 @@ impl Denials {
     }
 
     /// Rebuilds the look-up a deserialized state lacks.
+    /// Also shares again the exemplars several samples held (a partial writes each holder's).
     pub fn reindex(&mut self) {
         self.index.clear();
-        for (i, g) in self.groups.iter().enumerate() {
+        for (i, g) in self.groups.iter_mut().enumerate() {
             let hash = group_hash(&g.key.principal, &g.key.bucket, &g.key.prefix);
             self.index.entry(hash).or_default().push(i as u32);
+            g.share_exemplars();
         }
     }
 }
@@ -1490,7 +1518,16 @@ mod tests {
     fn a_denial_kept_by_several_samples_is_held_once() {
         let events = denials(3_000, 5);
         let (groups, _) = tally(&events);
-        for g in &groups {
+        // And once again when read back from a partial, which writes each holder's copy.
+        let mut d = Denials::for_partial();
+        for e in &events {
+            d.add(e);
+        }
+        let mut back: Denials = serde_json::from_str(&serde_json::to_string(&d).unwrap()).unwrap();
+        back.reindex();
+        let (read_back, _) = back.finish();
+        assert_eq!(view(&read_back), view(&groups));
+        for g in groups.iter().chain(&read_back) {
             let held: Vec<&Arc<Event>> = g.uniform.values().chain(held_by_classes(g)).collect();
             let mut copies: Vec<*const Event> = held.iter().map(|e| Arc::as_ptr(e)).collect();
             copies.sort_unstable();
