@@ -76,6 +76,29 @@ fn a_merge_that_spills_its_identities_drops_the_same_repeats() {
     assert!(dups > one.1["stats"]["events_unique"].as_u64().unwrap(), "{}", one.1["stats"]);
 }
 
+/// An outage at a deep prefix: thousands of small groups, whose evidence quotes the session
+/// (`AssumeRole`) that issued the denied caller's key. A merge sees no target, so it must keep
+/// every session the shards pass on (it once dropped them all, and with them that evidence).
+#[test]
+fn shards_of_an_outage_of_small_groups_merge_into_one_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let trail_dir = dir.path().join("trail");
+    let mut opts = denytrail_synth::SynthOptions::new(trail_dir.clone(), 8 << 20);
+    (opts.max_file_bytes, opts.seed, opts.denied_ratio) = (1 << 20, 11, 0.5);
+    denytrail_synth::generate(&opts).unwrap();
+    let input = trail_dir.to_str().unwrap();
+    let args = ["--prefix-depth", "3"];
+    let one = whole(input, &args);
+    let groups = one.1["groups"].as_array().unwrap();
+    assert!(groups.len() > 100, "{} groups", groups.len());
+    let with_session =
+        groups.iter().filter(|g| g["evidence"].as_str().unwrap().contains("its session (access key")).count();
+    assert!(with_session > 0, "some evidence quotes a session");
+    let partials = dir.path().join("partials");
+    std::fs::create_dir(&partials).unwrap();
+    assert_eq!(sharded(input, 2, "JOB_COMPLETION_INDEX", &partials, &args), one);
+}
+
 #[test]
 fn shards_of_real_data_merge_into_one_scan() {
     let real = root().join("../shared/realdata");

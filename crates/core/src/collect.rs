@@ -69,6 +69,9 @@ pub struct Collector {
     kms: tally::Smallest,
     /// [`Collector::with_seen_limit`].
     seen_limit: Option<usize>,
+    /// A merge's ([`Collector::for_merge`]): it sees no target, so it cannot tell the sessions a
+    /// target used from the others, and keeps them all, as the shards did.
+    merging: bool,
 }
 
 /// KMS denials kept past which the ones whose objects hash highest are dropped: the same order
@@ -172,7 +175,7 @@ impl Collector {
     /// A merge's collector: the partials' identities are held up to about `limit` and spilled
     /// past it, instead of a ledger of every one; [`Collector::settle_merged`] before finishing.
     pub fn for_merge(limit: usize) -> Collector {
-        Collector { denials: Denials::merging(limit), ..Collector::default() }
+        Collector { denials: Denials::merging(limit), merging: true, ..Collector::default() }
     }
 
     /// Takes back the repeats among the identities a merge spilled (an error is the spill
@@ -315,9 +318,9 @@ impl Collector {
         tally::keep_smallest_owned(&mut self.kms, KMS_KEPT, key, e);
     }
 
-    /// The settled result, with only the sessions a target used.
+    /// The settled result, with only the sessions a target used (a merge: every session).
     pub fn finish(mut self) -> ScanOutput {
-        let companions = self.companions(false);
+        let companions = self.companions(self.merging);
         let (groups, duplicates, withdrawn) = std::mem::take(&mut self.denials).settle();
         if let Some(tap) = &mut self.tap {
             tap.settle(&withdrawn.into_iter().collect());
