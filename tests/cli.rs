@@ -871,9 +871,7 @@ fn ctrl_c_exits_130_and_leaves_no_output() {
 #[test]
 fn identities_spilled_to_disk_drop_repeats_as_held_ones_do() {
     let dir = tempfile::tempdir().unwrap();
-    let again = dir.path().join("again");
-    std::os::unix::fs::symlink(root().join("testdata/trail"), &again).unwrap();
-    let again = format!("{}/", again.display());
+    let again = trail_again(dir.path());
     let report = |limit: Option<&str>| {
         let mut c = bin();
         c.args(["scan", "--format", "json", "-q", &trail(), &again]);

@@ -9,7 +9,7 @@ mod s3_support;
 
 use std::path::Path;
 
-use common::{bin, root, stderr, trail};
+use common::{bin, root, stderr, trail, trail_again};
 use serde_json::Value;
 
 /// One scan's report (exit status, JSON), time and the names of the inputs left out.
@@ -62,9 +62,7 @@ fn shards_of_the_sample_trail_merge_into_one_scan() {
 #[test]
 fn a_merge_that_spills_its_identities_drops_the_same_repeats() {
     let dir = tempfile::tempdir().unwrap();
-    let again = dir.path().join("again");
-    std::os::unix::fs::symlink(root().join("testdata/trail"), &again).unwrap();
-    let again = format!("{}/", again.display());
+    let again = trail_again(dir.path());
     let one = whole(&trail(), &[&again]);
     let partials = dir.path().join("partials");
     std::fs::create_dir(&partials).unwrap();

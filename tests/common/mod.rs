@@ -21,6 +21,13 @@ pub fn trail() -> String {
     root().join("testdata/trail").display().to_string()
 }
 
+/// The sample trail once more, through a symlink in `dir`: its records read again as repeats.
+pub fn trail_again(dir: &Path) -> String {
+    let again = dir.join("again");
+    std::os::unix::fs::symlink(root().join("testdata/trail"), &again).unwrap();
+    format!("{}/", again.display())
+}
+
 pub fn run(args: &[&str]) -> Output {
     bin().args(args).output().expect("run denytrail")
 }

@@ -69,9 +69,6 @@ pub struct Collector {
     kms: tally::Smallest,
     /// [`Collector::with_seen_limit`].
     seen_limit: Option<usize>,
-    /// A merge's ([`Collector::for_merge`]): it sees no target, so it cannot tell the sessions a
-    /// target used from the others, and keeps them all, as the shards did.
-    merging: bool,
 }
 
 /// KMS denials kept past which the ones whose objects hash highest are dropped: the same order
@@ -175,7 +172,7 @@ impl Collector {
     /// A merge's collector: the partials' identities are held up to about `limit` and spilled
     /// past it, instead of a ledger of every one; [`Collector::settle_merged`] before finishing.
     pub fn for_merge(limit: usize) -> Collector {
-        Collector { denials: Denials::merging(limit), merging: true, ..Collector::default() }
+        Collector { denials: Denials::merging(limit), ..Collector::default() }
     }
 
     /// Takes back the repeats among the identities a merge spilled (an error is the spill
@@ -318,9 +315,10 @@ impl Collector {
         tally::keep_smallest_owned(&mut self.kms, KMS_KEPT, key, e);
     }
 
-    /// The settled result, with only the sessions a target used (a merge: every session).
+    /// The settled result, with only the sessions a target used. A merge sees no target, so it
+    /// cannot tell the used sessions from the others, and keeps them all, as the shards did.
     pub fn finish(mut self) -> ScanOutput {
-        let companions = self.companions(self.merging);
+        let companions = self.companions(self.denials.is_merge());
         let (groups, duplicates, withdrawn) = std::mem::take(&mut self.denials).settle();
         if let Some(tap) = &mut self.tap {
             tap.settle(&withdrawn.into_iter().collect());

@@ -689,12 +689,18 @@ impl Denials {
         Denials { merged: Some(Seen::with_limit(limit)), ..Denials::default() }
     }
 
-    /// Takes back, at the end of a merge, the repeats among the identities it spilled.
+    /// Takes back, at the end of a merge, the repeats among the identities it spilled (the
+    /// spill files are read once: a second call finds none).
     pub fn settle_merged(&mut self) -> std::io::Result<()> {
-        match self.merged.take() {
+        match self.merged.clone() {
             Some(seen) => seen.repeats(|r| self.retract_repeat(r)),
             None => Ok(()),
         }
+    }
+
+    /// Whether these are a merge's tallies ([`Denials::merging`]).
+    pub fn is_merge(&self) -> bool {
+        self.merged.is_some()
     }
 
     /// Whether this is a shard's (it records where each denial was counted).
