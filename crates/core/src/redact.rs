@@ -50,7 +50,7 @@ fn in_value(b: u8) -> bool {
 
 /// What every name of [`NAMED`] ends with, and the [`TOKENS`], lowercase: the screen's needles.
 /// A name's match ends where its anchor's does, so the separator and value checks after it are
-/// the same. Matched case-sensitively over lowercased text, which can use the SIMD prefilter a
+/// the same. Matched case-sensitively over [`fold`]ed text, which can use the SIMD prefilter a
 /// case-insensitive finder cannot. No two can overlap (no end of one begins another), so the
 /// non-overlapping packed search still finds every occurrence.
 const ANCHORS: [&str; 7] =
@@ -62,8 +62,19 @@ const ESCAPE: &str = "\\u";
 /// The packed (Teddy) searcher itself: given these needles, `AhoCorasick` picks a rare-byte
 /// prefilter that stops on most records and walks its automaton (the screen took 4x longer).
 static ANCHOR_FINDER: LazyLock<aho_corasick::packed::Searcher> = LazyLock::new(|| {
-    aho_corasick::packed::Config::new().builder().extend(ANCHORS).add(ESCAPE).build().expect("a few short needles")
+    let folded = |needle: &str| needle.bytes().map(fold).collect::<Vec<u8>>();
+    let mut builder = aho_corasick::packed::Config::new().builder();
+    builder.extend(ANCHORS.iter().map(|a| folded(a))).add(folded(ESCAPE));
+    builder.build().expect("a few short needles")
 });
+
+/// A byte with its `0x20` bit set: an ASCII letter lowercased, in a copy the compiler
+/// vectorises (`make_ascii_lowercase` tests each byte). A few other bytes fold onto another
+/// (`_` onto DEL, `\` onto `|`, control characters onto punctuation): the screen matches the
+/// folded form of what it looks for, so folding only adds matches, never loses one.
+const fn fold(b: u8) -> u8 {
+    b | 0x20
+}
 
 /// Each secret value in `bytes` as `(start, end)`: what [`redact`] replaces.
 fn secrets(bytes: &[u8]) -> impl Iterator<Item = (usize, usize)> + '_ {
@@ -123,11 +134,12 @@ thread_local! {
 pub fn may_hold_secret(raw: &[u8]) -> bool {
     LOWER.with_borrow_mut(|lower| {
         lower.clear();
-        lower.extend_from_slice(raw);
-        lower.make_ascii_lowercase();
+        lower.extend(raw.iter().map(|&b| fold(b)));
         let bytes = &lower[..];
-        let run =
-            |from: usize, also: fn(u8) -> bool| bytes[from..].iter().take_while(|&&b| also(b) || b == b'\\').count();
+        // The separators are their own folded form; of a value's characters, only `_` is not.
+        let run = |from: usize, also: fn(u8) -> bool| {
+            bytes[from..].iter().take_while(|&&b| also(b) || b == fold(b'\\') || b == fold(b'_')).count()
+        };
         ANCHOR_FINDER.find_iter(bytes).any(|m| {
             if m.pattern().as_usize() == ANCHORS.len() {
                 return true; // ESCAPE
