@@ -23,6 +23,7 @@ use crate::parse::{ObjectReport, ScanContext};
 use crate::progress::Progress;
 use crate::shard::Shard;
 use crate::source::{Input, Listed, Location, LogObject, local};
+use denytrail_core::tally::Keys;
 
 pub struct ScanOptions {
     pub inputs: Vec<Input>,
@@ -219,12 +220,12 @@ fn process(ctx: &ScanContext, item: Listed, folding: Option<&Folder>) -> ObjectR
     };
     // The targets are tallied as they are parsed, when the collector does not need them whole.
     let mut held = folding.map(Folder::hold);
-    let mut tally = |target: &Event| {
+    let mut tally = |target: &Event, keys: &Keys| {
         if let Some(held) = held.as_mut() {
-            held.fold(target);
+            held.fold(target, keys);
         }
     };
-    let fold: Option<&mut dyn FnMut(&Event)> = if folding.is_some() { Some(&mut tally) } else { None };
+    let fold: crate::parse::Fold = if folding.is_some() { Some(&mut tally) } else { None };
     crate::parse::with_worker(|worker| match &obj.location {
         Location::File(path) => match File::open(path) {
             Ok(f) => worker.process_folding(ctx, &obj.name, obj.walked, BufReader::with_capacity(256 << 10, f), fold),

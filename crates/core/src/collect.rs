@@ -399,10 +399,10 @@ pub struct Held<'a> {
 }
 
 impl Held<'_> {
-    /// Tallies one target.
-    pub fn fold(&mut self, target: &Event) {
+    /// Tallies one target, whose keys the worker computed ([`tally::Keys::of_screened`]).
+    pub fn fold(&mut self, target: &Event, keys: &tally::Keys) {
         let folded = self.folded.as_mut().expect("held until dropped");
-        folded.denials.add_keyed(target, &tally::Keys::of(target));
+        folded.denials.add_keyed(target, keys);
         note_key(&mut folded.used_keys, target);
     }
 }

@@ -157,6 +157,11 @@ impl Filter {
         ok(&self.accounts, f.recipient_account) && ok(&self.regions, f.region)
     }
 
+    /// Whether [`Filter::matches_event_globs`] can reject an event.
+    pub fn has_event_globs(&self) -> bool {
+        self.principal.is_some() || self.bucket.is_some() || self.prefix.is_some()
+    }
+
     pub fn matches_event_globs(&self, principal: &str, bucket: Option<&str>, prefix: &str) -> bool {
         self.principal.as_ref().is_none_or(|g| g.is_match(principal))
             && self.bucket.as_ref().is_none_or(|g| bucket.is_some_and(|b| g.is_match(b)))

@@ -122,15 +122,14 @@ thread_local! {
     static LOWER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Whether a raw JSON record may hold a secret [`redact`] would replace in one of the strings
-/// decoded from it; `false` lets the fields skip redaction one by one. Every string decoded
-/// from the record, and every field joined from them with `=`, `;` or `,`, is a run of the
-/// raw text between quotes with its escapes decoded (the closing quote and a JSON `:` can only
-/// add matches). No two-character escape (`\"`, `\\`, `\/`, `\n`, ...) decodes to a letter, a
-/// digit, `-` or `_`, so a name or token prefix appears in the raw text as it does decoded, and
-/// a separator or value only gains backslashes: the screen accepts a backslash in both. A `\u`
-/// escape can spell any letter, so a record with one is always redacted field by field. (Denial
-/// messages quote ARNs with `\"`: most denied records have escapes, few have `\u`.)
+/// Whether `text` may hold a secret [`redact`] would replace; `false` lets an event skip
+/// redaction field by field. The events' fields are screened joined into one text (or, for a
+/// folded target, in the bytes its hashes are written from): a secret in any field is then a
+/// run of that text. It also holds for a raw JSON record, as it was first used: no
+/// two-character escape (`\"`, `\\`, `\/`, `\n`, ...) decodes to a letter, a digit, `-` or `_`,
+/// so a name or token prefix appears in the raw text as it does decoded, a separator or value
+/// only gains backslashes (accepted in both), and a `\u` escape, which can spell any letter,
+/// always passes.
 pub fn may_hold_secret(raw: &[u8]) -> bool {
     LOWER.with_borrow_mut(|lower| {
         lower.clear();
@@ -324,19 +323,18 @@ mod tests {
                 let raw = format!(
                     r#"{{"eventVersion":"1.10","eventID":"e{i}","eventTime":"2026-11-21T09:00:00Z","eventSource":"s3.amazonaws.com","eventName":"PutObject","awsRegion":"us-east-1","errorCode":"AccessDenied","errorMessage":"denied","userAgent":"{ua}","userIdentity":{{"type":"IAMUser","arn":"arn:aws:iam::1:user/u","accountId":"1"}},"requestParameters":{{"bucketName":"b","key":"{key}","x-amz-server-side-encryption":"{sse}"}}}}"#
                 );
-                let screened = {
-                    let mut bytes = raw.clone().into_bytes();
-                    let secret = may_hold_secret(&bytes);
-                    let tape = simd_json::to_tape(&mut bytes).expect("valid");
-                    {
-                        let rec = extract::Record::of(Some(tape.as_value()));
-                        extract::event_screened(&rec, &extract::facts(&rec), EventRole::Target, 1, "x", secret)
-                    }
-                };
                 let mut bytes = raw.into_bytes();
                 let tape = simd_json::to_tape(&mut bytes).expect("valid");
+                let rec = extract::Record::of(Some(tape.as_value()));
+                let screened = extract::event_screened(&rec, &extract::facts(&rec), EventRole::Target, 1, "x");
+                // As a folded target is screened: in the bytes its hashes are written from.
+                let mut folded = crate::event::Event::default();
+                extract::fill(&mut folded, &rec, &extract::facts(&rec), EventRole::Target, 1, "x");
+                let keys = crate::tally::Keys::of_screened(&mut folded);
                 let always = extract::event(tape.as_value(), EventRole::Target, 1, "x");
                 assert_eq!(screened, always, "{field} = {v}");
+                assert_eq!(folded, always, "{field} = {v}");
+                assert_eq!(keys, crate::tally::Keys::of(&always), "{field} = {v}");
                 checked += 1;
             }
         }

@@ -1085,13 +1085,28 @@ fn put_masked(h: &mut Vec<u8>, text: Option<&str>, masks: &[(Option<&str>, &str)
 }
 
 /// Where `needle` (not empty) starts in `hay`, left to right and without overlaps, as
-/// `str::replace` finds it. A scan for the first byte: the texts are a few hundred bytes, and
-/// building a `memmem::Finder` per record (as `memmem::find_iter` does) cost more than the search.
-/// (Scanning for the needle's least common byte instead, a key's `=` or digits, took more
-/// instructions: choosing it costs what it saves.)
+/// `str::replace` finds it. The texts are a few hundred bytes and the needle (a key, a session
+/// name) changes with every record: a searcher is built per call, so it must cost next to
+/// nothing to build. memchr's packed-pair search, given the needle's first and last bytes,
+/// costs a few instructions to set up and tests 32 positions at a time; a `memmem::Finder`
+/// (which ranks the needle's bytes) cost more than the search, and a scan for the first byte
+/// alone stopped at every `e` of an English message.
 fn occurrences<'a>(hay: &'a [u8], needle: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
+    #[cfg(target_arch = "x86_64")]
+    let pair = u8::try_from(needle.len() - 1)
+        .ok()
+        .and_then(|last| memchr::arch::all::packedpair::Pair::with_indices(needle, 0, last))
+        .and_then(|pair| memchr::arch::x86_64::avx2::packedpair::Finder::with_pair(needle, pair));
     let mut from = 0;
     std::iter::from_fn(move || {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(finder) = &pair
+            && hay.len() - from.min(hay.len()) >= finder.min_haystack_len()
+        {
+            let at = from + finder.find(&hay[from..], needle)?;
+            from = at + needle.len();
+            return Some(at);
+        }
         while from + needle.len() <= hay.len() {
             let last_start = hay.len() - needle.len();
             let at = from + memchr::memchr(needle[0], &hay[from..=last_start])?;
@@ -1140,15 +1155,27 @@ pub fn class_of(e: &Event) -> u64 {
 /// and that hash stands for them in both: the identity hashes the `eventID`, the per-request
 /// fields and it; the class the per-request fields reduced, and it.
 fn hashes(e: &Event) -> (Identity, u64) {
-    let shared = hashed(|b| fields(e, b, Part::Shared), xxhash_rust::xxh3::xxh3_128).to_le_bytes();
-    let identity = hashed(
+    let (identity, class, _) = hashes_screening(e, false);
+    (identity, class)
+}
+
+/// [`hashes`], and when `screen`, whether the text they were written from may hold a secret
+/// ([`crate::redact::may_hold_secret`]): the shared and per-request parts hold every text field
+/// read from the record, each written whole.
+fn hashes_screening(e: &Event, screen: bool) -> (Identity, u64, bool) {
+    let screened = |b: &[u8]| screen && crate::redact::may_hold_secret(b);
+    let (shared, mut secret) =
+        hashed(|b| fields(e, b, Part::Shared), |b| (xxhash_rust::xxh3::xxh3_128(b), screened(b)));
+    let shared = shared.to_le_bytes();
+    let (identity, per_request_secret) = hashed(
         |b| {
             put(b, Some(&e.event_id));
             fields(e, b, Part::PerRequest);
             b.extend_from_slice(&shared);
         },
-        xxhash_rust::xxh3::xxh3_128,
+        |b| (xxhash_rust::xxh3::xxh3_128(b), screened(b)),
     );
+    secret |= per_request_secret;
     let class = hashed(
         |b| {
             fields(e, b, Part::Reduced);
@@ -1156,7 +1183,7 @@ fn hashes(e: &Event) -> (Identity, u64) {
         },
         xxhash_rust::xxh3::xxh3_64,
     );
-    (identity, class)
+    (identity, class, secret)
 }
 
 /// What the collector needs hashed from a denial, computed where the event is parsed (the
@@ -1179,14 +1206,32 @@ impl Keys {
     }
 
     pub fn of(e: &Event) -> Keys {
+        Keys::screening(e, false).0
+    }
+
+    /// [`Keys::of`] an event filled but not yet redacted ([`crate::parse::extract::fill`]),
+    /// which is screened for secrets in the bytes its hashes are written from instead of in a
+    /// text of its own ([`Event::screen_secrets`]); when there may be one, the event is redacted
+    /// and hashed again. The keys and the event are then those of a redacted fill.
+    pub fn of_screened(e: &mut Event) -> Keys {
+        match Keys::screening(e, true) {
+            (keys, false) => keys,
+            (_, true) => {
+                e.redact_secrets();
+                Keys::of(e)
+            }
+        }
+    }
+
+    fn screening(e: &Event, screen: bool) -> (Keys, bool) {
         let pair = if e.role == Some(crate::event::EventRole::Companion) {
             pair_hash(e.kms_s3_arn.as_deref())
         } else {
             object_pair_hash(e)
         };
         let group = group_hash(&e.principal, e.bucket.as_deref().unwrap_or(""), &e.prefix);
-        let (identity, class) = hashes(e);
-        Keys { identity, class, pair, group }
+        let (identity, class, secret) = hashes_screening(e, screen);
+        (Keys { identity, class, pair, group }, secret)
     }
 }
 
@@ -1619,6 +1664,23 @@ mod tests {
                     assert_eq!(got, want, "{text:?} {needle:?}");
                 }
             }
+        }
+        // Texts long enough for the packed-pair search, needles taken from them (of 2 to 300
+        // bytes) or made of their alphabet, so that matches overlap, repeat and end the text.
+        let mut rng = Rng(11);
+        for _ in 0..3000 {
+            let len = 1 + rng.below(400) as usize;
+            let letters = 1 + rng.below(4) as usize;
+            let text: String = (0..len).map(|_| (b'a' + rng.below(letters as u64) as u8) as char).collect();
+            let needle = if rng.below(2) == 0 {
+                let from = rng.below(len as u64) as usize;
+                text[from..(from + 2 + rng.below(300) as usize).min(len)].to_string()
+            } else {
+                (0..1 + rng.below(6)).map(|_| (b'a' + rng.below(letters as u64) as u8) as char).collect()
+            };
+            let want: Vec<usize> = text.match_indices(needle.as_str()).map(|(i, _)| i).collect();
+            let got: Vec<usize> = occurrences(text.as_bytes(), needle.as_bytes()).collect();
+            assert_eq!(got, want, "{text:?} {needle:?}");
         }
     }
 

@@ -337,38 +337,29 @@ impl<'i> Resources<'i> {
     }
 }
 
-/// Builds the owned event. `prefix_depth` sets the prefix key; `source_object` names the log object.
+/// Builds the owned event, redacted. `prefix_depth` sets the prefix key; `source_object` names
+/// the log object.
 pub fn event(rec: Value, role: EventRole, prefix_depth: usize, source_object: &str) -> Event {
     let rec = Record::of(Some(rec));
-    event_screened(&rec, &facts(&rec), role, prefix_depth, source_object, true)
-}
-
-/// [`event`] of a record whose [`facts`] the filter has read already, with the redaction
-/// skipped when the raw record was screened and can hold no secret
-/// ([`crate::redact::may_hold_secret`]).
-pub fn event_screened(
-    rec: &Record,
-    f: &Facts,
-    role: EventRole,
-    prefix_depth: usize,
-    source_object: &str,
-    may_hold_secret: bool,
-) -> Event {
     let mut e = Event::default();
-    fill_screened(&mut e, rec, f, role, prefix_depth, source_object, may_hold_secret);
+    fill(&mut e, &rec, &facts(&rec), role, prefix_depth, source_object);
+    e.redact_secrets();
     e
 }
 
-/// [`event_screened`] into an event already made, every field overwritten and its buffers reused.
-pub fn fill_screened(
-    e: &mut Event,
-    rec: &Record,
-    f: &Facts,
-    role: EventRole,
-    prefix_depth: usize,
-    source_object: &str,
-    may_hold_secret: bool,
-) {
+/// [`event`] of a record whose [`facts`] the filter has read already, with the redaction
+/// skipped when a screen of its text finds no secret can be there ([`Event::screen_secrets`]).
+pub fn event_screened(rec: &Record, f: &Facts, role: EventRole, prefix_depth: usize, source_object: &str) -> Event {
+    let mut e = Event::default();
+    fill(&mut e, rec, f, role, prefix_depth, source_object);
+    e.screen_secrets();
+    e
+}
+
+/// Fills an event already made from a record, every field overwritten and its buffers reused,
+/// **not redacted**: the caller screens it before anything else reads it
+/// ([`Event::screen_secrets`], or [`crate::tally::Keys::of_screened`] with the hashes).
+pub fn fill(e: &mut Event, rec: &Record, f: &Facts, role: EventRole, prefix_depth: usize, source_object: &str) {
     let uid = rec.get("userIdentity").map(|u| Caller::of(Some(u)));
     let uid = uid.as_ref();
     let rp = rec.get("requestParameters");
@@ -483,10 +474,6 @@ pub fn fill_screened(
     e.policy_document = policy_document(&params);
     put(&mut e.source_object, source_object);
     e.role = Some(role);
-    // Log text is attacker-controlled: no secret it carries goes further than this.
-    if may_hold_secret {
-        e.redact_secrets();
-    }
 }
 
 /// The policy document of a policy change or session request, as JSON text. CloudTrail logs
@@ -579,7 +566,7 @@ mod tests {
             let mut bytes = json.as_bytes().to_vec();
             let tape = simd_json::to_tape(&mut bytes).expect("json");
             let rec = Record::of(Some(tape.as_value()));
-            fill_screened(e, &rec, &facts(&rec), EventRole::Target, 1, source, true);
+            fill(e, &rec, &facts(&rec), EventRole::Target, 1, source);
         };
         let mut reused = Event::default();
         fill(&mut reused, rich, "first");

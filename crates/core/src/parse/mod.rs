@@ -177,7 +177,7 @@ impl Worker {
         name: &str,
         walked: bool,
         raw: R,
-        mut fold: Option<&mut dyn FnMut(&Event)>,
+        mut fold: Fold,
     ) -> ObjectReport {
         let mut report = ObjectReport {
             name: name.to_string(),
@@ -211,6 +211,10 @@ impl Worker {
         if ctx.decode_only {
             return self.decode_only(&mut decoder, report);
         }
+        // Events name the object they were read from; a name can carry a secret too (a
+        // presigned URL saved as a file): redacted once here, not in each event.
+        let source = crate::redact::redact(name);
+        let name_in_events = source.as_ref();
         let mut splitter = Splitter::new();
         let mut first_record = true;
         let mut envelope = None;
@@ -274,7 +278,7 @@ impl Worker {
                         }
                     }
                     if let Some(envelope) = envelope {
-                        match open(ctx, name, envelope, record, &mut first_inner, report, fold) {
+                        match open(ctx, name_in_events, envelope, record, &mut first_inner, report, fold) {
                             Ok(()) => continue,
                             Err(outcome) => break Err(outcome),
                         }
@@ -283,7 +287,7 @@ impl Worker {
                     if ctx.is_candidate(record) {
                         self.scratch.clear();
                         self.scratch.extend_from_slice(record);
-                        parse_candidate(ctx, name, &mut self.scratch, report, fold);
+                        parse_candidate(ctx, name_in_events, &mut self.scratch, report, fold);
                     }
                 }
             }
@@ -388,17 +392,16 @@ thread_local! {
         std::cell::RefCell::new((simd_json::Buffers::default(), simd_json::Tape(Vec::new())));
 }
 
-/// Where targets go instead of the report, when they are folded as they come.
-type Fold<'a> = Option<&'a mut dyn FnMut(&Event)>;
+/// Where targets go instead of the report, when they are folded as they come: each with the
+/// keys the tallies look it up by.
+pub type Fold<'a> = Option<&'a mut dyn FnMut(&Event, &crate::tally::Keys)>;
 
 fn parse_candidate(ctx: &ScanContext, name: &str, scratch: &mut [u8], report: &mut ObjectReport, fold: &mut Fold) {
     report.counts.records_parsed += 1;
-    // Screened before simd-json parses the bytes in place.
-    let secret = crate::redact::may_hold_secret(scratch);
     TAPE.with_borrow_mut(|(buffers, kept)| {
         let mut tape = std::mem::replace(kept, simd_json::Tape(Vec::new())).reset();
         if simd_json::fill_tape(scratch, buffers, &mut tape).is_ok() {
-            add_record(ctx, name, tape.as_value(), secret, report, fold);
+            add_record(ctx, name, tape.as_value(), report, fold);
         } else {
             report.counts.records_invalid += 1;
         }
@@ -413,11 +416,13 @@ fn parse_candidate(ctx: &ScanContext, name: &str, scratch: &mut [u8], report: &m
 /// Records above this size do not leave their buffers to the next target.
 const LARGE_RECORD: usize = 64 << 10;
 
+/// Fills and keeps one parsed record. Its events are redacted before anything reads them (the
+/// globs included): a target that is folded is screened with its hashes, in the bytes they are
+/// written from ([`crate::tally::Keys::of_screened`]); any other event on its own.
 fn add_record(
     ctx: &ScanContext,
     name: &str,
     value: simd_json::tape::Value,
-    secret: bool,
     report: &mut ObjectReport,
     fold: &mut Fold,
 ) {
@@ -427,11 +432,19 @@ fn add_record(
     if ctx.filter.matches(&facts) {
         // Filled into this thread's target, whose buffers the next one reuses when it is folded.
         let kept = TARGET.with_borrow_mut(|target| {
-            extract::fill_screened(target, value, &facts, EventRole::Target, ctx.prefix_depth, name, secret);
+            extract::fill(target, value, &facts, EventRole::Target, ctx.prefix_depth, name);
+            let keys = match fold {
+                // With globs to pass first, most targets may never be hashed.
+                Some(_) if !ctx.filter.has_event_globs() => Some(crate::tally::Keys::of_screened(target)),
+                _ => {
+                    target.screen_secrets();
+                    None
+                }
+            };
             let kept = count_target(ctx, target, companion, report);
             if kept {
                 match fold {
-                    Some(fold) => fold(target),
+                    Some(fold) => fold(target, &keys.unwrap_or_else(|| crate::tally::Keys::of(target))),
                     None => report.events.push(std::mem::take(target)),
                 }
             }
@@ -443,14 +456,7 @@ fn add_record(
     }
     if companion {
         report.counts.records_companion += 1;
-        report.events.push(extract::event_screened(
-            value,
-            &facts,
-            EventRole::Companion,
-            ctx.prefix_depth,
-            name,
-            secret,
-        ));
+        report.events.push(extract::event_screened(value, &facts, EventRole::Companion, ctx.prefix_depth, name));
     }
 }
 
