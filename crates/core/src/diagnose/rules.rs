@@ -330,9 +330,10 @@ fn probe_name(key: &str) -> bool {
     let name = key.rsplit('/').next().unwrap_or(key).as_bytes();
     const EXT: &[&str] = &[".php", ".php5", ".phtml", ".jsp", ".jspx", ".asp", ".aspx", ".cgi"];
     const STEMS: &[&str] = &["shell", "webshell", "cmd.", "c99.", "r57.", "wso."];
-    // Compared without case, without lowercasing a copy of the name.
-    let tail = |n: usize| name.len().checked_sub(n).map(|at| &name[at..]);
-    EXT.iter().any(|e| tail(e.len()).is_some_and(|t| t.eq_ignore_ascii_case(e.as_bytes())))
+    // Compared without case, without lowercasing a copy of the name. Each extension has one
+    // dot, its first byte: a name ends with one when its last dot starts that extension.
+    let ext = memchr::memrchr(b'.', name).map(|at| &name[at..]);
+    ext.is_some_and(|ext| EXT.iter().any(|e| ext.eq_ignore_ascii_case(e.as_bytes())))
         || STEMS.iter().any(|s| name.get(..s.len()).is_some_and(|h| h.eq_ignore_ascii_case(s.as_bytes())))
 }
 
@@ -350,15 +351,16 @@ fn payload(text: &str) -> Option<&'static str> {
     if control {
         return Some("control characters (a terminal escape)");
     }
-    // No '=' and no '(': no formula.
-    memchr::memchr2(b'=', b'(', bytes)?;
     // Segments between '/': one starting with '=', or with '+', '@' or '-' then a letter and
     // holding a '(' (`-cmd(...)`, not `-v2`). A multi-byte character is never a letter here.
-    let formula = bytes.split(|&b| b == b'/').any(|seg| match seg {
-        [b'=', ..] => true,
-        [b'+' | b'@' | b'-', second, rest @ ..] => second.is_ascii_alphabetic() && rest.contains(&b'('),
-        _ => false,
-    });
+    // Keys full of `name=value` folders are common: an '=' is looked at, not each segment.
+    let starts_segment = |at: usize| at == 0 || bytes[at - 1] == b'/';
+    let formula = memchr::memchr_iter(b'=', bytes).any(starts_segment)
+        || (memchr::memchr(b'(', bytes).is_some()
+            && bytes.split(|&b| b == b'/').any(|seg| match seg {
+                [b'+' | b'@' | b'-', second, rest @ ..] => second.is_ascii_alphabetic() && rest.contains(&b'('),
+                _ => false,
+            }));
     formula.then_some("a spreadsheet formula")
 }
 
@@ -1132,6 +1134,29 @@ mod tests {
             }
         });
         formula.then_some("a spreadsheet formula")
+    }
+
+    /// The probe-name check as first written (the name's tail compared with each extension).
+    fn probe_name_by_tails(key: &str) -> bool {
+        let name = key.rsplit('/').next().unwrap_or(key).to_ascii_lowercase();
+        [".php", ".php5", ".phtml", ".jsp", ".jspx", ".asp", ".aspx", ".cgi"].iter().any(|e| name.ends_with(e))
+            || ["shell", "webshell", "cmd.", "c99.", "r57.", "wso."].iter().any(|s| name.starts_with(s))
+    }
+
+    #[test]
+    fn probe_names_by_the_last_dot_agree_with_the_tails() {
+        for key in ["up/x.php", "x.PHP5", "a.b.jspx", "x.php.txt", "shell.txt", "a/CMD.exe", ".cgi", "x.phpx", "é.asp"]
+        {
+            assert_eq!(probe_name(key), probe_name_by_tails(key), "{key:?}");
+        }
+        let alphabet = ['.', 'p', 'H', 'P', '5', '/', 'x', 'a', 's'];
+        let mut texts = vec![String::new()];
+        for _ in 0..6 {
+            texts = texts.iter().flat_map(|t| alphabet.iter().map(move |c| format!("{t}{c}"))).collect();
+            for text in &texts {
+                assert_eq!(probe_name(text), probe_name_by_tails(text), "{text:?}");
+            }
+        }
     }
 
     #[test]
