@@ -1164,8 +1164,13 @@ fn hashes(e: &Event) -> (Identity, u64) {
 /// read from the record, each written whole.
 fn hashes_screening(e: &Event, screen: bool) -> (Identity, u64, bool) {
     let screened = |b: &[u8]| screen && crate::redact::may_hold_secret(b);
-    let (shared, mut secret) =
-        hashed(|b| fields(e, b, Part::Shared), |b| (xxhash_rust::xxh3::xxh3_128(b), screened(b)));
+    let (shared, mut secret) = hashed(
+        |b| fields(e, b, Part::Shared),
+        |b| {
+            let hash = xxhash_rust::xxh3::xxh3_128(b);
+            (hash, screen && !screened_clean(hash, b))
+        },
+    );
     let shared = shared.to_le_bytes();
     let (identity, per_request_secret) = hashed(
         |b| {
@@ -1184,6 +1189,38 @@ fn hashes_screening(e: &Event, screen: bool) -> (Identity, u64, bool) {
         xxhash_rust::xxh3::xxh3_64,
     );
     (identity, class, secret)
+}
+
+/// Whether the shared part of an event's text (`bytes`, hashed `hash`) holds no secret: screened
+/// ([`crate::redact::may_hold_secret`]), or equal byte for byte to one found clean before. In an
+/// outage a few dozen shared parts (a group's caller, bucket, client and TLS settings) recur
+/// among a million denials: each is screened once per thread; the hash only picks the entry,
+/// the bytes decide.
+fn screened_clean(hash: u128, bytes: &[u8]) -> bool {
+    CLEAN_SHARED.with_borrow_mut(|clean| {
+        let entry = &mut clean[hash as usize % CLEAN_ENTRIES];
+        if entry.as_slice() == bytes {
+            return true;
+        }
+        if crate::redact::may_hold_secret(bytes) {
+            return false;
+        }
+        if bytes.len() <= CLEAN_MAX {
+            entry.clear();
+            entry.extend_from_slice(bytes);
+        }
+        true
+    })
+}
+
+/// Shared parts found clean, kept per thread ([`screened_clean`]).
+const CLEAN_ENTRIES: usize = 256;
+/// A shared part longer than this (a policy document) is screened each time.
+const CLEAN_MAX: usize = 4096;
+
+thread_local! {
+    static CLEAN_SHARED: std::cell::RefCell<Vec<Vec<u8>>> =
+        std::cell::RefCell::new(vec![Vec::new(); CLEAN_ENTRIES]);
 }
 
 /// What the collector needs hashed from a denial, computed where the event is parsed (the
@@ -1644,6 +1681,21 @@ mod tests {
             let i = [&plain, &formula, &escape].iter().position(|x| std::ptr::eq(*x, e)).unwrap();
             assert_eq!(class_of(e), first[i]);
         }
+    }
+
+    /// A shared part found clean is remembered by its bytes: another in the same entry (the
+    /// hash is only the entry) is screened, and a secret never passes for a clean one.
+    #[test]
+    fn shared_parts_found_clean_are_compared_byte_for_byte() {
+        let clean = b"\x01s3.amazonaws.com\xff\x01PutObject\xff".to_vec();
+        let secret = b"\x01s3.amazonaws.com\xff\x01x?X-Amz-Signature=abc\xff".to_vec();
+        assert!(screened_clean(7, &clean));
+        assert!(screened_clean(7, &clean), "remembered");
+        assert!(!screened_clean(7, &secret), "same entry, other bytes: screened");
+        assert!(screened_clean(7, &clean), "the clean one is still remembered");
+        let mut longer = clean.clone();
+        longer.extend(std::iter::repeat_n(b'a', CLEAN_MAX));
+        assert!(screened_clean(8, &longer) && screened_clean(8, &longer));
     }
 
     #[test]

@@ -236,6 +236,39 @@ slots! {
     ]
 }
 
+slots! {
+    /// `userIdentity.sessionContext`.
+    struct Session [
+        "sessionIssuer",
+        "attributes",
+    ]
+}
+
+slots! {
+    /// `sessionContext.sessionIssuer`.
+    struct Issuer [
+        "arn",
+        "type",
+    ]
+}
+
+slots! {
+    /// One of `resources`.
+    struct Resource [
+        "type",
+        "ARN",
+        "accountId",
+    ]
+}
+
+slots! {
+    /// `tlsDetails`.
+    struct Tls [
+        "tlsVersion",
+        "cipherSuite",
+    ]
+}
+
 /// Where `name` is in `names`, at compile time.
 const fn field_index(names: &[&str], name: &str) -> usize {
     let mut i = 0;
@@ -273,7 +306,7 @@ pub fn facts<'i>(rec: &Record<'_, 'i>) -> Facts<'i> {
 }
 
 /// The grouping key for a caller (`userIdentity`), per the contract, and `userIdentity.type`.
-fn principal_of<'i>(uid: Option<&Caller<'_, 'i>>) -> (Cow<'i, str>, &'i str) {
+fn principal_of<'i>(uid: Option<&Caller<'_, 'i>>, issuer: Option<&Issuer<'_, 'i>>) -> (Cow<'i, str>, &'i str) {
     let Some(uid) = uid else { return (Cow::Borrowed("unknown"), "Unknown") };
     let field = |k: &str| str_of(uid.get(k));
     let kind = field("type").unwrap_or("Unknown");
@@ -284,7 +317,7 @@ fn principal_of<'i>(uid: Option<&Caller<'_, 'i>>) -> (Cow<'i, str>, &'i str) {
         return (Cow::Borrowed(ANONYMOUS), kind);
     }
     let chosen = match kind {
-        "AssumedRole" => str_of(uid.path(&["sessionContext", "sessionIssuer", "arn"]))
+        "AssumedRole" => str_of(issuer.and_then(|i| i.get("arn")))
             .map(Cow::Borrowed)
             .or_else(|| arn.and_then(role_arn_from_session_arn).map(Cow::Owned)),
         "IAMUser" | "Root" | "FederatedUser" => arn.map(Cow::Borrowed),
@@ -322,7 +355,8 @@ impl<'i> Resources<'i> {
         let mut found = Resources::default();
         let Some(all) = rec.get("resources").and_then(|r| r.as_array()) else { return found };
         for r in all.iter() {
-            let slot = match str_of(get(r, "type")) {
+            let r = Resource::of(Some(r));
+            let slot = match str_of(r.get("type")) {
                 Some("AWS::S3::Object") => &mut found.object,
                 Some("AWS::S3::Bucket") => &mut found.bucket,
                 Some("AWS::KMS::Key") => &mut found.kms_key,
@@ -330,7 +364,7 @@ impl<'i> Resources<'i> {
                 _ => continue,
             };
             if slot.is_none() {
-                *slot = Some((str_of(get(r, "ARN")), str_of(get(r, "accountId"))));
+                *slot = Some((str_of(r.get("ARN")), str_of(r.get("accountId"))));
             }
         }
         found
@@ -370,7 +404,9 @@ pub fn fill(e: &mut Event, rec: &Record, f: &Facts, role: EventRole, prefix_dept
     let id = |k: &str| uid.and_then(|u| text_cow(u.get(k)));
     let field = |k: &str| text_cow(rec.get(k));
 
-    let (principal, principal_type) = principal_of(uid);
+    let session = uid.map(|u| Session::of(u.get("sessionContext")));
+    let issuer = session.map(|s| Issuer::of(s.get("sessionIssuer")));
+    let (principal, principal_type) = principal_of(uid, issuer.as_ref());
     put(&mut e.principal, &principal);
     put(&mut e.principal_type, principal_type);
 
@@ -446,12 +482,10 @@ pub fn fill(e: &mut Event, rec: &Record, f: &Facts, role: EventRole, prefix_dept
     put_cow(&mut e.account, id("accountId"));
     put_cow(&mut e.access_key_id, id("accessKeyId"));
     put_cow(&mut e.invoked_by, id("invokedBy"));
-    let issuer = uid.and_then(|u| u.path(&["sessionContext", "sessionIssuer"]));
-    put_cow(&mut e.session_issuer_arn, text_cow(issuer.and_then(|i| get(i, "arn"))));
-    put_cow(&mut e.session_issuer_type, text_cow(issuer.and_then(|i| get(i, "type"))));
-    e.mfa_authenticated = uid
-        .and_then(|u| str_of(u.path(&["sessionContext", "attributes", "mfaAuthenticated"])))
-        .and_then(|m| m.parse().ok());
+    put_cow(&mut e.session_issuer_arn, text_cow(issuer.and_then(|i| i.get("arn"))));
+    put_cow(&mut e.session_issuer_type, text_cow(issuer.and_then(|i| i.get("type"))));
+    e.mfa_authenticated =
+        session.and_then(|s| str_of(s.path(&["attributes", "mfaAuthenticated"]))).and_then(|m| m.parse().ok());
     put_cow(&mut e.on_behalf_of_user_id, uid.and_then(|u| text_cow(u.path(&["onBehalfOf", "userId"]))));
     put_opt(&mut e.access_point_arn, resources.access_point.and_then(|(arn, _)| arn));
     put_cow(&mut e.host, param("Host"));
@@ -464,8 +498,9 @@ pub fn fill(e: &mut Event, rec: &Record, f: &Facts, role: EventRole, prefix_dept
     put_cow(&mut e.signature_version, extra("SignatureVersion"));
     put_cow(&mut e.auth_method, extra("AuthenticationMethod"));
     put_cow(&mut e.cipher_suite, extra("CipherSuite"));
-    put_cow(&mut e.tls_version, text_cow(rec.path(&["tlsDetails", "tlsVersion"])));
-    put_cow(&mut e.tls_cipher_suite, text_cow(rec.path(&["tlsDetails", "cipherSuite"])));
+    let tls = Tls::of(rec.get("tlsDetails"));
+    put_cow(&mut e.tls_version, text_cow(tls.get("tlsVersion")));
+    put_cow(&mut e.tls_cipher_suite, text_cow(tls.get("cipherSuite")));
     put_cow(&mut e.vpc_endpoint_id, field("vpcEndpointId"));
     put_cow(&mut e.vpc_endpoint_account, field("vpcEndpointAccountId"));
     put_cow(&mut e.kms_s3_arn, text_cow(params.path(&["encryptionContext", "aws:s3:arn"])));
@@ -529,6 +564,17 @@ mod tests {
         }
         for (i, k) in Params::NAMES.iter().enumerate() {
             assert_eq!(Params::slot(k), Some(i), "{k}");
+        }
+        for (names, slot) in [
+            (Extra::NAMES, Extra::slot as fn(&str) -> Option<usize>),
+            (Session::NAMES, Session::slot),
+            (Issuer::NAMES, Issuer::slot),
+            (Resource::NAMES, Resource::slot),
+            (Tls::NAMES, Tls::slot),
+        ] {
+            for (i, k) in names.iter().enumerate() {
+                assert_eq!(slot(k), Some(i), "{k}");
+            }
         }
         assert_eq!(Record::slot("eventVersion"), None);
         let mut bytes = br#"{"eventName":"PutObject","eventName":"Second","x":{"eventName":"nested"}}"#.to_vec();
