@@ -47,6 +47,8 @@ pub struct ScanPlan {
     pub quiet: bool,
     /// `--shard I/N`, set by [`Sharding`].
     pub shard: Option<Shard>,
+    /// `DENYTRAIL_SEEN_LIMIT`, read with the flags so a bad value is refused before any I/O.
+    pub seen_limit: Option<usize>,
 }
 
 /// Where the events come from: a scan, or the events a `scan --events-out` saved.
@@ -100,6 +102,7 @@ impl ScanPlan {
         if input.prefix_depth == 0 {
             return Err(usage("--prefix-depth must be at least 1"));
         }
+        let seen_limit = seen_limit()?;
         Ok(ScanPlan {
             inputs,
             trail: aws.trail.clone(),
@@ -112,6 +115,7 @@ impl ScanPlan {
             aws: aws_options(aws),
             quiet,
             shard: None,
+            seen_limit,
         })
     }
 
@@ -129,7 +133,21 @@ impl ScanPlan {
             progress: !self.quiet && std::io::stderr().is_terminal(),
             aws: self.aws,
             shard: self.shard,
+            seen_limit: self.seen_limit,
         }
+    }
+}
+
+/// `DENYTRAIL_SEEN_LIMIT`: the identities held in memory to drop repeats before the rest are
+/// spilled to disk (`denytrail_core::tally::SEEN_LIMIT` by default). For tests and benchmarks
+/// that show the spill at small sizes, and for machines with little memory.
+pub fn seen_limit() -> anyhow::Result<Option<usize>> {
+    match std::env::var("DENYTRAIL_SEEN_LIMIT") {
+        Ok(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| usage(format!("DENYTRAIL_SEEN_LIMIT must be a number of identities, not {v:?}"))),
+        Err(_) => Ok(None),
     }
 }
 

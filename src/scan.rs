@@ -35,6 +35,8 @@ pub struct ScanOptions {
     pub aws: crate::aws::AwsOptions,
     /// `--shard I/N`: only the objects this shard owns are listed and read.
     pub shard: Option<Shard>,
+    /// Identities held in memory to drop repeats (`DENYTRAIL_SEEN_LIMIT`); the default if none.
+    pub seen_limit: Option<usize>,
 }
 
 /// Items listed but not yet taken by a worker (local paths are small; S3 bodies are bounded by
@@ -84,7 +86,7 @@ pub fn run(opts: &ScanOptions, mut collector: Collector) -> Result<(Collector, f
     let in_flight = REPORTS_PER_THREAD * pool.current_num_threads().max(1);
     let (reports_tx, reports) = sync_channel::<Vec<ObjectReport>>(in_flight);
     // Denied writes are tallied on the workers when the collector does not need them whole.
-    if let Some(limit) = seen_limit()? {
+    if let Some(limit) = opts.seen_limit {
         collector = collector.with_seen_limit(limit);
     }
     let folder = collector.folder();
@@ -136,19 +138,6 @@ pub fn run(opts: &ScanOptions, mut collector: Collector) -> Result<(Collector, f
     }
 
     Ok((collector, started.elapsed().as_secs_f64()))
-}
-
-/// `DENYTRAIL_SEEN_LIMIT`: the identities held in memory to drop repeats before the rest are
-/// spilled to disk (`denytrail_core::tally::SEEN_LIMIT` by default). For tests and benchmarks
-/// that show the spill at small sizes, and for machines with little memory.
-pub(crate) fn seen_limit() -> Result<Option<usize>> {
-    match std::env::var("DENYTRAIL_SEEN_LIMIT") {
-        Ok(v) => v
-            .parse()
-            .map(Some)
-            .map_err(|_| anyhow::anyhow!("DENYTRAIL_SEEN_LIMIT must be a number of identities, not {v:?}")),
-        Err(_) => Ok(None),
-    }
 }
 
 /// Lists the local inputs (paths and stdin) into the channel, in input order.

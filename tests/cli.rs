@@ -893,4 +893,16 @@ fn identities_spilled_to_disk_drop_repeats_as_held_ones_do() {
     assert!(n(&once, "events_unique") > 10);
     assert_eq!(n(&spilled, "events_unique"), n(&once, "events_unique"));
     assert_eq!(n(&spilled, "duplicates_dropped"), 2 * n(&once, "duplicates_dropped") + n(&once, "events_unique"));
+    // A limit that is not a number is a usage error, found with the flags: before `--trail`
+    // would ask AWS (here a closed port) for the trail's bucket.
+    for args in [
+        &["scan", "-q", "--trail", "t", "--endpoint-url", "http://127.0.0.1:9", "--aws-region", "us-east-1"][..],
+        &["merge", "-q", "/nonexistent/*.partial"],
+    ] {
+        let o = bin().args(args).env("DENYTRAIL_SEEN_LIMIT", "lots").output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains("DENYTRAIL_SEEN_LIMIT") && err.contains("\"lots\""), "{err}");
+    }
 }

@@ -29,9 +29,9 @@ pub fn run(args: &MergeArgs) -> Result<Exit> {
         ));
     }
     let prepared = Prepared::of(&args.report, &aws)?;
+    let limit = crate::plan::seen_limit()?.unwrap_or(denytrail_core::tally::SEEN_LIMIT);
     let locations = expand(&args.partials, &aws)?;
 
-    let limit = crate::scan::seen_limit()?.unwrap_or(denytrail_core::tally::SEEN_LIMIT);
     let mut collector = Collector::for_merge(limit);
     let mut first: Option<(String, Header)> = None;
     let mut seen: BTreeMap<u32, String> = BTreeMap::new();
