@@ -5,7 +5,6 @@
 //! then runs a plan that cannot be wrong in a way the command line could have said, so a bad
 //! `--since` is refused before a baseline is downloaded or a bucket listed.
 
-use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -13,7 +12,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use crate::aws::AwsOptions;
 use crate::cli::{AwsArgs, InputArgs, LiveArgs, OutputArgs, ReportArgs, ShardArgs};
-use crate::filter::{ErrorCodes, Filter, Glob1};
+use crate::filter::{ErrorCodes, Filter, Glob1, Names};
 use crate::layout::Scope;
 use crate::parse::ScanContext;
 use crate::report::escape::display;
@@ -234,7 +233,7 @@ impl Sharding {
 /// The settings that decide what a scan keeps, in one canonical line: partials made with
 /// different ones cannot be merged into one report.
 pub fn fingerprint(plan: &ScanPlan) -> String {
-    let sorted = |set: &Option<HashSet<String>>| {
+    let sorted = |set: &Option<Names>| {
         set.as_ref().map(|s| {
             let mut v: Vec<&String> = s.iter().collect();
             v.sort();
@@ -335,7 +334,7 @@ pub fn parse_time(s: &str, now: DateTime<Utc>, end_of_day: bool) -> Result<DateT
     ))
 }
 
-fn set(values: &[String]) -> Option<HashSet<String>> {
+fn set(values: &[String]) -> Option<Names> {
     (!values.is_empty()).then(|| values.iter().map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect())
 }
 

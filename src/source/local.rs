@@ -92,7 +92,7 @@ pub fn walk(root: &Path, scope: &Scope, emit: &mut dyn FnMut(Listed)) {
 mod tests {
     use super::*;
     use chrono::NaiveDate;
-    use std::collections::HashSet;
+    use denytrail_core::filter::Names;
 
     /// What a walk emitted, sorted into objects, skips and failures.
     #[derive(Default)]
@@ -133,8 +133,8 @@ mod tests {
         assert_eq!(all.skipped[0].1, SkipReason::Digest);
 
         let scope = Scope {
-            accounts: Some(HashSet::from(["111122223333".into()])),
-            regions: Some(HashSet::from(["us-east-1".into()])),
+            accounts: Some(Names::from_iter(["111122223333".into()])),
+            regions: Some(Names::from_iter(["us-east-1".into()])),
             from_day: NaiveDate::from_ymd_opt(2026, 11, 21),
             to_day: None,
         };

@@ -487,12 +487,12 @@ fn fatal(bucket: &str, verb: &str, problem: Problem) -> anyhow::Error {
 mod tests {
     use super::*;
     use chrono::NaiveDate;
-    use std::collections::HashSet;
+    use denytrail_core::filter::Names;
 
     fn scope() -> Scope {
         Scope {
-            accounts: Some(HashSet::from(["111122223333".into()])),
-            regions: Some(HashSet::from(["us-east-1".into()])),
+            accounts: Some(Names::from_iter(["111122223333".into()])),
+            regions: Some(Names::from_iter(["us-east-1".into()])),
             from_day: NaiveDate::from_ymd_opt(2026, 11, 21),
             to_day: NaiveDate::from_ymd_opt(2026, 11, 22),
         }

@@ -4,7 +4,7 @@
 //! keys and for a local copy of a trail bucket. The date folder is the *delivery* day, so a
 //! window ending on day D must also read day D+1.
 
-use std::collections::HashSet;
+use crate::filter::Names;
 
 use chrono::{Datelike, NaiveDate};
 
@@ -47,8 +47,8 @@ pub fn parse<'a>(segments: &[&'a str]) -> Option<Layout<'a>> {
 /// What `--account`, `--region`, `--since` and `--until` keep.
 #[derive(Debug, Clone, Default)]
 pub struct Scope {
-    pub accounts: Option<HashSet<String>>,
-    pub regions: Option<HashSet<String>>,
+    pub accounts: Option<Names>,
+    pub regions: Option<Names>,
     /// First delivery day to read.
     pub from_day: Option<NaiveDate>,
     /// Last delivery day to read (the day after `--until`, for late deliveries).
@@ -62,7 +62,7 @@ impl Scope {
 
     /// Whether anything under this (possibly partial) layout can be in scope.
     pub fn admits(&self, l: &Layout) -> bool {
-        let set_ok = |set: &Option<HashSet<String>>, v: Option<&str>| match (set, v) {
+        let set_ok = |set: &Option<Names>, v: Option<&str>| match (set, v) {
             (Some(set), Some(v)) => set.contains(v),
             _ => true,
         };
@@ -117,8 +117,8 @@ mod tests {
     fn scope_prunes_at_each_level() {
         let d = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd).unwrap();
         let s = Scope {
-            accounts: Some(HashSet::from(["111122223333".into()])),
-            regions: Some(HashSet::from(["eu-west-1".into()])),
+            accounts: Some(Names::from_iter(["111122223333".into()])),
+            regions: Some(Names::from_iter(["eu-west-1".into()])),
             from_day: Some(d(2026, 11, 20)),
             to_day: Some(d(2026, 12, 1)),
         };
