@@ -17,7 +17,7 @@ use anyhow::{Context, Result};
 
 pub use crate::collect::ScanOutput;
 use crate::collect::{Collector, Folder};
-use crate::event::Event;
+use crate::event::EventRef;
 use crate::layout::Scope;
 use crate::parse::{ObjectReport, ScanContext};
 use crate::progress::Progress;
@@ -209,7 +209,7 @@ fn process(ctx: &ScanContext, item: Listed, folding: Option<&Folder>) -> ObjectR
     };
     // The targets are tallied as they are parsed, when the collector does not need them whole.
     let mut held = folding.map(Folder::hold);
-    let mut tally = |target: &Event, keys: &Keys| {
+    let mut tally = |target: &EventRef, keys: &Keys| {
         if let Some(held) = held.as_mut() {
             held.fold(target, keys);
         }

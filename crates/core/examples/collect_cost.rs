@@ -37,7 +37,7 @@ fn main() {
     let t = Instant::now();
     let mut d = Denials::new();
     for (e, k) in all.iter().zip(&keys) {
-        d.add_keyed(e, k);
+        d.add_event(e, k);
     }
     println!(
         "tally: {:.3} s ({:.2} us each)",

@@ -24,7 +24,7 @@ fn main() {
     for path in files::log_files(std::path::Path::new(&dir)) {
         let f = std::fs::File::open(&path).unwrap();
         let mut held = folder.hold();
-        let mut fold = |e: &denytrail_core::event::Event, k: &denytrail_core::tally::Keys| held.fold(e, k);
+        let mut fold = |e: &denytrail_core::event::EventRef, k: &denytrail_core::tally::Keys| held.fold(e, k);
         let report = worker.process_folding(&ctx, &path.to_string_lossy(), true, BufReader::new(f), Some(&mut fold));
         drop(held);
         collector.merge(report);

@@ -10,7 +10,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::event::{Event, EventRole};
+use crate::event::{Event, EventRef, EventRole};
 use crate::parse::{ObjectReport, Outcome};
 use crate::stats::Stats;
 use crate::tally::{self, Denials, Fate, GroupTally};
@@ -279,8 +279,8 @@ impl Collector {
                 Some(EventRole::Companion) if crate::diagnose::is_kms_denial(&e) => self.keep_kms(e, &keys),
                 Some(EventRole::Companion) => companions.push(e),
                 _ => {
-                    let fate = self.denials.add_keyed(&e, &keys);
-                    note_key(&mut self.used_keys, &e);
+                    let fate = self.denials.add_event(&e, &keys);
+                    note_key(&mut self.used_keys, e.access_key_id.as_deref());
                     if self.targets.is_some() {
                         targets.push(e);
                     } else if let Some(tap) = &mut self.tap {
@@ -400,10 +400,10 @@ pub struct Held<'a> {
 
 impl Held<'_> {
     /// Tallies one target, whose keys the worker computed ([`tally::Keys::of_screened`]).
-    pub fn fold(&mut self, target: &Event, keys: &tally::Keys) {
+    pub fn fold(&mut self, target: &EventRef, keys: &tally::Keys) {
         let folded = self.folded.as_mut().expect("held until dropped");
         folded.denials.add_keyed(target, keys);
-        note_key(&mut folded.used_keys, target);
+        note_key(&mut folded.used_keys, target.access_key_id.as_deref());
     }
 }
 
@@ -416,8 +416,8 @@ impl Drop for Held<'_> {
 }
 
 /// Notes the access key a target used: its session is worth keeping.
-fn note_key(used: &mut HashSet<Box<str>>, target: &Event) {
-    if let Some(key) = target.access_key_id.as_deref()
+fn note_key(used: &mut HashSet<Box<str>>, access_key_id: Option<&str>) {
+    if let Some(key) = access_key_id
         && !used.contains(key)
     {
         used.insert(key.into());

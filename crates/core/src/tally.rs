@@ -34,7 +34,7 @@ use std::sync::Arc;
 use hyperloglogplus::{HyperLogLog, HyperLogLogPlus};
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Event, GroupKey};
+use crate::event::{Event, EventRef, GroupKey};
 
 /// Distinct values counted exactly per column and group before the sketch takes over.
 pub const EXACT_DISTINCT: usize = 4_096;
@@ -160,7 +160,7 @@ type Order = (Option<i64>, String, Identity);
 /// An [`Order`] borrowed from the event: compared without copying its ID.
 type At<'a> = (Option<i64>, &'a str, Identity);
 
-fn at_of(e: &Event, id: Identity) -> At<'_> {
+fn at_of<'e>(e: &'e EventRef, id: Identity) -> At<'e> {
     (e.event_time_ms, &e.event_id, id)
 }
 
@@ -206,18 +206,18 @@ pub(crate) type Smallest = BTreeMap<u128, Arc<Event>>;
 
 /// The one copy of a denial its group keeps, made when the first sample keeps it and shared by
 /// the others.
-pub(crate) struct SharedCopy<'e> {
-    event: &'e Event,
+pub(crate) struct SharedCopy<'e, 'a> {
+    event: &'e EventRef<'a>,
     made: Option<Arc<Event>>,
 }
 
-impl<'e> SharedCopy<'e> {
-    pub(crate) fn of(event: &'e Event) -> Self {
+impl<'e, 'a> SharedCopy<'e, 'a> {
+    pub(crate) fn of(event: &'e EventRef<'a>) -> Self {
         SharedCopy { event, made: None }
     }
 
     fn get(&mut self) -> Arc<Event> {
-        self.made.get_or_insert_with(|| Arc::new(self.event.clone())).clone()
+        self.made.get_or_insert_with(|| Arc::new(self.event.to_event())).clone()
     }
 
     /// Puts the copy in `slot`, which held an event being let go: an event no other sample
@@ -227,8 +227,8 @@ impl<'e> SharedCopy<'e> {
             Some(made) => *slot = made.clone(),
             None => {
                 match Arc::get_mut(slot) {
-                    Some(unshared) => unshared.assign(self.event),
-                    None => *slot = Arc::new(self.event.clone()),
+                    Some(unshared) => self.event.assign_to(unshared),
+                    None => *slot = Arc::new(self.event.to_event()),
                 }
                 self.made = Some(slot.clone());
             }
@@ -290,7 +290,7 @@ impl Class {
 
     /// The earliest denial's key in `sample`.
     fn earliest_key(&self) -> u128 {
-        sample_key(object_pair_hash(&self.earliest.1), self.earliest.0.2)
+        sample_key(object_pair_hash(&self.earliest.1.view()), self.earliest.0.2)
     }
 
     fn offer(&mut self, id: u128, e: &mut SharedCopy) {
@@ -364,7 +364,7 @@ pub struct GroupTally {
 pub const UNIFORM: usize = 256;
 
 impl GroupTally {
-    fn add(&mut self, e: &Event, keys: &Keys) {
+    fn add(&mut self, e: &EventRef, keys: &Keys) {
         let (id, class) = (keys.identity, keys.class);
         let at = at_of(e, id);
         self.denied += 1;
@@ -388,8 +388,8 @@ impl GroupTally {
                 d.insert(v);
             }
         }
-        if !self.operations.contains(&e.event_name) {
-            self.operations.insert(e.event_name.clone());
+        if !self.operations.contains(e.event_name.as_ref()) {
+            self.operations.insert(e.event_name.to_string());
         }
         let copy = &mut SharedCopy::of(e);
         keep_smallest(&mut self.uniform, UNIFORM, id, copy);
@@ -750,23 +750,29 @@ impl Denials {
         self.group_of(hash, (&key.principal, &key.bucket, &key.prefix))
     }
 
-    fn group_of_event(&mut self, e: &Event, hash: u64) -> u32 {
+    fn group_of_event(&mut self, e: &EventRef, hash: u64) -> u32 {
         self.group_of(hash, (&e.principal, e.bucket.as_deref().unwrap_or(""), &e.prefix))
     }
 
     /// Counts one denied write (a repeat is dropped); says which.
     pub fn add(&mut self, e: &Event) -> Fate {
-        self.add_keyed(e, &Keys::of(e))
+        self.add_keyed(&e.view(), &Keys::of(e))
+    }
+
+    /// [`Denials::add`] of an owned event whose keys are known.
+    pub fn add_event(&mut self, e: &Event, keys: &Keys) -> Fate {
+        self.add_keyed(&e.view(), keys)
     }
 
     /// [`Denials::add`] with the event's [`Keys`] already computed (by a worker).
-    pub fn add_keyed(&mut self, e: &Event, keys: &Keys) -> Fate {
+    pub fn add_keyed(&mut self, e: &EventRef, keys: &Keys) -> Fate {
         let id = keys.identity;
         let shared = e.shared_event_id.as_deref().filter(|s| !s.is_empty()).map(shared_hash);
         let class = keys.class;
         let g = self.group_of_event(e, keys.group);
         // A provisional copy is not spilled: its repeats meet it by its `sharedEventID` (provide).
-        let provisional = shared.is_some() && naming_rank(e) < 3;
+        let naming = rank(e.identity_arn.is_some(), &e.principal_type);
+        let provisional = shared.is_some() && naming < 3;
         let spill = || {
             let group = group_key_hash(&e.principal, e.bucket.as_deref().unwrap_or(""), &e.prefix);
             (!provisional).then_some(Unchecked { identity: id, group, class, time: e.event_time_ms })
@@ -777,7 +783,7 @@ impl Denials {
         }
         self.groups[g as usize].add(e, keys);
         match shared {
-            Some(s) if naming_rank(e) < 3 => {
+            Some(s) if naming < 3 => {
                 let owner = e.owner_known().map(|o| self.owner_index(o));
                 let p = Provisional {
                     group: g,
@@ -785,7 +791,7 @@ impl Denials {
                     time: e.event_time_ms,
                     identity: id,
                     pair: keys.pair,
-                    rank: naming_rank(e),
+                    rank: naming,
                     owner,
                 };
                 self.provide(s, p);
@@ -1018,7 +1024,11 @@ fn learn_owner(group: &mut GroupTally, shared: u128, owner: &str) {
 /// How well a copy names its caller: the caller's own copy (with an ARN) beats the bucket
 /// owner's `AWSAccount` copy.
 pub fn naming_rank(e: &Event) -> u8 {
-    u8::from(e.identity_arn.is_some()) * 2 + u8::from(e.principal_type != "AWSAccount")
+    rank(e.identity_arn.is_some(), &e.principal_type)
+}
+
+fn rank(has_arn: bool, principal_type: &str) -> u8 {
+    u8::from(has_arn) * 2 + u8::from(principal_type != "AWSAccount")
 }
 
 /// The hash that pairs a write with the KMS call S3 made for it: of the object ARN (a target's
@@ -1028,7 +1038,7 @@ pub fn pair_hash(object_arn: Option<&str>) -> u64 {
 }
 
 /// [`pair_hash`] of a target's [`Event::object_arn`], without building the ARN.
-fn object_pair_hash(e: &Event) -> u64 {
+fn object_pair_hash(e: &EventRef) -> u64 {
     let Some(parts) = e.object_arn_parts() else { return pair_hash(None) };
     hashed(|b| parts.iter().for_each(|p| b.extend_from_slice(p.as_bytes())), xxhash_rust::xxh3::xxh3_64)
 }
@@ -1142,19 +1152,19 @@ fn hashed<T>(fill: impl FnOnce(&mut Vec<u8>), hash: impl FnOnce(&[u8]) -> T) -> 
 
 /// A denial's identity: `eventID` and every field but the log object it was read from.
 pub fn identity(e: &Event) -> Identity {
-    hashes(e).0
+    hashes(&e.view()).0
 }
 
 /// The diagnosis class: the fields the rules read, with per-request values reduced to what
 /// the rules see in them.
 pub fn class_of(e: &Event) -> u64 {
-    hashes(e).1
+    hashes(&e.view()).1
 }
 
 /// [`identity`] and [`class_of`]. The fields both read are written and hashed once (128 bits),
 /// and that hash stands for them in both: the identity hashes the `eventID`, the per-request
 /// fields and it; the class the per-request fields reduced, and it.
-fn hashes(e: &Event) -> (Identity, u64) {
+fn hashes(e: &EventRef) -> (Identity, u64) {
     let (identity, class, _) = hashes_screening(e, false);
     (identity, class)
 }
@@ -1162,7 +1172,7 @@ fn hashes(e: &Event) -> (Identity, u64) {
 /// [`hashes`], and when `screen`, whether the text they were written from may hold a secret
 /// ([`crate::redact::may_hold_secret`]): the shared and per-request parts hold every text field
 /// read from the record, each written whole.
-fn hashes_screening(e: &Event, screen: bool) -> (Identity, u64, bool) {
+fn hashes_screening(e: &EventRef, screen: bool) -> (Identity, u64, bool) {
     let screened = |b: &[u8]| screen && crate::redact::may_hold_secret(b);
     let (shared, mut secret) = hashed(
         |b| fields(e, b, Part::Shared),
@@ -1243,24 +1253,29 @@ impl Keys {
     }
 
     pub fn of(e: &Event) -> Keys {
+        Keys::of_view(&e.view())
+    }
+
+    pub fn of_view(e: &EventRef) -> Keys {
         Keys::screening(e, false).0
     }
 
-    /// [`Keys::of`] an event filled but not yet redacted ([`crate::parse::extract::fill`]),
+    /// [`Keys::of`] an event read but not yet redacted ([`crate::parse::extract::view`]),
     /// which is screened for secrets in the bytes its hashes are written from instead of in a
-    /// text of its own ([`Event::screen_secrets`]); when there may be one, the event is redacted
-    /// and hashed again. The keys and the event are then those of a redacted fill.
-    pub fn of_screened(e: &mut Event) -> Keys {
+    /// text of its own ([`Event::screen_secrets`]). When there may be one, the event is copied,
+    /// redacted and hashed again: the copy comes back, to be read instead of the view.
+    pub fn of_screened(e: &EventRef) -> (Keys, Option<Event>) {
         match Keys::screening(e, true) {
-            (keys, false) => keys,
+            (keys, false) => (keys, None),
             (_, true) => {
-                e.redact_secrets();
-                Keys::of(e)
+                let mut redacted = e.to_event();
+                redacted.redact_secrets();
+                (Keys::of(&redacted), Some(redacted))
             }
         }
     }
 
-    fn screening(e: &Event, screen: bool) -> (Keys, bool) {
+    fn screening(e: &EventRef, screen: bool) -> (Keys, bool) {
         let pair = if e.role == Some(crate::event::EventRole::Companion) {
             pair_hash(e.kms_s3_arn.as_deref())
         } else {
@@ -1301,8 +1316,8 @@ enum Part {
 }
 
 /// Writes one [`Part`] of `e`. The destructuring is exhaustive: a new field must be placed here.
-fn fields(e: &Event, h: &mut Vec<u8>, part: Part) {
-    let Event {
+fn fields(e: &EventRef, h: &mut Vec<u8>, part: Part) {
+    let EventRef {
         event_id: _,
         source_object: _,
         shared_event_id,
@@ -1372,7 +1387,7 @@ fn fields(e: &Event, h: &mut Vec<u8>, part: Part) {
             b
         }));
     } else if part == Part::Reduced {
-        let marks = |v: &Option<String>| v.as_deref().map_or(0xff, crate::diagnose::text_marks);
+        let marks = |v: &Option<std::borrow::Cow<str>>| v.as_deref().map_or(0xff, crate::diagnose::text_marks);
         let agent_marks = user_agent.as_deref().map_or(0xff, |agent| {
             // A client sends the same user agent with each of its requests: checked once.
             AGENT.with_borrow_mut(|(last, marks)| {
@@ -1398,7 +1413,7 @@ fn fields(e: &Event, h: &mut Vec<u8>, part: Part) {
         return;
     }
     for v in [event_source, event_name, principal, principal_type, prefix] {
-        put(h, Some(v));
+        put(h, Some(v.as_ref()));
     }
     for v in [
         event_category,
@@ -1774,7 +1789,7 @@ mod tests {
     fn object_pairs_hash_as_their_arn() {
         for (bucket, key) in [(Some("b"), Some("k/x")), (Some("b"), None), (None, Some("k")), (None, None)] {
             let e = Event { bucket: bucket.map(str::to_string), key: key.map(str::to_string), ..Event::default() };
-            assert_eq!(object_pair_hash(&e), pair_hash(e.object_arn().as_deref()), "{bucket:?} {key:?}");
+            assert_eq!(object_pair_hash(&e.view()), pair_hash(e.object_arn().as_deref()), "{bucket:?} {key:?}");
         }
     }
 

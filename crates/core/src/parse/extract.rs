@@ -10,7 +10,7 @@ use simd_json::prelude::*;
 use simd_json::tape::Value;
 use simd_json::{StaticNode, ValueType};
 
-use crate::event::{ANONYMOUS, Event, EventRole, MAX_POLICY_DOCUMENT, prefix_of, role_arn_from_session_arn};
+use crate::event::{ANONYMOUS, Event, EventRef, EventRole, MAX_POLICY_DOCUMENT, prefix_of, role_arn_from_session_arn};
 use crate::filter::Facts;
 
 /// A string field, or `None` when absent, null, empty or not text. Numbers and booleans read as
@@ -40,55 +40,6 @@ fn text_cow<'i>(v: Option<Value<'_, 'i>>) -> Option<Cow<'i, str>> {
         None => text(Some(v)).map(Cow::Owned),
     }
 }
-
-/// Overwrites `slot` with `v`, reusing its buffer: an outage fills one event per denial, and
-/// allocating and freeing four dozen strings for each was a tenth of the scan.
-fn put(slot: &mut String, v: &str) {
-    slot.clear();
-    slot.push_str(v);
-}
-
-/// [`put`] of optional text. A field present in one record and absent in the next would free
-/// its buffer and allocate another: the buffer waits in [`SPARE`] instead.
-fn put_opt(slot: &mut Option<String>, v: Option<&str>) {
-    match (slot.as_mut(), v) {
-        (Some(s), Some(v)) => put(s, v),
-        (None, Some(v)) => {
-            let mut s = SPARE.with_borrow_mut(Vec::pop).unwrap_or_default();
-            s.push_str(v);
-            *slot = Some(s);
-        }
-        (Some(_), None) => spare(slot.take()),
-        (None, None) => {}
-    }
-}
-
-/// [`put_opt`] of text that may already be owned (then moved in).
-fn put_cow(slot: &mut Option<String>, v: Option<Cow<'_, str>>) {
-    match v {
-        Some(Cow::Owned(v)) => spare(slot.replace(v)),
-        v => put_opt(slot, v.as_deref()),
-    }
-}
-
-thread_local! {
-    /// Emptied string buffers of this thread's events, for the next field that needs one.
-    static SPARE: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Keeps a buffer for reuse (a few dozen at most, none above [`LARGE_SPARE`] bytes).
-fn spare(s: Option<String>) {
-    if let Some(mut s) = s.filter(|s| s.capacity() <= LARGE_SPARE) {
-        s.clear();
-        SPARE.with_borrow_mut(|spare| {
-            if spare.len() < 64 {
-                spare.push(s);
-            }
-        });
-    }
-}
-
-const LARGE_SPARE: usize = 4096;
 
 fn str_of<'i>(v: Option<Value<'_, 'i>>) -> Option<&'i str> {
     v?.into_string().filter(|s| !s.is_empty())
@@ -375,8 +326,7 @@ impl<'i> Resources<'i> {
 /// the log object.
 pub fn event(rec: Value, role: EventRole, prefix_depth: usize, source_object: &str) -> Event {
     let rec = Record::of(Some(rec));
-    let mut e = Event::default();
-    fill(&mut e, &rec, &facts(&rec), role, prefix_depth, source_object);
+    let mut e = view(&rec, &facts(&rec), role, prefix_depth, source_object).to_event();
     e.redact_secrets();
     e
 }
@@ -384,16 +334,21 @@ pub fn event(rec: Value, role: EventRole, prefix_depth: usize, source_object: &s
 /// [`event`] of a record whose [`facts`] the filter has read already, with the redaction
 /// skipped when a screen of its text finds no secret can be there ([`Event::screen_secrets`]).
 pub fn event_screened(rec: &Record, f: &Facts, role: EventRole, prefix_depth: usize, source_object: &str) -> Event {
-    let mut e = Event::default();
-    fill(&mut e, rec, f, role, prefix_depth, source_object);
+    let mut e = view(rec, f, role, prefix_depth, source_object).to_event();
     e.screen_secrets();
     e
 }
 
-/// Fills an event already made from a record, every field overwritten and its buffers reused,
-/// **not redacted**: the caller screens it before anything else reads it
-/// ([`Event::screen_secrets`], or [`crate::tally::Keys::of_screened`] with the hashes).
-pub fn fill(e: &mut Event, rec: &Record, f: &Facts, role: EventRole, prefix_depth: usize, source_object: &str) {
+/// The event a record holds, its text borrowed from the tape (or from `source_object`), **not
+/// redacted**: the caller screens it before anything else reads it ([`Event::screen_secrets`] on
+/// the owned event, or [`crate::tally::Keys::of_screened`] with the hashes).
+pub fn view<'a>(
+    rec: &Record<'_, 'a>,
+    f: &Facts<'a>,
+    role: EventRole,
+    prefix_depth: usize,
+    source_object: &'a str,
+) -> EventRef<'a> {
     let uid = rec.get("userIdentity").map(|u| Caller::of(Some(u)));
     let uid = uid.as_ref();
     let rp = rec.get("requestParameters");
@@ -407,8 +362,6 @@ pub fn fill(e: &mut Event, rec: &Record, f: &Facts, role: EventRole, prefix_dept
     let session = uid.map(|u| Session::of(u.get("sessionContext")));
     let issuer = session.map(|s| Issuer::of(s.get("sessionIssuer")));
     let (principal, principal_type) = principal_of(uid, issuer.as_ref());
-    put(&mut e.principal, &principal);
-    put(&mut e.principal_type, principal_type);
 
     let resources = Resources::of(rec);
     let object = resources.object.and_then(|(arn, _)| arn);
@@ -416,99 +369,116 @@ pub fn fill(e: &mut Event, rec: &Record, f: &Facts, role: EventRole, prefix_dept
     let bucket = param("bucketName")
         .or_else(|| object.and_then(split_s3_arn).map(|(b, _)| Cow::Borrowed(b)))
         .or_else(|| bucket_arn.and_then(split_s3_arn).map(|(b, _)| Cow::Borrowed(b)));
-    put_cow(&mut e.bucket, bucket);
     let key = param("key").or_else(|| object.and_then(split_s3_arn).and_then(|(_, k)| k.map(Cow::Borrowed)));
-    put(&mut e.prefix, key.as_deref().map_or("", |k| prefix_of(k, prefix_depth)));
-    put_cow(&mut e.key, key);
-    put_opt(&mut e.bucket_owner, bucket_owner);
+    let prefix = key.as_ref().and_then(|k| part_of(k, |k| Some(prefix_of(k, prefix_depth)))).unwrap_or_default();
 
     let identity_arn = id("arn");
     let principal_id = id("principalId");
     let session_name = identity_arn
-        .as_deref()
+        .as_ref()
         .filter(|a| a.contains(":assumed-role/"))
-        .and_then(|a| a.rsplit('/').next())
-        .or_else(|| principal_id.as_deref().and_then(|p| p.split_once(':').map(|(_, s)| s)))
+        .and_then(|a| part_of(a, |a| a.rsplit('/').next()))
+        .or_else(|| principal_id.as_ref().and_then(|p| part_of(p, |p| p.split_once(':').map(|(_, s)| s))))
         .filter(|s| !s.is_empty());
-    put_opt(&mut e.session_name, session_name);
-    put_cow(&mut e.identity_arn, identity_arn);
-    put_cow(&mut e.principal_id, principal_id);
 
-    e.session_policy = param("policy").map(|p| truncate(p.into_owned(), 2048)).or_else(|| {
+    let session_policy = param("policy").map(|p| Cow::Owned(truncate(p.into_owned(), 2048))).or_else(|| {
         let arns: Vec<&str> =
             params.get("policyArns")?.as_array()?.iter().filter_map(|p| str_of(get(p, "arn"))).collect();
-        (!arns.is_empty()).then(|| format!("policyArns: {}", arns.join(", ")))
+        (!arns.is_empty()).then(|| Cow::Owned(format!("policyArns: {}", arns.join(", "))))
     });
-    e.grants = rp.and_then(|rp| rp.as_object()).and_then(|o| {
+    let grants = rp.and_then(|rp| rp.as_object()).and_then(|o| {
         let mut g: Vec<String> = o
             .iter()
             .filter(|(k, _)| k.starts_with("x-amz-grant-"))
             .filter_map(|(k, v)| text(Some(v)).map(|v| format!("{k}={v}")))
             .collect();
         g.sort();
-        (!g.is_empty()).then(|| g.join("; "))
+        (!g.is_empty()).then(|| Cow::Owned(g.join("; ")))
     });
-    e.object_lock = rp.and_then(|rp| rp.as_object()).and_then(|o| {
+    let object_lock = rp.and_then(|rp| rp.as_object()).and_then(|o| {
         let mut l: Vec<&str> = o.keys().filter(|k| k.starts_with("x-amz-object-lock-")).collect();
         l.sort_unstable();
-        (!l.is_empty()).then(|| l.join(","))
+        (!l.is_empty()).then(|| Cow::Owned(l.join(",")))
     });
 
     let kms_key_arn = resources
         .kms_key
         .and_then(|(arn, _)| arn.map(Cow::Borrowed))
         .or_else(|| (f.event_source == "kms.amazonaws.com").then(|| param("keyId")).flatten());
-    put_cow(&mut e.kms_key_arn, kms_key_arn);
     let changed_resource =
         ["bucketName", "policyArn", "roleName", "userName", "groupName", "keyId", "policyId", "targetId", "accountId"]
             .iter()
             .find_map(|k| param(k));
-    put_cow(&mut e.changed_resource, changed_resource);
-
-    put(&mut e.event_id, field("eventID").as_deref().unwrap_or_default());
-    put_cow(&mut e.shared_event_id, field("sharedEventID"));
-    put_cow(&mut e.request_id, field("requestID"));
-    e.event_time_ms = f.event_time_ms;
-    put(&mut e.event_source, f.event_source);
-    put(&mut e.event_name, f.event_name);
-    put_cow(&mut e.event_category, field("eventCategory"));
-    put_cow(&mut e.event_type, field("eventType"));
-    put_opt(&mut e.aws_region, f.region);
-    put_opt(&mut e.error_code, f.error_code);
-    put_cow(&mut e.error_message, field("errorMessage"));
-    put_cow(&mut e.source_ip, field("sourceIPAddress"));
-    put_cow(&mut e.user_agent, field("userAgent"));
-    put_opt(&mut e.recipient_account, f.recipient_account);
-    put_cow(&mut e.account, id("accountId"));
-    put_cow(&mut e.access_key_id, id("accessKeyId"));
-    put_cow(&mut e.invoked_by, id("invokedBy"));
-    put_cow(&mut e.session_issuer_arn, text_cow(issuer.and_then(|i| i.get("arn"))));
-    put_cow(&mut e.session_issuer_type, text_cow(issuer.and_then(|i| i.get("type"))));
-    e.mfa_authenticated =
-        session.and_then(|s| str_of(s.path(&["attributes", "mfaAuthenticated"]))).and_then(|m| m.parse().ok());
-    put_cow(&mut e.on_behalf_of_user_id, uid.and_then(|u| text_cow(u.path(&["onBehalfOf", "userId"]))));
-    put_opt(&mut e.access_point_arn, resources.access_point.and_then(|(arn, _)| arn));
-    put_cow(&mut e.host, param("Host"));
-    put_cow(&mut e.acl, param("x-amz-acl"));
-    put_cow(&mut e.sse, param("x-amz-server-side-encryption"));
-    put_cow(&mut e.sse_kms_key_id, param("x-amz-server-side-encryption-aws-kms-key-id"));
-    put_cow(&mut e.sse_customer_algorithm, param("x-amz-server-side-encryption-customer-algorithm"));
-    put_cow(&mut e.expected_bucket_owner, param("x-amz-expected-bucket-owner"));
-    put_cow(&mut e.request_payer, param("x-amz-request-payer"));
-    put_cow(&mut e.signature_version, extra("SignatureVersion"));
-    put_cow(&mut e.auth_method, extra("AuthenticationMethod"));
-    put_cow(&mut e.cipher_suite, extra("CipherSuite"));
     let tls = Tls::of(rec.get("tlsDetails"));
-    put_cow(&mut e.tls_version, text_cow(tls.get("tlsVersion")));
-    put_cow(&mut e.tls_cipher_suite, text_cow(tls.get("cipherSuite")));
-    put_cow(&mut e.vpc_endpoint_id, field("vpcEndpointId"));
-    put_cow(&mut e.vpc_endpoint_account, field("vpcEndpointAccountId"));
-    put_cow(&mut e.kms_s3_arn, text_cow(params.path(&["encryptionContext", "aws:s3:arn"])));
-    put_cow(&mut e.issued_access_key_id, text_cow(rec.path(&["responseElements", "credentials", "accessKeyId"])));
-    put_cow(&mut e.assumed_role_arn, param("roleArn"));
-    e.policy_document = policy_document(&params);
-    put(&mut e.source_object, source_object);
-    e.role = Some(role);
+
+    EventRef {
+        event_id: field("eventID").unwrap_or_default(),
+        shared_event_id: field("sharedEventID"),
+        request_id: field("requestID"),
+        event_time_ms: f.event_time_ms,
+        event_source: Cow::Borrowed(f.event_source),
+        event_name: Cow::Borrowed(f.event_name),
+        event_category: field("eventCategory"),
+        event_type: field("eventType"),
+        aws_region: f.region.map(Cow::Borrowed),
+        error_code: f.error_code.map(Cow::Borrowed),
+        error_message: field("errorMessage"),
+        source_ip: field("sourceIPAddress"),
+        user_agent: field("userAgent"),
+        recipient_account: f.recipient_account.map(Cow::Borrowed),
+        principal,
+        principal_type: Cow::Borrowed(principal_type),
+        identity_arn,
+        account: id("accountId"),
+        principal_id,
+        access_key_id: id("accessKeyId"),
+        invoked_by: id("invokedBy"),
+        session_issuer_arn: text_cow(issuer.and_then(|i| i.get("arn"))),
+        session_issuer_type: text_cow(issuer.and_then(|i| i.get("type"))),
+        session_name,
+        mfa_authenticated: session
+            .and_then(|s| str_of(s.path(&["attributes", "mfaAuthenticated"])))
+            .and_then(|m| m.parse().ok()),
+        on_behalf_of_user_id: uid.and_then(|u| text_cow(u.path(&["onBehalfOf", "userId"]))),
+        bucket,
+        key,
+        prefix,
+        bucket_owner: bucket_owner.map(Cow::Borrowed),
+        access_point_arn: resources.access_point.and_then(|(arn, _)| arn).map(Cow::Borrowed),
+        host: param("Host"),
+        acl: param("x-amz-acl"),
+        grants,
+        sse: param("x-amz-server-side-encryption"),
+        sse_kms_key_id: param("x-amz-server-side-encryption-aws-kms-key-id"),
+        sse_customer_algorithm: param("x-amz-server-side-encryption-customer-algorithm"),
+        object_lock,
+        expected_bucket_owner: param("x-amz-expected-bucket-owner"),
+        request_payer: param("x-amz-request-payer"),
+        signature_version: extra("SignatureVersion"),
+        auth_method: extra("AuthenticationMethod"),
+        cipher_suite: extra("CipherSuite"),
+        tls_version: text_cow(tls.get("tlsVersion")),
+        tls_cipher_suite: text_cow(tls.get("cipherSuite")),
+        vpc_endpoint_id: field("vpcEndpointId"),
+        vpc_endpoint_account: field("vpcEndpointAccountId"),
+        kms_key_arn,
+        kms_s3_arn: text_cow(params.path(&["encryptionContext", "aws:s3:arn"])),
+        issued_access_key_id: text_cow(rec.path(&["responseElements", "credentials", "accessKeyId"])),
+        assumed_role_arn: param("roleArn"),
+        session_policy,
+        changed_resource,
+        policy_document: policy_document(&params).map(Cow::Owned),
+        source_object: Cow::Borrowed(source_object),
+        role: Some(role),
+    }
+}
+
+/// A part of `whole` (a slice `part` finds in it), borrowed as long as `whole` is.
+fn part_of<'a>(whole: &Cow<'a, str>, part: impl for<'w> FnOnce(&'w str) -> Option<&'w str>) -> Option<Cow<'a, str>> {
+    match whole {
+        Cow::Borrowed(w) => part(w).map(Cow::Borrowed),
+        Cow::Owned(w) => part(w).map(|p| Cow::Owned(p.to_string())),
+    }
 }
 
 /// The policy document of a policy change or session request, as JSON text. CloudTrail logs
@@ -612,7 +582,7 @@ mod tests {
             let mut bytes = json.as_bytes().to_vec();
             let tape = simd_json::to_tape(&mut bytes).expect("json");
             let rec = Record::of(Some(tape.as_value()));
-            fill(e, &rec, &facts(&rec), EventRole::Target, 1, source);
+            view(&rec, &facts(&rec), EventRole::Target, 1, source).assign_to(e);
         };
         let mut reused = Event::default();
         fill(&mut reused, rich, "first");

@@ -16,7 +16,7 @@ use aho_corasick::AhoCorasick;
 use aho_corasick::packed;
 
 use crate::decode::{CHUNK, Counted, DecodeError, Decoder, Encoding};
-use crate::event::{Event, EventRole};
+use crate::event::{Event, EventRef, EventRole};
 use crate::filter::{Filter, companion_kind};
 use crate::stats::{Counts, ObjectError, SkipReason};
 use envelope::{Envelope, Inner};
@@ -385,8 +385,6 @@ fn open(
 }
 
 thread_local! {
-    /// The target being folded, its strings' buffers reused from one to the next.
-    static TARGET: std::cell::RefCell<Event> = std::cell::RefCell::new(Event::default());
     /// simd-json's buffers and a tape, reused from one record to the next.
     static TAPE: std::cell::RefCell<(simd_json::Buffers, simd_json::Tape<'static>)> =
         std::cell::RefCell::new((simd_json::Buffers::default(), simd_json::Tape(Vec::new())));
@@ -394,7 +392,7 @@ thread_local! {
 
 /// Where targets go instead of the report, when they are folded as they come: each with the
 /// keys the tallies look it up by.
-pub type Fold<'a> = Option<&'a mut dyn FnMut(&Event, &crate::tally::Keys)>;
+pub type Fold<'a> = Option<&'a mut dyn FnMut(&EventRef, &crate::tally::Keys)>;
 
 fn parse_candidate(ctx: &ScanContext, name: &str, scratch: &mut [u8], report: &mut ObjectReport, fold: &mut Fold) {
     report.counts.records_parsed += 1;
@@ -407,18 +405,13 @@ fn parse_candidate(ctx: &ScanContext, name: &str, scratch: &mut [u8], report: &m
         }
         *kept = tape.reset();
     });
-    if scratch.len() > LARGE_RECORD {
-        // Its strings may be as large: the reused target does not keep their buffers.
-        TARGET.set(Event::default());
-    }
 }
 
-/// Records above this size do not leave their buffers to the next target.
-const LARGE_RECORD: usize = 64 << 10;
-
-/// Fills and keeps one parsed record. Its events are redacted before anything reads them (the
-/// globs included): a target that is folded is screened with its hashes, in the bytes they are
-/// written from ([`crate::tally::Keys::of_screened`]); any other event on its own.
+/// Reads and keeps one parsed record. Its events are redacted before anything reads them (the
+/// globs included): a target that is folded is read through a view of the tape and screened
+/// with its hashes, in the bytes they are written from ([`crate::tally::Keys::of_screened`]),
+/// and becomes an owned event only if a sample keeps it; any other event is owned and screened
+/// on its own.
 fn add_record(
     ctx: &ScanContext,
     name: &str,
@@ -430,26 +423,32 @@ fn add_record(
     let facts = extract::facts(value);
     let companion = companion_kind(&facts).is_some();
     if ctx.filter.matches(&facts) {
-        // Filled into this thread's target, whose buffers the next one reuses when it is folded.
-        let kept = TARGET.with_borrow_mut(|target| {
-            extract::fill(target, value, &facts, EventRole::Target, ctx.prefix_depth, name);
-            let keys = match fold {
-                // With globs to pass first, most targets may never be hashed.
-                Some(_) if !ctx.filter.has_event_globs() => Some(crate::tally::Keys::of_screened(target)),
-                _ => {
-                    target.screen_secrets();
-                    None
+        let view = extract::view(value, &facts, EventRole::Target, ctx.prefix_depth, name);
+        let kept = match fold {
+            // With globs to pass first, most targets may never be hashed.
+            Some(fold) if !ctx.filter.has_event_globs() => {
+                let (keys, redacted) = crate::tally::Keys::of_screened(&view);
+                let redacted_view = redacted.as_ref().map(Event::view);
+                let target = redacted_view.as_ref().unwrap_or(&view);
+                let kept = count_target(ctx, target, companion, report);
+                if kept {
+                    fold(target, &keys);
                 }
-            };
-            let kept = count_target(ctx, target, companion, report);
-            if kept {
-                match fold {
-                    Some(fold) => fold(target, &keys.unwrap_or_else(|| crate::tally::Keys::of(target))),
-                    None => report.events.push(std::mem::take(target)),
-                }
+                kept
             }
-            kept
-        });
+            _ => {
+                let mut target = view.to_event();
+                target.screen_secrets();
+                let kept = count_target(ctx, &target.view(), companion, report);
+                if kept {
+                    match fold {
+                        Some(fold) => fold(&target.view(), &crate::tally::Keys::of(&target)),
+                        None => report.events.push(target),
+                    }
+                }
+                kept
+            }
+        };
         if kept {
             return;
         }
@@ -462,12 +461,12 @@ fn add_record(
 
 /// Whether a record the filter matched is a target (its principal, bucket and prefix pass the
 /// globs), counted; one that is also a companion has its copy as one added to the report.
-fn count_target(ctx: &ScanContext, target: &Event, companion: bool, report: &mut ObjectReport) -> bool {
+fn count_target(ctx: &ScanContext, target: &EventRef, companion: bool, report: &mut ObjectReport) -> bool {
     if !ctx.filter.matches_event_globs(&target.principal, target.bucket.as_deref(), &target.prefix) {
         return false;
     }
     if companion {
-        let mut copy = target.clone();
+        let mut copy = target.to_event();
         copy.role = Some(EventRole::Companion);
         report.events.push(copy);
         report.counts.records_companion += 1;
