@@ -117,442 +117,75 @@ pub struct Event {
     pub role: Option<EventRole>,
 }
 
-/// An [`Event`] whose text is borrowed (from a parsed record, or from an owned event): what the
-/// tallies and the hashes read. A scan folds a denial through one, straight from simd-json's
-/// tape, and copies it into an owned [`Event`] only when a sample keeps it. The destructurings
-/// are exhaustive: a new field of [`Event`] fails to compile until it is added here.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct EventRef<'a> {
-    pub event_id: Cow<'a, str>,
-    pub shared_event_id: Option<Cow<'a, str>>,
-    pub request_id: Option<Cow<'a, str>>,
-    pub event_time_ms: Option<i64>,
-    pub event_source: Cow<'a, str>,
-    pub event_name: Cow<'a, str>,
-    pub event_category: Option<Cow<'a, str>>,
-    pub event_type: Option<Cow<'a, str>>,
-    pub aws_region: Option<Cow<'a, str>>,
-    pub error_code: Option<Cow<'a, str>>,
-    pub error_message: Option<Cow<'a, str>>,
-    pub source_ip: Option<Cow<'a, str>>,
-    pub user_agent: Option<Cow<'a, str>>,
-    pub recipient_account: Option<Cow<'a, str>>,
-    pub principal: Cow<'a, str>,
-    pub principal_type: Cow<'a, str>,
-    pub identity_arn: Option<Cow<'a, str>>,
-    pub account: Option<Cow<'a, str>>,
-    pub principal_id: Option<Cow<'a, str>>,
-    pub access_key_id: Option<Cow<'a, str>>,
-    pub invoked_by: Option<Cow<'a, str>>,
-    pub session_issuer_arn: Option<Cow<'a, str>>,
-    pub session_issuer_type: Option<Cow<'a, str>>,
-    pub session_name: Option<Cow<'a, str>>,
-    pub mfa_authenticated: Option<bool>,
-    pub on_behalf_of_user_id: Option<Cow<'a, str>>,
-    pub bucket: Option<Cow<'a, str>>,
-    pub key: Option<Cow<'a, str>>,
-    pub prefix: Cow<'a, str>,
-    pub bucket_owner: Option<Cow<'a, str>>,
-    pub access_point_arn: Option<Cow<'a, str>>,
-    pub host: Option<Cow<'a, str>>,
-    pub acl: Option<Cow<'a, str>>,
-    pub grants: Option<Cow<'a, str>>,
-    pub sse: Option<Cow<'a, str>>,
-    pub sse_kms_key_id: Option<Cow<'a, str>>,
-    pub sse_customer_algorithm: Option<Cow<'a, str>>,
-    pub object_lock: Option<Cow<'a, str>>,
-    pub expected_bucket_owner: Option<Cow<'a, str>>,
-    pub request_payer: Option<Cow<'a, str>>,
-    pub signature_version: Option<Cow<'a, str>>,
-    pub auth_method: Option<Cow<'a, str>>,
-    pub cipher_suite: Option<Cow<'a, str>>,
-    pub tls_version: Option<Cow<'a, str>>,
-    pub tls_cipher_suite: Option<Cow<'a, str>>,
-    pub vpc_endpoint_id: Option<Cow<'a, str>>,
-    pub vpc_endpoint_account: Option<Cow<'a, str>>,
-    pub kms_key_arn: Option<Cow<'a, str>>,
-    pub kms_s3_arn: Option<Cow<'a, str>>,
-    pub issued_access_key_id: Option<Cow<'a, str>>,
-    pub assumed_role_arn: Option<Cow<'a, str>>,
-    pub session_policy: Option<Cow<'a, str>>,
-    pub changed_resource: Option<Cow<'a, str>>,
-    pub policy_document: Option<Cow<'a, str>>,
-    pub source_object: Cow<'a, str>,
-    pub role: Option<EventRole>,
+/// Declares [`EventRef`] and the conversions between it and [`Event`] from one list of the
+/// fields: the text ones, the optional text ones, and the rest (copied). [`Event::view`]
+/// destructures an event exhaustively, so a new field of [`Event`] fails to compile until it
+/// is listed here.
+macro_rules! event_ref {
+    (text: [$($text:ident),* $(,)?], optional: [$($opt:ident),* $(,)?], copied: [$($copy:ident: $ty:ty),* $(,)?] $(,)?) => {
+        /// An [`Event`] whose text is borrowed (from a parsed record, or from an owned event):
+        /// what the tallies and the hashes read. A scan folds a denial through one, straight
+        /// from simd-json's tape, and copies it into an owned [`Event`] only when a sample keeps it.
+        #[derive(Debug, Clone, Default, PartialEq)]
+        pub struct EventRef<'a> {
+            $(pub $text: Cow<'a, str>,)*
+            $(pub $opt: Option<Cow<'a, str>>,)*
+            $(pub $copy: $ty,)*
+        }
+
+        impl Event {
+            /// This event, borrowed.
+            pub fn view(&self) -> EventRef<'_> {
+                let Event { $($text,)* $($opt,)* $($copy,)* } = self;
+                EventRef {
+                    $($text: Cow::Borrowed($text),)*
+                    $($opt: $opt.as_deref().map(Cow::Borrowed),)*
+                    $($copy: *$copy,)*
+                }
+            }
+        }
+
+        impl EventRef<'_> {
+            /// The owned event.
+            pub fn to_event(&self) -> Event {
+                Event {
+                    $($text: self.$text.to_string(),)*
+                    $($opt: self.$opt.as_deref().map(str::to_string),)*
+                    $($copy: self.$copy,)*
+                }
+            }
+
+            /// `*e = self.to_event()`, reusing `e`'s string buffers (a sample's displaced
+            /// exemplar lends them to the one replacing it).
+            pub fn assign_to(&self, e: &mut Event) {
+                $(self.$text.as_ref().clone_into(&mut e.$text);)*
+                $(match (e.$opt.as_mut(), self.$opt.as_deref()) {
+                    (Some(s), Some(v)) => v.clone_into(s),
+                    (_, v) => e.$opt = v.map(str::to_string),
+                })*
+                $(e.$copy = self.$copy;)*
+            }
+        }
+    };
 }
 
-impl Event {
-    /// This event, borrowed.
-    pub fn view(&self) -> EventRef<'_> {
-        let Event {
-            event_id,
-            shared_event_id,
-            request_id,
-            event_time_ms,
-            event_source,
-            event_name,
-            event_category,
-            event_type,
-            aws_region,
-            error_code,
-            error_message,
-            source_ip,
-            user_agent,
-            recipient_account,
-            principal,
-            principal_type,
-            identity_arn,
-            account,
-            principal_id,
-            access_key_id,
-            invoked_by,
-            session_issuer_arn,
-            session_issuer_type,
-            session_name,
-            mfa_authenticated,
-            on_behalf_of_user_id,
-            bucket,
-            key,
-            prefix,
-            bucket_owner,
-            access_point_arn,
-            host,
-            acl,
-            grants,
-            sse,
-            sse_kms_key_id,
-            sse_customer_algorithm,
-            object_lock,
-            expected_bucket_owner,
-            request_payer,
-            signature_version,
-            auth_method,
-            cipher_suite,
-            tls_version,
-            tls_cipher_suite,
-            vpc_endpoint_id,
-            vpc_endpoint_account,
-            kms_key_arn,
-            kms_s3_arn,
-            issued_access_key_id,
-            assumed_role_arn,
-            session_policy,
-            changed_resource,
-            policy_document,
-            source_object,
-            role,
-        } = self;
-        EventRef {
-            event_id: Cow::Borrowed(event_id),
-            shared_event_id: shared_event_id.as_deref().map(Cow::Borrowed),
-            request_id: request_id.as_deref().map(Cow::Borrowed),
-            event_time_ms: *event_time_ms,
-            event_source: Cow::Borrowed(event_source),
-            event_name: Cow::Borrowed(event_name),
-            event_category: event_category.as_deref().map(Cow::Borrowed),
-            event_type: event_type.as_deref().map(Cow::Borrowed),
-            aws_region: aws_region.as_deref().map(Cow::Borrowed),
-            error_code: error_code.as_deref().map(Cow::Borrowed),
-            error_message: error_message.as_deref().map(Cow::Borrowed),
-            source_ip: source_ip.as_deref().map(Cow::Borrowed),
-            user_agent: user_agent.as_deref().map(Cow::Borrowed),
-            recipient_account: recipient_account.as_deref().map(Cow::Borrowed),
-            principal: Cow::Borrowed(principal),
-            principal_type: Cow::Borrowed(principal_type),
-            identity_arn: identity_arn.as_deref().map(Cow::Borrowed),
-            account: account.as_deref().map(Cow::Borrowed),
-            principal_id: principal_id.as_deref().map(Cow::Borrowed),
-            access_key_id: access_key_id.as_deref().map(Cow::Borrowed),
-            invoked_by: invoked_by.as_deref().map(Cow::Borrowed),
-            session_issuer_arn: session_issuer_arn.as_deref().map(Cow::Borrowed),
-            session_issuer_type: session_issuer_type.as_deref().map(Cow::Borrowed),
-            session_name: session_name.as_deref().map(Cow::Borrowed),
-            mfa_authenticated: *mfa_authenticated,
-            on_behalf_of_user_id: on_behalf_of_user_id.as_deref().map(Cow::Borrowed),
-            bucket: bucket.as_deref().map(Cow::Borrowed),
-            key: key.as_deref().map(Cow::Borrowed),
-            prefix: Cow::Borrowed(prefix),
-            bucket_owner: bucket_owner.as_deref().map(Cow::Borrowed),
-            access_point_arn: access_point_arn.as_deref().map(Cow::Borrowed),
-            host: host.as_deref().map(Cow::Borrowed),
-            acl: acl.as_deref().map(Cow::Borrowed),
-            grants: grants.as_deref().map(Cow::Borrowed),
-            sse: sse.as_deref().map(Cow::Borrowed),
-            sse_kms_key_id: sse_kms_key_id.as_deref().map(Cow::Borrowed),
-            sse_customer_algorithm: sse_customer_algorithm.as_deref().map(Cow::Borrowed),
-            object_lock: object_lock.as_deref().map(Cow::Borrowed),
-            expected_bucket_owner: expected_bucket_owner.as_deref().map(Cow::Borrowed),
-            request_payer: request_payer.as_deref().map(Cow::Borrowed),
-            signature_version: signature_version.as_deref().map(Cow::Borrowed),
-            auth_method: auth_method.as_deref().map(Cow::Borrowed),
-            cipher_suite: cipher_suite.as_deref().map(Cow::Borrowed),
-            tls_version: tls_version.as_deref().map(Cow::Borrowed),
-            tls_cipher_suite: tls_cipher_suite.as_deref().map(Cow::Borrowed),
-            vpc_endpoint_id: vpc_endpoint_id.as_deref().map(Cow::Borrowed),
-            vpc_endpoint_account: vpc_endpoint_account.as_deref().map(Cow::Borrowed),
-            kms_key_arn: kms_key_arn.as_deref().map(Cow::Borrowed),
-            kms_s3_arn: kms_s3_arn.as_deref().map(Cow::Borrowed),
-            issued_access_key_id: issued_access_key_id.as_deref().map(Cow::Borrowed),
-            assumed_role_arn: assumed_role_arn.as_deref().map(Cow::Borrowed),
-            session_policy: session_policy.as_deref().map(Cow::Borrowed),
-            changed_resource: changed_resource.as_deref().map(Cow::Borrowed),
-            policy_document: policy_document.as_deref().map(Cow::Borrowed),
-            source_object: Cow::Borrowed(source_object),
-            role: *role,
-        }
-    }
+event_ref! {
+    text: [
+        event_id, event_source, event_name, principal, principal_type, prefix, source_object,
+    ],
+    optional: [
+        shared_event_id, request_id, event_category, event_type, aws_region, error_code, error_message,
+        source_ip, user_agent, recipient_account, identity_arn, account, principal_id, access_key_id,
+        invoked_by, session_issuer_arn, session_issuer_type, session_name, on_behalf_of_user_id, bucket, key,
+        bucket_owner, access_point_arn, host, acl, grants, sse, sse_kms_key_id, sse_customer_algorithm,
+        object_lock, expected_bucket_owner, request_payer, signature_version, auth_method, cipher_suite,
+        tls_version, tls_cipher_suite, vpc_endpoint_id, vpc_endpoint_account, kms_key_arn, kms_s3_arn,
+        issued_access_key_id, assumed_role_arn, session_policy, changed_resource, policy_document,
+    ],
+    copied: [event_time_ms: Option<i64>, mfa_authenticated: Option<bool>, role: Option<EventRole>],
 }
 
 impl EventRef<'_> {
-    /// The owned event.
-    pub fn to_event(&self) -> Event {
-        let EventRef {
-            event_id,
-            shared_event_id,
-            request_id,
-            event_time_ms,
-            event_source,
-            event_name,
-            event_category,
-            event_type,
-            aws_region,
-            error_code,
-            error_message,
-            source_ip,
-            user_agent,
-            recipient_account,
-            principal,
-            principal_type,
-            identity_arn,
-            account,
-            principal_id,
-            access_key_id,
-            invoked_by,
-            session_issuer_arn,
-            session_issuer_type,
-            session_name,
-            mfa_authenticated,
-            on_behalf_of_user_id,
-            bucket,
-            key,
-            prefix,
-            bucket_owner,
-            access_point_arn,
-            host,
-            acl,
-            grants,
-            sse,
-            sse_kms_key_id,
-            sse_customer_algorithm,
-            object_lock,
-            expected_bucket_owner,
-            request_payer,
-            signature_version,
-            auth_method,
-            cipher_suite,
-            tls_version,
-            tls_cipher_suite,
-            vpc_endpoint_id,
-            vpc_endpoint_account,
-            kms_key_arn,
-            kms_s3_arn,
-            issued_access_key_id,
-            assumed_role_arn,
-            session_policy,
-            changed_resource,
-            policy_document,
-            source_object,
-            role,
-        } = self;
-        Event {
-            event_id: event_id.to_string(),
-            shared_event_id: shared_event_id.as_deref().map(str::to_string),
-            request_id: request_id.as_deref().map(str::to_string),
-            event_time_ms: *event_time_ms,
-            event_source: event_source.to_string(),
-            event_name: event_name.to_string(),
-            event_category: event_category.as_deref().map(str::to_string),
-            event_type: event_type.as_deref().map(str::to_string),
-            aws_region: aws_region.as_deref().map(str::to_string),
-            error_code: error_code.as_deref().map(str::to_string),
-            error_message: error_message.as_deref().map(str::to_string),
-            source_ip: source_ip.as_deref().map(str::to_string),
-            user_agent: user_agent.as_deref().map(str::to_string),
-            recipient_account: recipient_account.as_deref().map(str::to_string),
-            principal: principal.to_string(),
-            principal_type: principal_type.to_string(),
-            identity_arn: identity_arn.as_deref().map(str::to_string),
-            account: account.as_deref().map(str::to_string),
-            principal_id: principal_id.as_deref().map(str::to_string),
-            access_key_id: access_key_id.as_deref().map(str::to_string),
-            invoked_by: invoked_by.as_deref().map(str::to_string),
-            session_issuer_arn: session_issuer_arn.as_deref().map(str::to_string),
-            session_issuer_type: session_issuer_type.as_deref().map(str::to_string),
-            session_name: session_name.as_deref().map(str::to_string),
-            mfa_authenticated: *mfa_authenticated,
-            on_behalf_of_user_id: on_behalf_of_user_id.as_deref().map(str::to_string),
-            bucket: bucket.as_deref().map(str::to_string),
-            key: key.as_deref().map(str::to_string),
-            prefix: prefix.to_string(),
-            bucket_owner: bucket_owner.as_deref().map(str::to_string),
-            access_point_arn: access_point_arn.as_deref().map(str::to_string),
-            host: host.as_deref().map(str::to_string),
-            acl: acl.as_deref().map(str::to_string),
-            grants: grants.as_deref().map(str::to_string),
-            sse: sse.as_deref().map(str::to_string),
-            sse_kms_key_id: sse_kms_key_id.as_deref().map(str::to_string),
-            sse_customer_algorithm: sse_customer_algorithm.as_deref().map(str::to_string),
-            object_lock: object_lock.as_deref().map(str::to_string),
-            expected_bucket_owner: expected_bucket_owner.as_deref().map(str::to_string),
-            request_payer: request_payer.as_deref().map(str::to_string),
-            signature_version: signature_version.as_deref().map(str::to_string),
-            auth_method: auth_method.as_deref().map(str::to_string),
-            cipher_suite: cipher_suite.as_deref().map(str::to_string),
-            tls_version: tls_version.as_deref().map(str::to_string),
-            tls_cipher_suite: tls_cipher_suite.as_deref().map(str::to_string),
-            vpc_endpoint_id: vpc_endpoint_id.as_deref().map(str::to_string),
-            vpc_endpoint_account: vpc_endpoint_account.as_deref().map(str::to_string),
-            kms_key_arn: kms_key_arn.as_deref().map(str::to_string),
-            kms_s3_arn: kms_s3_arn.as_deref().map(str::to_string),
-            issued_access_key_id: issued_access_key_id.as_deref().map(str::to_string),
-            assumed_role_arn: assumed_role_arn.as_deref().map(str::to_string),
-            session_policy: session_policy.as_deref().map(str::to_string),
-            changed_resource: changed_resource.as_deref().map(str::to_string),
-            policy_document: policy_document.as_deref().map(str::to_string),
-            source_object: source_object.to_string(),
-            role: *role,
-        }
-    }
-
-    /// `*e = self.to_event()`, reusing `e`'s string buffers (a sample's displaced exemplar
-    /// lends them to the one replacing it).
-    pub fn assign_to(&self, e: &mut Event) {
-        fn put(slot: &mut String, v: &str) {
-            slot.clear();
-            slot.push_str(v);
-        }
-        fn put_opt(slot: &mut Option<String>, v: Option<&str>) {
-            match (slot.as_mut(), v) {
-                (Some(s), Some(v)) => put(s, v),
-                (_, v) => *slot = v.map(str::to_string),
-            }
-        }
-        let EventRef {
-            event_id,
-            shared_event_id,
-            request_id,
-            event_time_ms,
-            event_source,
-            event_name,
-            event_category,
-            event_type,
-            aws_region,
-            error_code,
-            error_message,
-            source_ip,
-            user_agent,
-            recipient_account,
-            principal,
-            principal_type,
-            identity_arn,
-            account,
-            principal_id,
-            access_key_id,
-            invoked_by,
-            session_issuer_arn,
-            session_issuer_type,
-            session_name,
-            mfa_authenticated,
-            on_behalf_of_user_id,
-            bucket,
-            key,
-            prefix,
-            bucket_owner,
-            access_point_arn,
-            host,
-            acl,
-            grants,
-            sse,
-            sse_kms_key_id,
-            sse_customer_algorithm,
-            object_lock,
-            expected_bucket_owner,
-            request_payer,
-            signature_version,
-            auth_method,
-            cipher_suite,
-            tls_version,
-            tls_cipher_suite,
-            vpc_endpoint_id,
-            vpc_endpoint_account,
-            kms_key_arn,
-            kms_s3_arn,
-            issued_access_key_id,
-            assumed_role_arn,
-            session_policy,
-            changed_resource,
-            policy_document,
-            source_object,
-            role,
-        } = self;
-        put(&mut e.event_id, event_id);
-        put_opt(&mut e.shared_event_id, shared_event_id.as_deref());
-        put_opt(&mut e.request_id, request_id.as_deref());
-        e.event_time_ms = *event_time_ms;
-        put(&mut e.event_source, event_source);
-        put(&mut e.event_name, event_name);
-        put_opt(&mut e.event_category, event_category.as_deref());
-        put_opt(&mut e.event_type, event_type.as_deref());
-        put_opt(&mut e.aws_region, aws_region.as_deref());
-        put_opt(&mut e.error_code, error_code.as_deref());
-        put_opt(&mut e.error_message, error_message.as_deref());
-        put_opt(&mut e.source_ip, source_ip.as_deref());
-        put_opt(&mut e.user_agent, user_agent.as_deref());
-        put_opt(&mut e.recipient_account, recipient_account.as_deref());
-        put(&mut e.principal, principal);
-        put(&mut e.principal_type, principal_type);
-        put_opt(&mut e.identity_arn, identity_arn.as_deref());
-        put_opt(&mut e.account, account.as_deref());
-        put_opt(&mut e.principal_id, principal_id.as_deref());
-        put_opt(&mut e.access_key_id, access_key_id.as_deref());
-        put_opt(&mut e.invoked_by, invoked_by.as_deref());
-        put_opt(&mut e.session_issuer_arn, session_issuer_arn.as_deref());
-        put_opt(&mut e.session_issuer_type, session_issuer_type.as_deref());
-        put_opt(&mut e.session_name, session_name.as_deref());
-        e.mfa_authenticated = *mfa_authenticated;
-        put_opt(&mut e.on_behalf_of_user_id, on_behalf_of_user_id.as_deref());
-        put_opt(&mut e.bucket, bucket.as_deref());
-        put_opt(&mut e.key, key.as_deref());
-        put(&mut e.prefix, prefix);
-        put_opt(&mut e.bucket_owner, bucket_owner.as_deref());
-        put_opt(&mut e.access_point_arn, access_point_arn.as_deref());
-        put_opt(&mut e.host, host.as_deref());
-        put_opt(&mut e.acl, acl.as_deref());
-        put_opt(&mut e.grants, grants.as_deref());
-        put_opt(&mut e.sse, sse.as_deref());
-        put_opt(&mut e.sse_kms_key_id, sse_kms_key_id.as_deref());
-        put_opt(&mut e.sse_customer_algorithm, sse_customer_algorithm.as_deref());
-        put_opt(&mut e.object_lock, object_lock.as_deref());
-        put_opt(&mut e.expected_bucket_owner, expected_bucket_owner.as_deref());
-        put_opt(&mut e.request_payer, request_payer.as_deref());
-        put_opt(&mut e.signature_version, signature_version.as_deref());
-        put_opt(&mut e.auth_method, auth_method.as_deref());
-        put_opt(&mut e.cipher_suite, cipher_suite.as_deref());
-        put_opt(&mut e.tls_version, tls_version.as_deref());
-        put_opt(&mut e.tls_cipher_suite, tls_cipher_suite.as_deref());
-        put_opt(&mut e.vpc_endpoint_id, vpc_endpoint_id.as_deref());
-        put_opt(&mut e.vpc_endpoint_account, vpc_endpoint_account.as_deref());
-        put_opt(&mut e.kms_key_arn, kms_key_arn.as_deref());
-        put_opt(&mut e.kms_s3_arn, kms_s3_arn.as_deref());
-        put_opt(&mut e.issued_access_key_id, issued_access_key_id.as_deref());
-        put_opt(&mut e.assumed_role_arn, assumed_role_arn.as_deref());
-        put_opt(&mut e.session_policy, session_policy.as_deref());
-        put_opt(&mut e.changed_resource, changed_resource.as_deref());
-        put_opt(&mut e.policy_document, policy_document.as_deref());
-        put(&mut e.source_object, source_object);
-        e.role = *role;
-    }
-
     /// [`Event::owner_known`].
     pub fn owner_known(&self) -> Option<&str> {
         self.bucket_owner
