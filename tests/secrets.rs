@@ -85,6 +85,23 @@ fn no_output_carries_a_secret() {
         assert!(df.height() > 0);
         assert_clean(&path.display().to_string(), &format!("{:?}", values(&df)));
     }
+    // A log object whose name carries a secret (a presigned URL saved as a file), its records
+    // clean: the events name the object they were read from, redacted.
+    let clean = json!({ "Records": [record("e4", "inbox/plain.csv", "curl/8.0")] }).to_string();
+    let named = write(
+        dir.path(),
+        "named/t.json.gz?X-Amz-Signature=fe5f80f77d5fa3beca038a248ff027d0445342fe2855ddc963176630326f1024",
+        &gzip(clean.as_bytes()),
+    );
+    let saved = dir.path().join("named.parquet");
+    let o = run(&["scan", "-q", "--events-out", saved.to_str().unwrap(), &named]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let df = ParquetReader::new(std::fs::File::open(&saved).unwrap()).finish().unwrap();
+    let cells = format!("{:?}", values(&df));
+    assert!(cells.contains("named/t.json.gz?X-Amz-Signature=[redacted]"), "{cells}");
+    assert_clean("the events of a secret-named object", &cells);
+    let o = run(&["query", "-f", "csv", "--sql", "SELECT source_object FROM events", &named]);
+    assert_clean("a query of a secret-named object", &String::from_utf8_lossy(&o.stdout));
     // An error that quotes a secret-bearing name is redacted too.
     let o = run(&[
         "scan",
