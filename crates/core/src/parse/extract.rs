@@ -554,10 +554,11 @@ mod tests {
         assert_eq!(rec.get("eventID"), None);
     }
 
-    /// An event filled again from a sparser record keeps nothing of the one before: every field
-    /// is overwritten, whether the new record has it or not.
+    /// An event a sparser record's view is assigned to ([`EventRef::assign_to`], as a sample
+    /// reuses a displaced exemplar) keeps nothing of the one before: every field is overwritten,
+    /// whether the new record has it or not.
     #[test]
-    fn a_refilled_event_keeps_nothing_of_the_last_record() {
+    fn a_reassigned_event_keeps_nothing_of_the_last_record() {
         let rich = r#"{"eventID":"e1","sharedEventID":"s1","requestID":"r1","eventTime":"2026-11-01T00:00:00Z",
             "eventSource":"s3.amazonaws.com","eventName":"PutObject","eventCategory":"Data","eventType":"AwsApiCall",
             "awsRegion":"us-east-1","errorCode":"AccessDenied","errorMessage":"Access Denied","sourceIPAddress":"10.0.0.1",
