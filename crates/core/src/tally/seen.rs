@@ -117,14 +117,20 @@ impl Seen {
         Sighting::New
     }
 
-    /// Every spilled denial that repeats one spilled before it (one call per repeat).
-    pub fn repeats(&self, mut repeat: impl FnMut(&Unchecked)) -> std::io::Result<()> {
-        for shard in self.shards.iter() {
-            let Some(spill) = shard.lock().unwrap_or_else(PoisonError::into_inner).spill.take() else { continue };
+    /// Every spilled denial that repeats one spilled before it (one call per repeat). The shards'
+    /// files are read on rayon's pool, each into a set sized from the file: this runs after the
+    /// last object, while every other thread waits. Taking a repeat back commutes with taking
+    /// back another, so the calls may come in any order.
+    pub fn repeats(&self, repeat: impl FnMut(&Unchecked) + Send) -> std::io::Result<()> {
+        use rayon::prelude::*;
+        let repeat = Mutex::new(repeat);
+        self.shards.par_iter().try_for_each(|shard| {
+            let Some(spill) = shard.lock().unwrap_or_else(PoisonError::into_inner).spill.take() else { return Ok(()) };
             let mut file = spill.into_inner().map_err(std::io::IntoInnerError::into_error)?;
+            let records = file.stream_position()? as usize / RECORD;
             file.rewind()?;
-            let mut seen: HashSet<Identity, Prehashed> = HashSet::default();
-            let mut r = BufReader::new(file);
+            let mut seen: HashSet<Identity, Prehashed> = HashSet::with_capacity_and_hasher(records, Prehashed);
+            let mut r = BufReader::with_capacity(1 << 16, file);
             let mut b = [0u8; RECORD];
             loop {
                 match r.read_exact(&mut b) {
@@ -134,11 +140,11 @@ impl Seen {
                 }
                 let u = Unchecked::read(&b);
                 if !seen.insert(u.identity) {
-                    repeat(&u);
+                    (repeat.lock().unwrap_or_else(PoisonError::into_inner))(&u);
                 }
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// Identities held in memory, and whether any was spilled.
