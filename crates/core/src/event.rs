@@ -188,19 +188,27 @@ event_ref! {
 impl EventRef<'_> {
     /// [`Event::owner_known`].
     pub fn owner_known(&self) -> Option<&str> {
-        self.bucket_owner
-            .as_deref()
-            .or_else(|| (self.principal_type == "AWSAccount").then_some(self.recipient_account.as_deref()).flatten())
+        owner_known(self.bucket_owner.as_deref(), &self.principal_type, self.recipient_account.as_deref())
     }
 
     /// [`Event::object_arn_parts`].
     pub fn object_arn_parts(&self) -> Option<[&str; 4]> {
-        let bucket = self.bucket.as_deref()?;
-        Some(match self.key.as_deref() {
-            Some(key) => ["arn:aws:s3:::", bucket, "/", key],
-            None => ["arn:aws:s3:::", bucket, "", ""],
-        })
+        object_arn_parts(self.bucket.as_deref(), self.key.as_deref())
     }
+}
+
+/// [`Event::owner_known`] of an event's fields, owned or borrowed.
+fn owner_known<'s>(bucket_owner: Option<&'s str>, principal_type: &str, recipient: Option<&'s str>) -> Option<&'s str> {
+    bucket_owner.or_else(|| (principal_type == "AWSAccount").then_some(recipient).flatten())
+}
+
+/// [`Event::object_arn_parts`] of an event's fields, owned or borrowed.
+fn object_arn_parts<'s>(bucket: Option<&'s str>, key: Option<&'s str>) -> Option<[&'s str; 4]> {
+    let bucket = bucket?;
+    Some(match key {
+        Some(key) => ["arn:aws:s3:::", bucket, "/", key],
+        None => ["arn:aws:s3:::", bucket, "", ""],
+    })
 }
 
 impl Event {
@@ -215,9 +223,7 @@ impl Event {
     /// The bucket owner this copy knows: the owner it names, or the recipient of the owner's own
     /// `AWSAccount` copy of a cross-account request.
     pub fn owner_known(&self) -> Option<&str> {
-        self.bucket_owner
-            .as_deref()
-            .or_else(|| (self.principal_type == "AWSAccount").then_some(self.recipient_account.as_deref()).flatten())
+        owner_known(self.bucket_owner.as_deref(), &self.principal_type, self.recipient_account.as_deref())
     }
 
     /// Replaces secrets (presigned-URL signatures, session tokens, secret keys) in every text
@@ -381,11 +387,7 @@ impl Event {
 
     /// [`Event::object_arn`] in pieces, for callers that hash it without building it.
     pub fn object_arn_parts(&self) -> Option<[&str; 4]> {
-        let bucket = self.bucket.as_deref()?;
-        Some(match self.key.as_deref() {
-            Some(key) => ["arn:aws:s3:::", bucket, "/", key],
-            None => ["arn:aws:s3:::", bucket, "", ""],
-        })
+        object_arn_parts(self.bucket.as_deref(), self.key.as_deref())
     }
 
     /// True when the caller used temporary credentials (an `ASIA` key or a session identity).

@@ -756,7 +756,7 @@ impl Denials {
 
     /// Counts one denied write (a repeat is dropped); says which.
     pub fn add(&mut self, e: &Event) -> Fate {
-        self.add_keyed(&e.view(), &Keys::of(e))
+        self.add_event(e, &Keys::of(e))
     }
 
     /// [`Denials::add`] of an owned event whose keys are known.
@@ -1253,11 +1253,7 @@ impl Keys {
     }
 
     pub fn of(e: &Event) -> Keys {
-        Keys::of_view(&e.view())
-    }
-
-    pub fn of_view(e: &EventRef) -> Keys {
-        Keys::screening(e, false).0
+        Keys::screening(&e.view(), false).0
     }
 
     /// [`Keys::of`] an event read but not yet redacted ([`crate::parse::extract::view`]),
