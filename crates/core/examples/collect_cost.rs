@@ -3,24 +3,19 @@
 use std::io::BufReader;
 use std::time::Instant;
 
-#[path = "shared/files.rs"]
-mod files;
+#[path = "shared/cost.rs"]
+mod cost;
 
 use denytrail_core::collect::Collector;
-use denytrail_core::filter::Filter;
-use denytrail_core::parse::{ScanContext, Worker};
+use denytrail_core::parse::Worker;
 use denytrail_core::tally::{Denials, Keys};
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() {
-    let dir = std::env::args().nth(1).expect("a directory");
-    let ctx = ScanContext::new(Filter::default(), 1, 1 << 32);
+    let (dir, ctx) = cost::input();
     let mut worker = Worker::new();
     let mut reports = Vec::new();
     let t = Instant::now();
-    for entry in files::log_files(std::path::Path::new(&dir)) {
+    for entry in cost::log_files(&dir) {
         let f = std::fs::File::open(&entry).unwrap();
         reports.push(worker.process(&ctx, &entry.to_string_lossy(), true, BufReader::new(f)));
     }

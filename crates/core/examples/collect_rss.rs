@@ -2,15 +2,11 @@
 //! on one thread, one object at a time. `cargo run --release -p denytrail-core --example collect_rss DIR`
 use std::io::BufReader;
 
-#[path = "shared/files.rs"]
-mod files;
+#[path = "shared/cost.rs"]
+mod cost;
 
 use denytrail_core::collect::Collector;
-use denytrail_core::filter::Filter;
-use denytrail_core::parse::{ScanContext, Worker};
-
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+use denytrail_core::parse::Worker;
 
 fn rss() -> String {
     let s = std::fs::read_to_string("/proc/self/status").unwrap();
@@ -18,11 +14,10 @@ fn rss() -> String {
 }
 
 fn main() {
-    let dir = std::env::args().nth(1).expect("a directory");
-    let ctx = ScanContext::new(Filter::default(), 1, 1 << 32);
+    let (dir, ctx) = cost::input();
     let mut worker = Worker::new();
     let mut c = Collector::new();
-    let paths = files::log_files(std::path::Path::new(&dir));
+    let paths = cost::log_files(&dir);
     for (i, entry) in paths.iter().enumerate() {
         let f = std::fs::File::open(entry).unwrap();
         c.merge(worker.process(&ctx, &entry.to_string_lossy(), true, BufReader::new(f)));

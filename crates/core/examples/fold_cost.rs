@@ -4,24 +4,19 @@
 use std::io::BufReader;
 use std::time::Instant;
 
-#[path = "shared/files.rs"]
-mod files;
+#[path = "shared/cost.rs"]
+mod cost;
 
 use denytrail_core::collect::Collector;
-use denytrail_core::filter::Filter;
-use denytrail_core::parse::{ScanContext, Worker};
-
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+use denytrail_core::parse::Worker;
 
 fn main() {
-    let dir = std::env::args().nth(1).expect("a directory");
-    let ctx = ScanContext::new(Filter::default(), 1, 1 << 32);
+    let (dir, ctx) = cost::input();
     let mut collector = Collector::new();
     let folder = collector.folder().expect("a scan's collector folds");
     let mut worker = Worker::new();
     let t = Instant::now();
-    for path in files::log_files(std::path::Path::new(&dir)) {
+    for path in cost::log_files(&dir) {
         let f = std::fs::File::open(&path).unwrap();
         let mut held = folder.hold();
         let mut fold = |e: &denytrail_core::event::EventRef, k: &denytrail_core::tally::Keys| held.fold(e, k);
