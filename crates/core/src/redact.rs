@@ -118,19 +118,20 @@ pub fn redact(s: &str) -> Cow<'_, str> {
 }
 
 thread_local! {
-    static LOWER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The screened text, [`fold`]ed, reused.
+    static FOLDED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Whether `text` may hold a secret [`redact`] would replace; `false` lets an event skip
 /// redaction field by field. An event's fields are screened joined into one text (a folded
 /// target's in the bytes its hashes are written from): a secret in any field is a run of it.
-/// The text is decoded (no JSON escapes): the raw record, where a `\u` escape can spell any
-/// letter, is no longer screened.
+/// The text is decoded: it has no JSON escapes (in a raw record a `\u` escape could spell any
+/// letter of a name).
 pub fn may_hold_secret(text: &[u8]) -> bool {
-    LOWER.with_borrow_mut(|lower| {
-        lower.clear();
-        lower.extend(text.iter().map(|&b| fold(b)));
-        let bytes = &lower[..];
+    FOLDED.with_borrow_mut(|folded| {
+        folded.clear();
+        folded.extend(text.iter().map(|&b| fold(b)));
+        let bytes = &folded[..];
         // The separators are their own folded form; of a value's characters, only `_` is not.
         let run = |from: usize, also: fn(u8) -> bool| {
             bytes[from..].iter().take_while(|&&b| also(b) || b == fold(b'_')).count()
