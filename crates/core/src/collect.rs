@@ -86,10 +86,12 @@ struct Session {
     packed: Box<[u8]>,
 }
 
-fn is_session(e: &Event) -> bool {
-    crate::diagnose::is_session_issuer(e)
-        && e.error_code.is_none()
-        && e.issued_access_key_id.as_deref().is_some_and(|k| !k.is_empty())
+/// The access key an `AssumeRole*`/`GetFederationToken` companion issued, if it is one that did.
+fn issued_key<'e>(e: &'e EventRef) -> Option<&'e str> {
+    if !crate::diagnose::session_issuer(&e.event_source, &e.event_name) || e.error_code.is_some() {
+        return None;
+    }
+    e.issued_access_key_id.as_deref().filter(|k| !k.is_empty())
 }
 
 type Field = fn(&mut Event) -> &mut Option<String>;
@@ -106,7 +108,18 @@ impl Session {
         |e| &mut e.issued_access_key_id,
     ];
 
-    fn of(mut e: Event) -> Session {
+    /// [`Session::FIELDS`] of a borrowed event, in the same order.
+    fn fields<'e>(e: &'e EventRef) -> [Option<&'e str>; 5] {
+        [
+            e.identity_arn.as_deref(),
+            e.account.as_deref(),
+            e.assumed_role_arn.as_deref(),
+            e.session_policy.as_deref(),
+            e.issued_access_key_id.as_deref(),
+        ]
+    }
+
+    fn of(e: &EventRef) -> Session {
         let mut packed = Vec::with_capacity(512);
         let mut put = |v: Option<&str>| match v {
             Some(v) => {
@@ -119,8 +132,8 @@ impl Session {
         for required in [&e.event_id, &e.event_source, &e.event_name, &e.principal, &e.principal_type] {
             put(Some(required));
         }
-        for field in Session::FIELDS {
-            put(field(&mut e).as_deref());
+        for field in Session::fields(e) {
+            put(field);
         }
         Session { event_time_ms: e.event_time_ms, packed: packed.into_boxed_slice() }
     }
@@ -213,6 +226,7 @@ impl Collector {
             seen: tally::Seen::with_limit(limit),
             partial: self.denials.keeps_ledger(),
             idle: Mutex::new(Vec::new()),
+            companions: Mutex::default(),
         })
     }
 
@@ -223,6 +237,18 @@ impl Collector {
         for folded in folder.idle.into_inner().unwrap_or_else(PoisonError::into_inner) {
             self.denials.absorb(folded.denials);
             self.used_keys.extend(folded.used_keys);
+        }
+        let companions = folder.companions.into_inner().unwrap_or_else(PoisonError::into_inner);
+        for (key, e) in companions.kms {
+            tally::keep_smallest_owned(&mut self.kms, KMS_KEPT, key, e);
+        }
+        for (key, session) in companions.sessions {
+            match self.sessions.get(&key) {
+                Some(kept) if kept.event_id() <= session.event_id() => {}
+                _ => {
+                    self.sessions.insert(key, session);
+                }
+            }
         }
         folder.seen.repeats(|repeat| self.denials.retract_repeat(repeat))
     }
@@ -266,18 +292,14 @@ impl Collector {
         let mut tapped: Vec<Event> = Vec::new();
         for (e, keys) in events.into_iter().zip(keys) {
             match e.role {
-                Some(EventRole::Companion) if is_session(&e) => {
-                    let key: Box<str> = e.issued_access_key_id.as_deref().unwrap_or_default().into();
-                    // Copies of one event issue one key; the smallest eventID wins, in any order.
-                    match self.sessions.get(&key) {
-                        Some(kept) if kept.event_id() <= e.event_id.as_bytes() => {}
-                        _ => {
-                            self.sessions.insert(key, Session::of(e));
-                        }
+                Some(EventRole::Companion) => {
+                    if offer_session(&mut self.sessions, &e.view()) {
+                    } else if crate::diagnose::is_kms_denial(&e) {
+                        self.keep_kms(e, &keys);
+                    } else {
+                        companions.push(e);
                     }
                 }
-                Some(EventRole::Companion) if crate::diagnose::is_kms_denial(&e) => self.keep_kms(e, &keys),
-                Some(EventRole::Companion) => companions.push(e),
                 _ => {
                     let fate = self.denials.add_event(&e, &keys);
                     note_key(&mut self.used_keys, e.access_key_id.as_deref());
@@ -368,11 +390,32 @@ impl Collector {
 /// ([`Collector::absorb_folded`]). In an outage almost every record is a denial: the events then
 /// die on the thread that made them instead of crossing to the one collector thread, which
 /// only adds up the accounting and the companions.
+///
+/// The companions an outage brings by the tens of thousands are folded there too, into one
+/// shared sample and map ([`Folder::fold_companion`]): KMS denials (one per write a key
+/// refused) and sessions issued. Each crossed to the collector as a whole event before, only
+/// for most to be dropped there.
 pub struct Folder {
     seen: Arc<tally::Seen>,
     partial: bool,
     /// Tallies not in use: one per worker busy at once.
     idle: Mutex<Vec<Folded>>,
+    companions: Mutex<FoldedCompanions>,
+}
+
+/// The KMS denials and sessions the workers folded, kept as the collector keeps them.
+#[derive(Default)]
+struct FoldedCompanions {
+    kms: tally::Smallest,
+    sessions: HashMap<Box<str>, Session>,
+}
+
+/// Whether the workers fold this companion ([`Held::fold`]) rather than hand it to the
+/// collector whole.
+pub fn folded_by_workers(e: &EventRef) -> bool {
+    e.role == Some(EventRole::Companion)
+        && (crate::diagnose::kms_denial(&e.event_source, &e.event_name, e.error_code.as_deref())
+            || issued_key(e).is_some())
 }
 
 struct Folded {
@@ -399,8 +442,18 @@ pub struct Held<'a> {
 }
 
 impl Held<'_> {
-    /// Tallies one target, whose keys the worker computed ([`tally::Keys::of_screened`]).
+    /// Tallies one target, or keeps one companion [`folded_by_workers`], whose keys the worker
+    /// computed ([`tally::Keys::of_screened`]).
     pub fn fold(&mut self, target: &EventRef, keys: &tally::Keys) {
+        if target.role == Some(EventRole::Companion) {
+            debug_assert!(folded_by_workers(target), "a companion the collector keeps whole");
+            let mut companions = self.folder.companions.lock().unwrap_or_else(PoisonError::into_inner);
+            if !offer_session(&mut companions.sessions, target) {
+                let key = tally::sample_key(keys.pair, keys.identity);
+                tally::keep_smallest(&mut companions.kms, KMS_KEPT, key, &mut tally::SharedCopy::of(target));
+            }
+            return;
+        }
         let folded = self.folded.as_mut().expect("held until dropped");
         folded.denials.add_keyed(target, keys);
         note_key(&mut folded.used_keys, target.access_key_id.as_deref());
@@ -413,6 +466,19 @@ impl Drop for Held<'_> {
             self.folder.idle.lock().unwrap_or_else(PoisonError::into_inner).push(folded);
         }
     }
+}
+
+/// Keeps a session-issuing companion by the access key it issued (false if it issued none):
+/// copies of one event issue one key, and the smallest eventID wins, in any order.
+fn offer_session(sessions: &mut HashMap<Box<str>, Session>, e: &EventRef) -> bool {
+    let Some(key) = issued_key(e) else { return false };
+    match sessions.get(key) {
+        Some(kept) if kept.event_id() <= e.event_id.as_bytes() => {}
+        _ => {
+            sessions.insert(key.into(), Session::of(e));
+        }
+    }
+    true
 }
 
 /// Notes the access key a target used: its session is worth keeping.
@@ -630,5 +696,92 @@ mod tests {
         let paired = exemplars.iter().filter(|(e, _)| kept.contains(e.object_arn().unwrap().as_str())).count();
         // Every sampled write keeps its KMS call; only the earliest one, kept for its time, may not.
         assert!(paired + 1 >= exemplars.len(), "{paired} of {} exemplars keep their KMS call", exemplars.len());
+    }
+
+    /// The companions the workers fold (KMS denials past the bound, sessions issued twice, one
+    /// with a secret in its policy) come out as they do when every companion crosses to the
+    /// collector whole; the others (a KMS error) still cross.
+    #[test]
+    fn companions_folded_on_the_workers_are_the_ones_the_collector_keeps() {
+        use crate::filter::Filter;
+        use crate::parse::{ScanContext, Worker};
+        let secret = "X-Amz-Signature=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        let record = |i: usize| -> serde_json::Value {
+            let key = format!("p/object-{i}");
+            let time = format!("2026-11-01T00:{:02}:{:02}Z", i / 60 % 60, i % 60);
+            match i % 4 {
+                0 => serde_json::json!({
+                    "eventSource": "s3.amazonaws.com", "eventName": "PutObject", "eventTime": time,
+                    "errorCode": "AccessDenied", "eventID": format!("w{i}"),
+                    "userIdentity": {"type": "AssumedRole", "accessKeyId": format!("ASIA{}", i % 24 + 3),
+                                     "arn": "arn:aws:sts::1:assumed-role/app/s"},
+                    "requestParameters": {"bucketName": "b", "key": key}
+                }),
+                1 | 2 => serde_json::json!({
+                    "eventSource": "kms.amazonaws.com", "eventName": "GenerateDataKey", "eventTime": time,
+                    "errorCode": "AccessDenied", "eventID": format!("k{i}"),
+                    "requestParameters": {"encryptionContext": {"aws:s3:arn": format!("arn:aws:s3:::b/{key}")}}
+                }),
+                _ if i % 8 == 3 => serde_json::json!({
+                    "eventSource": "sts.amazonaws.com", "eventName": "AssumeRole", "eventTime": time,
+                    "eventID": format!("s{}", 100_000 - i),
+                    "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::1:user/ci"},
+                    "requestParameters": {"roleArn": "arn:aws:iam::1:role/app",
+                                          "policy": if i % 48 == 3 { secret } else { "{}" }},
+                    "responseElements": {"credentials": {"accessKeyId": format!("ASIA{}", i % 48)}}
+                }),
+                _ => serde_json::json!({
+                    "eventSource": "kms.amazonaws.com", "eventName": "Encrypt", "eventTime": time,
+                    "errorCode": "KMS.DisabledException", "eventID": format!("e{i}")
+                }),
+            }
+        };
+        let n = KMS_KEPT * 2 + 400;
+        let objects: Vec<Vec<u8>> = (0..2)
+            .map(|o| {
+                serde_json::to_vec(&serde_json::json!({"Records": (o..n).step_by(2).map(record).collect::<Vec<_>>()}))
+                    .unwrap()
+            })
+            .collect();
+        let ctx = ScanContext::new(Filter::default(), 1, 1 << 30);
+        let companions = |folding: bool| {
+            let mut c = if folding { Collector::new() } else { Collector::keeping_targets() };
+            let folder = c.folder();
+            assert_eq!(folder.is_some(), folding);
+            // Two workers, each with an object of its own.
+            let mut workers = [Worker::new(), Worker::new()];
+            for (o, (bytes, worker)) in objects.iter().zip(&mut workers).enumerate() {
+                let name = format!("o{o}");
+                let report = match &folder {
+                    Some(folder) => {
+                        let mut held = folder.hold();
+                        let mut fold = |e: &EventRef, k: &tally::Keys| held.fold(e, k);
+                        worker.process_folding(&ctx, &name, true, &bytes[..], Some(&mut fold))
+                    }
+                    None => worker.process(&ctx, &name, true, &bytes[..]),
+                };
+                if folding {
+                    assert!(report.events.iter().all(|e| !folded_by_workers(&e.view())), "folded, not reported");
+                }
+                c.merge(report);
+            }
+            if let Some(folder) = folder {
+                c.absorb_folded(folder).unwrap();
+            }
+            let mut out = c.finish();
+            out.companions.sort_by(|a, b| a.event_id.cmp(&b.event_id));
+            (out.companions, out.stats.counts.records_companion)
+        };
+        let (folded, counted) = companions(true);
+        let (whole, counted_whole) = companions(false);
+        assert_eq!(counted, counted_whole);
+        let kinds = |events: &[Event], prefix: &str| events.iter().filter(|e| e.event_id.starts_with(prefix)).count();
+        assert_eq!(kinds(&whole, "k"), KMS_KEPT, "the KMS denials are past the bound");
+        assert!(kinds(&whole, "s") > 0 && kinds(&whole, "s") < 48, "sessions: one per issued key a target used");
+        assert!(kinds(&whole, "e") > 0, "other companions cross whole");
+        let policies: Vec<&str> = whole.iter().filter_map(|e| e.session_policy.as_deref()).collect();
+        assert!(policies.iter().any(|p| p.contains("X-Amz-Signature")), "{policies:?}");
+        assert!(policies.iter().all(|p| !p.contains("0123456789abcdef")), "{policies:?}");
+        assert!(folded == whole, "the folded companions differ from the ones kept whole");
     }
 }

@@ -402,9 +402,14 @@ fn opt_eq(a: Option<&str>, b: Option<&str>) -> bool {
 }
 
 pub fn is_kms_denial(ev: &Event) -> bool {
-    ev.event_source == "kms.amazonaws.com"
-        && matches!(ev.event_name.as_str(), "GenerateDataKey" | "Decrypt")
-        && ev.error_code.as_deref().is_some_and(|c| c == "AccessDenied" || c == "AccessDeniedException")
+    kms_denial(&ev.event_source, &ev.event_name, ev.error_code.as_deref())
+}
+
+/// [`is_kms_denial`] of an event's fields, owned or borrowed.
+pub fn kms_denial(event_source: &str, event_name: &str, error_code: Option<&str>) -> bool {
+    event_source == "kms.amazonaws.com"
+        && matches!(event_name, "GenerateDataKey" | "Decrypt")
+        && error_code.is_some_and(|c| c == "AccessDenied" || c == "AccessDeniedException")
 }
 
 fn is_vpce_denial(ev: &Event) -> bool {
@@ -413,8 +418,12 @@ fn is_vpce_denial(ev: &Event) -> bool {
 
 /// An STS call that issues session credentials (`AssumeRole*`, `GetFederationToken`).
 pub fn is_session_issuer(ev: &Event) -> bool {
-    ev.event_source == "sts.amazonaws.com"
-        && (ev.event_name.starts_with("AssumeRole") || ev.event_name == "GetFederationToken")
+    session_issuer(&ev.event_source, &ev.event_name)
+}
+
+/// [`is_session_issuer`] of an event's fields, owned or borrowed.
+pub fn session_issuer(event_source: &str, event_name: &str) -> bool {
+    event_source == "sts.amazonaws.com" && (event_name.starts_with("AssumeRole") || event_name == "GetFederationToken")
 }
 
 /// S3 made the KMS call on the caller's behalf (forward access session).

@@ -390,8 +390,9 @@ thread_local! {
         std::cell::RefCell::new((simd_json::Buffers::default(), simd_json::Tape(Vec::new())));
 }
 
-/// Where targets go instead of the report, when they are folded as they come: each with the
-/// keys the tallies look it up by.
+/// Where targets go instead of the report, when they are folded as they come, and the
+/// companions the workers fold ([`crate::collect::folded_by_workers`]): each with the keys the
+/// tallies look it up by.
 pub type Fold<'a> = Option<&'a mut dyn FnMut(&EventRef, &crate::tally::Keys)>;
 
 fn parse_candidate(ctx: &ScanContext, name: &str, scratch: &mut [u8], report: &mut ObjectReport, fold: &mut Fold) {
@@ -455,7 +456,18 @@ fn add_record(
     }
     if companion {
         report.counts.records_companion += 1;
-        report.events.push(extract::event_screened(value, &facts, EventRole::Companion, ctx.prefix_depth, name));
+        let view = extract::view(value, &facts, EventRole::Companion, ctx.prefix_depth, name);
+        match fold {
+            Some(fold) if crate::collect::folded_by_workers(&view) => {
+                let (keys, redacted) = crate::tally::Keys::of_screened(&view);
+                fold(redacted.as_ref().map(Event::view).as_ref().unwrap_or(&view), &keys);
+            }
+            _ => {
+                let mut companion = view.to_event();
+                companion.screen_secrets();
+                report.events.push(companion);
+            }
+        }
     }
 }
 
