@@ -157,7 +157,7 @@ impl Worker {
 
     /// A worker that reads `chunk` decoded bytes per step, so that fuzz targets cut records at
     /// chunk edges with small inputs.
-    #[cfg(feature = "fuzzing")]
+    #[cfg(any(test, feature = "fuzzing"))]
     pub fn with_chunk(chunk: usize) -> Self {
         Worker { buf: vec![0; chunk * 2], filled: 0, scratch: Vec::new(), chunk: chunk.max(1) }
     }
@@ -264,7 +264,7 @@ impl Worker {
                     report.counts.records_invalid += 1;
                 }
                 Step::Record(range) => {
-                    let record = &self.buf[range];
+                    let record = &self.buf[range.clone()];
                     if first_record {
                         first_record = false;
                         let keys = split::top_level_keys(record);
@@ -285,9 +285,18 @@ impl Worker {
                     }
                     report.counts.records_read += 1;
                     if ctx.is_candidate(record) {
-                        self.scratch.clear();
-                        self.scratch.extend_from_slice(record);
-                        parse_candidate(ctx, name_in_events, &mut self.scratch, report, fold);
+                        // Parsed where it was decoded, the bytes after it as simd-json's padding
+                        // (left as they were); copied only when the buffer ends too soon after it.
+                        let len = range.len();
+                        let padded = if range.end + simd_json::INPUT_PADDING <= self.buf.len() {
+                            &mut self.buf[range.start..range.end + simd_json::INPUT_PADDING]
+                        } else {
+                            self.scratch.clear();
+                            self.scratch.extend_from_slice(&self.buf[range]);
+                            self.scratch.resize(len + simd_json::INPUT_PADDING, b' ');
+                            &mut self.scratch[..]
+                        };
+                        parse_candidate(ctx, name_in_events, padded, len, report, fold);
                     }
                 }
             }
@@ -377,8 +386,11 @@ fn open(
         }
         report.counts.records_read += 1;
         if ctx.is_candidate(&record) {
-            // simd-json parses in place: a record borrowed from the unit is copied first.
-            parse_candidate(ctx, name, record.to_mut(), report, fold);
+            // simd-json parses in place, padded: a record borrowed from the unit is copied first.
+            let len = record.len();
+            let padded = record.to_mut();
+            padded.resize(len + simd_json::INPUT_PADDING, b' ');
+            parse_candidate(ctx, name, padded, len, report, fold);
         }
     }
     Ok(())
@@ -395,11 +407,20 @@ thread_local! {
 /// tallies look it up by.
 pub type Fold<'a> = Option<&'a mut dyn FnMut(&EventRef, &crate::tally::Keys)>;
 
-fn parse_candidate(ctx: &ScanContext, name: &str, scratch: &mut [u8], report: &mut ObjectReport, fold: &mut Fold) {
+/// Parses the record `padded[..len]`; `padded[len..]` is at least [`simd_json::INPUT_PADDING`]
+/// bytes of any content, which simd-json reads past the record instead of copying it.
+fn parse_candidate(
+    ctx: &ScanContext,
+    name: &str,
+    padded: &mut [u8],
+    len: usize,
+    report: &mut ObjectReport,
+    fold: &mut Fold,
+) {
     report.counts.records_parsed += 1;
     TAPE.with_borrow_mut(|(buffers, kept)| {
         let mut tape = std::mem::replace(kept, simd_json::Tape(Vec::new())).reset();
-        if simd_json::fill_tape(scratch, buffers, &mut tape).is_ok() {
+        if simd_json::fill_tape_padded(padded, len, buffers, &mut tape).is_ok() {
             add_record(ctx, name, tape.as_value(), report, fold);
         } else {
             report.counts.records_invalid += 1;
@@ -547,6 +568,40 @@ mod tests {
     }
 
     const CONTROL: &[u8] = br#"{"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLogs","logGroup":"","logStream":"","subscriptionFilters":[],"logEvents":[{"id":"","timestamp":1795000000000,"message":"CWL CONTROL MESSAGE: Checking health of destination Firehose."}]}"#;
+
+    /// simd-json unescapes a record where it was decoded, reading the bytes after it as padding:
+    /// records with escapes, read back to back at every chunk size (each boundary, and the
+    /// copy made when the buffer ends too soon after a record), come out the same.
+    #[test]
+    fn records_parsed_in_place_leave_their_neighbours_intact() {
+        let records: Vec<String> = (0..6).map(|i| denied(&format!("e{i}")).to_string()).collect();
+        // Escapes in the key of every other record: a quote, a backslash and a \u0041 ('A').
+        let text = format!(
+            "{{\"Records\":[{}]}}",
+            records
+                .iter()
+                .enumerate()
+                .map(|(i, r)| if i % 2 == 0 { r.replace("up/e", r#"up/\"q\\\u0041e"#) } else { r.clone() })
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let keys = |report: &ObjectReport| {
+            let mut keys: Vec<(String, String)> =
+                report.events.iter().map(|e| (e.event_id.clone(), e.key.clone().unwrap_or_default())).collect();
+            keys.sort();
+            keys
+        };
+        let ctx = ScanContext::new(Filter::default(), 1, 1 << 30);
+        let whole = Worker::new().process(&ctx, "obj", true, text.as_bytes());
+        let want: Vec<(String, String)> = (0..6)
+            .map(|i| (format!("e{i}"), if i % 2 == 0 { format!("up/\"q\\Ae{i}.bin") } else { format!("up/e{i}.bin") }))
+            .collect();
+        assert_eq!(keys(&whole), want);
+        for chunk in 1..=text.len() + 64 {
+            let report = Worker::with_chunk(chunk).process(&ctx, "obj", true, text.as_bytes());
+            assert_eq!(keys(&report), want, "chunk {chunk}");
+        }
+    }
 
     #[test]
     fn cwl_messages_concatenated_as_firehose_writes_them() {
