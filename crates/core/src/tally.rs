@@ -1073,24 +1073,26 @@ fn put_bytes(h: &mut Vec<u8>, v: Option<&[u8]>) {
 fn put_masked(h: &mut Vec<u8>, text: Option<&str>, masks: &[(Option<&str>, &str)]) {
     let Some(text) = text else { return put(h, None) };
     MASKED.with_borrow_mut(|(from, to)| {
-        from.clear();
-        from.extend_from_slice(text.as_bytes());
+        // The text is read where it is until a mask replaces something in it.
+        let mut masked = false;
         for (value, mark) in masks {
             let Some(value) = value.filter(|v| !v.is_empty()) else { continue };
+            let current: &[u8] = if masked { from } else { text.as_bytes() };
             to.clear();
             let mut copied = 0;
-            for at in occurrences(from, value.as_bytes()) {
-                to.extend_from_slice(&from[copied..at]);
+            for at in occurrences(current, value.as_bytes()) {
+                to.extend_from_slice(&current[copied..at]);
                 to.extend_from_slice(mark.as_bytes());
                 copied = at + value.len();
             }
             if copied == 0 {
                 continue;
             }
-            to.extend_from_slice(&from[copied..]);
+            to.extend_from_slice(&current[copied..]);
             std::mem::swap(from, to);
+            masked = true;
         }
-        put_bytes(h, Some(from));
+        put_bytes(h, Some(if masked { from } else { text.as_bytes() }));
     });
 }
 
@@ -1134,9 +1136,9 @@ thread_local! {
     /// The bytes hashed, reused: one-shot hashing of a buffer is many times faster than
     /// feeding a streaming hasher sixty small fields.
     static BYTES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-    /// The last user agent [`fields`] read, and its [`crate::diagnose::text_marks`].
-    static AGENT: std::cell::RefCell<(String, u8)> =
-        std::cell::RefCell::new((String::new(), crate::diagnose::text_marks("")));
+    /// The user agents [`fields`] read, with their [`crate::diagnose::text_marks`] ([`agent_marks`]),
+    /// and the entry the next new one replaces once [`AGENTS_KEPT`] are held.
+    static AGENTS: std::cell::RefCell<AgentsKept> = const { std::cell::RefCell::new((Vec::new(), 0)) };
     /// The text before and after one replacement of [`put_masked`], reused.
     static MASKED: std::cell::RefCell<(Vec<u8>, Vec<u8>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
 }
@@ -1384,16 +1386,7 @@ fn fields(e: &EventRef, h: &mut Vec<u8>, part: Part) {
         }));
     } else if part == Part::Reduced {
         let marks = |v: &Option<std::borrow::Cow<str>>| v.as_deref().map_or(0xff, crate::diagnose::text_marks);
-        let agent_marks = user_agent.as_deref().map_or(0xff, |agent| {
-            // A client sends the same user agent with each of its requests: checked once.
-            AGENT.with_borrow_mut(|(last, marks)| {
-                if last != agent {
-                    agent.clone_into(last);
-                    *marks = crate::diagnose::text_marks(agent);
-                }
-                *marks
-            })
-        });
+        let agent_marks = user_agent.as_deref().map_or(0xff, agent_marks);
         h.extend_from_slice(&[marks(key), agent_marks, u8::from(shared_event_id.is_some())]);
         put(h, source_ip.as_deref().map(ip_kind));
         // ASIA… (temporary) or AKIA… (long-term): the rules read only the kind.
@@ -1452,6 +1445,32 @@ fn fields(e: &EventRef, h: &mut Vec<u8>, part: Part) {
         put(h, v.as_deref());
     }
     h.extend_from_slice(&[mfa_authenticated.map_or(2, u8::from), role.map_or(0, |r| r as u8 + 1)]);
+}
+
+/// User agents whose marks a thread keeps ([`agent_marks`]).
+const AGENTS_KEPT: usize = 32;
+
+/// The agents kept with their marks, and the one a new agent replaces when all are taken.
+type AgentsKept = (Vec<(Box<str>, u8)>, usize);
+
+/// [`crate::diagnose::text_marks`] of a user agent, checked once per thread while it is among
+/// the last [`AGENTS_KEPT`] seen: a client sends the same one with each of its requests, and an
+/// outage interleaves a handful of clients (a single last agent missed every other denial).
+/// Agents of other lengths are passed over at the length.
+fn agent_marks(agent: &str) -> u8 {
+    AGENTS.with_borrow_mut(|(kept, next)| {
+        if let Some((_, marks)) = kept.iter().find(|(a, _)| **a == *agent) {
+            return *marks;
+        }
+        let marks = crate::diagnose::text_marks(agent);
+        if kept.len() < AGENTS_KEPT {
+            kept.push((agent.into(), marks));
+        } else {
+            kept[*next] = (agent.into(), marks);
+            *next = (*next + 1) % AGENTS_KEPT;
+        }
+        marks
+    })
 }
 
 /// What the network rules distinguish in a source IP.
@@ -1744,6 +1763,23 @@ mod tests {
             let want: Vec<usize> = text.match_indices(needle.as_str()).map(|(i, _)| i).collect();
             let got: Vec<usize> = occurrences(text.as_bytes(), needle.as_bytes()).collect();
             assert_eq!(got, want, "{text:?} {needle:?}");
+        }
+    }
+
+    /// The marks of user agents kept per thread are theirs, however many agents come and go.
+    #[test]
+    fn agent_marks_are_the_agents_own() {
+        let agents: Vec<String> = (0..3 * AGENTS_KEPT)
+            .map(|i| match i % 3 {
+                0 => format!("aws-cli/2.{i}"),
+                1 => format!("=cmd|{i}"),
+                _ => format!("x\u{1b}[{i}m"),
+            })
+            .collect();
+        for round in 0..3 {
+            for (i, agent) in agents.iter().enumerate().filter(|(i, _)| i % (round + 1) == 0) {
+                assert_eq!(agent_marks(agent), crate::diagnose::text_marks(agent), "{i}: {agent:?}");
+            }
         }
     }
 

@@ -327,14 +327,17 @@ pub(crate) fn text_marks(text: &str) -> u8 {
 
 /// File names web-shell and upload probes use.
 fn probe_name(key: &str) -> bool {
-    let name = key.rsplit('/').next().unwrap_or(key).as_bytes();
     const EXT: &[&str] = &[".php", ".php5", ".phtml", ".jsp", ".jspx", ".asp", ".aspx", ".cgi"];
     const STEMS: &[&str] = &["shell", "webshell", "cmd.", "c99.", "r57.", "wso."];
+    let bytes = key.as_bytes();
+    let name = memchr::memrchr(b'/', bytes).map_or(bytes, |at| &bytes[at + 1..]);
     // Compared without case, without lowercasing a copy of the name. Each extension has one
-    // dot, its first byte: a name ends with one when its last dot starts that extension.
-    let ext = memchr::memrchr(b'.', name).map(|at| &name[at..]);
-    ext.is_some_and(|ext| EXT.iter().any(|e| ext.eq_ignore_ascii_case(e.as_bytes())))
-        || STEMS.iter().any(|s| name.get(..s.len()).is_some_and(|h| h.eq_ignore_ascii_case(s.as_bytes())))
+    // dot, its first byte: a name ends with one when its last dot starts that extension. Every
+    // denial's key passes here (for its class), so most names stop at a length or a first byte.
+    let ext = memchr::memrchr(b'.', name).map_or(&[][..], |at| &name[at..]);
+    (4..=6).contains(&ext.len()) && EXT.iter().any(|e| ext.eq_ignore_ascii_case(e.as_bytes()))
+        || matches!(name.first().map(|b| b | 0x20), Some(b's' | b'w' | b'c' | b'r'))
+            && STEMS.iter().any(|s| name.get(..s.len()).is_some_and(|h| h.eq_ignore_ascii_case(s.as_bytes())))
 }
 
 /// A spreadsheet formula or a terminal escape: text meant for whoever views the logs.
