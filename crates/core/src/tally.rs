@@ -659,6 +659,10 @@ pub struct Denials {
     /// Groups by [`group_key_hash`], for [`Denials::retract_repeat`].
     #[serde(skip)]
     by_key_hash: HashMap<u128, u32, Prehashed>,
+    /// [`group_key_hash`] of each group, as far as computed ([`Denials::key_hash`]): what names
+    /// the group of each denial spilled past the identities' limit, nearly every one in an outage.
+    #[serde(skip)]
+    key_hashes: Vec<u128>,
     /// A merge's ([`Denials::merging`]): the identities the partials absorbed so far counted, in
     /// a set that spills past its limit, instead of a ledger of them all.
     #[serde(skip)]
@@ -750,6 +754,15 @@ impl Denials {
         self.group_of(hash, (&key.principal, &key.bucket, &key.prefix))
     }
 
+    /// [`group_key_hash`] of group `g`, computed once per group.
+    fn key_hash(&mut self, g: u32) -> u128 {
+        while self.key_hashes.len() <= g as usize {
+            let k = &self.groups[self.key_hashes.len()].key;
+            self.key_hashes.push(group_key_hash(&k.principal, &k.bucket, &k.prefix));
+        }
+        self.key_hashes[g as usize]
+    }
+
     fn group_of_event(&mut self, e: &EventRef, hash: u64) -> u32 {
         self.group_of(hash, (&e.principal, e.bucket.as_deref().unwrap_or(""), &e.prefix))
     }
@@ -773,10 +786,8 @@ impl Denials {
         // A provisional copy is not spilled: its repeats meet it by its `sharedEventID` (provide).
         let naming = rank(e.identity_arn.is_some(), &e.principal_type);
         let provisional = shared.is_some() && naming < 3;
-        let spill = || {
-            let group = group_key_hash(&e.principal, e.bucket.as_deref().unwrap_or(""), &e.prefix);
-            (!provisional).then_some(Unchecked { identity: id, group, class, time: e.event_time_ms })
-        };
+        let group = self.key_hash(g);
+        let spill = || (!provisional).then_some(Unchecked { identity: id, group, class, time: e.event_time_ms });
         if !self.first_time(id, Counted { group: g, class, time: e.event_time_ms }, spill) {
             self.duplicates += 1;
             return Fate::Repeat;
