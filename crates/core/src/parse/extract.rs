@@ -374,6 +374,11 @@ pub fn event_screened(rec: &Record, f: &Facts, role: EventRole, prefix_depth: us
     e
 }
 
+/// `:assumed-role/` in a caller's ARN, searched for once per denial: `str::contains` set up a
+/// two-way search of the pattern each time.
+static ASSUMED_ROLE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(":assumed-role/"));
+
 /// The event a record holds, its text borrowed from the tape (or from `source_object`), **not
 /// redacted**: the caller screens it before anything else reads it ([`Event::screen_secrets`] on
 /// the owned event, or [`crate::tally::Keys::of_screened`] with the hashes).
@@ -411,7 +416,7 @@ pub fn view<'a>(
     let principal_id = id("principalId");
     let session_name = identity_arn
         .as_ref()
-        .filter(|a| a.contains(":assumed-role/"))
+        .filter(|a| ASSUMED_ROLE.find(a.as_bytes()).is_some())
         .and_then(|a| part_of(a, |a| a.rsplit('/').next()))
         .or_else(|| principal_id.as_ref().and_then(|p| part_of(p, |p| p.split_once(':').map(|(_, s)| s))))
         .filter(|s| !s.is_empty());
@@ -421,20 +426,22 @@ pub fn view<'a>(
             params.get("policyArns")?.as_array()?.iter().filter_map(|p| str_of(get(p, "arn"))).collect();
         (!arns.is_empty()).then(|| Cow::Owned(format!("policyArns: {}", arns.join(", "))))
     });
-    let grants = rp.and_then(|rp| rp.as_object()).and_then(|o| {
-        let mut g: Vec<String> = o
-            .iter()
-            .filter(|(k, _)| k.starts_with("x-amz-grant-"))
-            .filter_map(|(k, v)| text(Some(v)).map(|v| format!("{k}={v}")))
-            .collect();
-        g.sort();
-        (!g.is_empty()).then(|| Cow::Owned(g.join("; ")))
-    });
-    let object_lock = rp.and_then(|rp| rp.as_object()).and_then(|o| {
-        let mut l: Vec<&str> = o.keys().filter(|k| k.starts_with("x-amz-object-lock-")).collect();
-        l.sort_unstable();
-        (!l.is_empty()).then(|| Cow::Owned(l.join(",")))
-    });
+    // The grant and object-lock headers, found by prefix in one pass (most requests have none).
+    let (mut grants, mut locks): (Vec<String>, Vec<&str>) = (Vec::new(), Vec::new());
+    for (k, v) in rp.and_then(|rp| rp.as_object()).into_iter().flat_map(|o| o.iter()) {
+        if !k.starts_with("x-amz-") {
+            continue;
+        }
+        if k.starts_with("x-amz-grant-") {
+            grants.extend(text(Some(v)).map(|v| format!("{k}={v}")));
+        } else if k.starts_with("x-amz-object-lock-") {
+            locks.push(k);
+        }
+    }
+    grants.sort();
+    locks.sort_unstable();
+    let grants = (!grants.is_empty()).then(|| Cow::Owned(grants.join("; ")));
+    let object_lock = (!locks.is_empty()).then(|| Cow::Owned(locks.join(",")));
 
     let kms_key_arn = resources
         .kms_key
@@ -603,7 +610,8 @@ mod tests {
               "sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::1:role/r","type":"Role"},
                 "attributes":{"mfaAuthenticated":"true"}}},
             "requestParameters":{"bucketName":"b","key":"a/b/c","Host":"h","x-amz-acl":"private",
-              "x-amz-grant-read":"id=1","x-amz-server-side-encryption":"aws:kms",
+              "x-amz-grant-write":"id=2","x-amz-grant-read":"id=1","x-amz-server-side-encryption":"aws:kms",
+              "x-amz-object-lock-retain-until-date":"2030-01-01T00:00:00Z","x-amz-object-lock":"no, not a header",
               "x-amz-server-side-encryption-aws-kms-key-id":"k","x-amz-server-side-encryption-customer-algorithm":"AES256",
               "x-amz-object-lock-mode":"GOVERNANCE","x-amz-expected-bucket-owner":"2","x-amz-request-payer":"requester",
               "policy":"{}","roleArn":"arn:aws:iam::1:role/x","encryptionContext":{"aws:s3:arn":"arn:aws:s3:::b/a"}},
@@ -623,7 +631,10 @@ mod tests {
         let mut reused = Event::default();
         fill(&mut reused, rich, "first");
         let first = reused.clone();
-        assert!(first.grants.is_some() && first.object_lock.is_some() && first.access_point_arn.is_some());
+        assert_eq!(first.grants.as_deref(), Some("x-amz-grant-read=id=1; x-amz-grant-write=id=2"));
+        assert_eq!(first.object_lock.as_deref(), Some("x-amz-object-lock-mode,x-amz-object-lock-retain-until-date"));
+        assert_eq!(first.session_name.as_deref(), Some("sess"));
+        assert!(first.access_point_arn.is_some());
         assert!(first.session_name.is_some() && first.kms_key_arn.is_some() && first.mfa_authenticated.is_some());
         fill(&mut reused, sparse, "second");
         let mut fresh = Event::default();
