@@ -243,11 +243,8 @@ impl Collector {
             tally::keep_smallest_owned(&mut self.kms, KMS_KEPT, key, e);
         }
         for (key, session) in companions.sessions {
-            match self.sessions.get(&key) {
-                Some(kept) if kept.event_id() <= session.event_id() => {}
-                _ => {
-                    self.sessions.insert(key, session);
-                }
+            if replaces(self.sessions.get(&key), session.event_id()) {
+                self.sessions.insert(key, session);
             }
         }
         folder.seen.repeats(|repeat| self.denials.retract_repeat(repeat))
@@ -293,11 +290,12 @@ impl Collector {
         for (e, keys) in events.into_iter().zip(keys) {
             match e.role {
                 Some(EventRole::Companion) => {
-                    if offer_session(&mut self.sessions, &e.view()) {
-                    } else if crate::diagnose::is_kms_denial(&e) {
-                        self.keep_kms(e, &keys);
-                    } else {
-                        companions.push(e);
+                    if !offer_session(&mut self.sessions, &e.view()) {
+                        if crate::diagnose::is_kms_denial(&e) {
+                            self.keep_kms(e, &keys);
+                        } else {
+                            companions.push(e);
+                        }
                     }
                 }
                 _ => {
@@ -392,7 +390,7 @@ impl Collector {
 /// only adds up the accounting and the companions.
 ///
 /// The companions an outage brings by the tens of thousands are folded there too, into one
-/// shared sample and map ([`Folder::fold_companion`]): KMS denials (one per write a key
+/// shared sample and map ([`Held::fold`]): KMS denials (one per write a key
 /// refused) and sessions issued. Each crossed to the collector as a whole event before, only
 /// for most to be dropped there.
 pub struct Folder {
@@ -472,13 +470,15 @@ impl Drop for Held<'_> {
 /// copies of one event issue one key, and the smallest eventID wins, in any order.
 fn offer_session(sessions: &mut HashMap<Box<str>, Session>, e: &EventRef) -> bool {
     let Some(key) = issued_key(e) else { return false };
-    match sessions.get(key) {
-        Some(kept) if kept.event_id() <= e.event_id.as_bytes() => {}
-        _ => {
-            sessions.insert(key.into(), Session::of(e));
-        }
+    if replaces(sessions.get(key), e.event_id.as_bytes()) {
+        sessions.insert(key.into(), Session::of(e));
     }
     true
+}
+
+/// Whether a session of `event_id` replaces the one `kept` for its key: the smallest eventID wins.
+fn replaces(kept: Option<&Session>, event_id: &[u8]) -> bool {
+    kept.is_none_or(|kept| event_id < kept.event_id())
 }
 
 /// Notes the access key a target used: its session is worth keeping.
