@@ -183,8 +183,8 @@ pub fn events(from: EventsFrom) -> Result<ScanOutput> {
             let mut out = ScanOutput { targets, companions, ..ScanOutput::default() };
             // The file holds events in the order the workers finished their objects; a scan's
             // own events are in scan order, and what is read from either must not depend on it.
-            out.targets.sort_unstable_by(Event::scan_order);
-            out.companions.sort_unstable_by(Event::scan_order);
+            denytrail_core::event::sort_events(&mut out.targets, Event::scan_order);
+            denytrail_core::event::sort_events(&mut out.companions, Event::scan_order);
             out.targets.retain(|e| filter.matches_event_globs(&e.principal, e.bucket.as_deref(), &e.prefix));
             let mut denials = denytrail_core::tally::Denials::new();
             for e in &out.targets {

@@ -507,7 +507,7 @@ fn flatten(batches: Vec<Vec<Event>>) -> Vec<Event> {
 pub fn dedupe(mut events: Vec<Event>) -> (Vec<Event>, u64) {
     let before = events.len();
     // Unstable sorts work in place: a stable sort would allocate half the events again.
-    events.sort_unstable_by(|a, b| {
+    crate::event::sort_events(&mut events, |a, b| {
         a.event_id.cmp(&b.event_id).then_with(|| a.source_object.cmp(&b.source_object)).then_with(|| content(a, b))
     });
     events.dedup_by(|later, kept| !kept.event_id.is_empty() && later.event_id == kept.event_id);
@@ -532,7 +532,7 @@ pub fn dedupe(mut events: Vec<Event>) -> (Vec<Event>, u64) {
         }
         out.push(best);
     }
-    out.sort_unstable_by(Event::scan_order);
+    crate::event::sort_events(&mut out, Event::scan_order);
     let dropped = (before - out.len()) as u64;
     (out, dropped)
 }
