@@ -597,13 +597,8 @@ mod tests {
     /// gives, repeated events included, at every size.
     #[test]
     fn events_sorted_by_their_indices_are_sorted_as_in_place() {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = |n: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % n
-        };
+        let mut rng = crate::testing::Rng(0x2545_f491_4f6c_dd1d);
+        let mut next = |n: u64| rng.below(n);
         for n in [0, 1, 2, 3, 17, 100, 1_000] {
             let events: Vec<Event> = (0..n)
                 .map(|_| Event {

@@ -24,6 +24,8 @@ pub mod report;
 pub mod shard;
 pub mod stats;
 pub mod tally;
+#[cfg(test)]
+mod testing;
 
 use std::collections::HashMap;
 

@@ -207,15 +207,12 @@ mod tests {
             b"abc",
             b"%2F",
         ];
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut rng = crate::testing::Rng(0x9e37_79b9_7f4a_7c15);
         let (mut found, mut screened_out) = (0, 0);
         for _ in 0..200_000 {
             let mut raw = Vec::new();
             for _ in 0..6 {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                raw.extend_from_slice(pieces[(state % pieces.len() as u64) as usize]);
+                raw.extend_from_slice(pieces[rng.index(pieces.len())]);
             }
             let exact = secrets(&raw).next().is_some();
             let screen = may_hold_secret(&raw);

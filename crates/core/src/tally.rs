@@ -1500,19 +1500,7 @@ mod tests {
     use super::*;
     use crate::event::EventRole;
 
-    /// A pseudo-random stream (xorshift), so the tests need no crate and repeat exactly.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
+    use crate::testing::Rng;
 
     /// `n` denials over a few groups, with repeats, cross-account copies and many classes.
     fn denials(n: usize, seed: u64) -> Vec<Event> {

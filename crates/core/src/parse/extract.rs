@@ -675,13 +675,8 @@ mod tests {
     #[test]
     fn event_times_in_cloudtrails_form_read_as_chrono_reads_them() {
         let chrono_ms = |s: &str| chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.timestamp_millis());
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = |n: u64| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state % n
-        };
+        let mut rng = crate::testing::Rng(0x9e37_79b9_7f4a_7c15);
+        let mut next = |n: u64| rng.below(n);
         let (mut fast, mut checked) = (0, 0);
         for _ in 0..200_000 {
             let year = [0, 1, 1600, 1700, 1900, 1969, 1970, 2000, 2024, 2026, 2100, 9999][next(12) as usize];

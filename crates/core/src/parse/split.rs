@@ -1059,21 +1059,7 @@ mod tests {
         whole
     }
 
-    /// Seeded xorshift: failures reproduce.
-    pub(super) struct Rng(pub(super) u64);
-
-    impl Rng {
-        pub(super) fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n as u64) as usize
-        }
-    }
+    use crate::testing::Rng;
 
     /// Every engine, fed whole and in random chunks, gives what the portable engine gives whole:
     /// the same records, counts, shapes and errors (offsets included).
@@ -1082,7 +1068,7 @@ mod tests {
         let want = split_chunked(input, usize::MAX);
         for engine in Engine::all() {
             force_engine(Some(engine));
-            for chunk in [usize::MAX, 1, 64, 1 + rng.below(300)] {
+            for chunk in [usize::MAX, 1, 64, 1 + rng.index(300)] {
                 let got = split_chunked(input, chunk);
                 if got != want {
                     force_engine(None);
@@ -1110,20 +1096,20 @@ mod tests {
 
     /// A random JSON value: strings full of escapes and brackets, nested arrays and objects.
     fn value(rng: &mut Rng, out: &mut Vec<u8>, depth: usize) {
-        match if depth > 6 { 0 } else { rng.below(4) } {
+        match if depth > 6 { 0 } else { rng.index(4) } {
             0 | 1 => {
                 out.push(b'"');
-                for _ in 0..rng.below(90) {
+                for _ in 0..rng.index(90) {
                     let piece: &[u8] =
                         [&b"\\\\"[..], b"\\\"", b"]", b"}", b"{", b"[", b"a", b" ", b"\xc3\xa9", b"\\u005c"]
-                            [rng.below(10)];
+                            [rng.index(10)];
                     out.extend_from_slice(piece);
                 }
                 out.push(b'"');
             }
             2 => {
                 out.push(b'[');
-                for i in 0..rng.below(5) {
+                for i in 0..rng.index(5) {
                     if i > 0 {
                         out.push(b',');
                     }
@@ -1133,7 +1119,7 @@ mod tests {
             }
             _ => {
                 out.push(b'{');
-                for i in 0..rng.below(5) {
+                for i in 0..rng.index(5) {
                     if i > 0 {
                         out.extend_from_slice(b", ");
                     }
@@ -1151,7 +1137,7 @@ mod tests {
         let (mut with_records, mut broken) = (0, 0);
         for _ in 0..250 {
             let mut doc = b"{\"Records\":[".to_vec();
-            let n = 1 + rng.below(6);
+            let n = 1 + rng.index(6);
             for i in 0..n {
                 if i > 0 {
                     doc.push(b',');
@@ -1170,9 +1156,9 @@ mod tests {
             assert!(records.iter().all(|r| r.starts_with("{\"eventName\":") && r.ends_with('}')));
             with_records += 1;
             // The same document with one byte flipped to a structural one, or cut short.
-            let at = rng.below(doc.len());
+            let at = rng.index(doc.len());
             let mut bad = doc.clone();
-            bad[at] = b"\"\\{}[]"[rng.below(6)];
+            bad[at] = b"\"\\{}[]"[rng.index(6)];
             engines_agree(&bad, &mut rng);
             broken += usize::from(split_chunked(&bad, usize::MAX).is_err());
             engines_agree(&doc[..at], &mut rng);
@@ -1336,7 +1322,8 @@ mod tests {
 mod kernel_tests {
     use super::*;
 
-    use super::tests::{Rng, split_chunked};
+    use super::tests::split_chunked;
+    use crate::testing::Rng;
 
     #[test]
     fn find_escaped_matches_a_byte_loop() {
