@@ -871,14 +871,12 @@ impl Denials {
             Some(seen) => {
                 // A provisional copy is not spilled: its repeats meet it by `sharedEventID`.
                 let provisional: HashSet<Identity> = other.provisional.values().map(|p| p.identity).collect();
-                let groups = &other.groups;
+                let key_hashes: Vec<u128> = (0..other.groups.len() as u32).map(|g| other.key_hash(g)).collect();
                 theirs.retain(|id, at| {
                     let spill = || {
-                        let k = &groups[at.group as usize].key;
-                        let group = group_key_hash(&k.principal, &k.bucket, &k.prefix);
                         (!provisional.contains(id)).then_some(Unchecked {
                             identity: *id,
-                            group,
+                            group: key_hashes[at.group as usize],
                             class: at.class,
                             time: at.time,
                         })
@@ -978,12 +976,7 @@ impl Denials {
     /// Takes back a denial counted unchecked that repeated another ([`Seen::repeats`]).
     pub fn retract_repeat(&mut self, repeat: &Unchecked) {
         if self.by_key_hash.len() != self.groups.len() {
-            self.by_key_hash = self
-                .groups
-                .iter()
-                .enumerate()
-                .map(|(i, g)| (group_key_hash(&g.key.principal, &g.key.bucket, &g.key.prefix), i as u32))
-                .collect();
+            self.by_key_hash = (0..self.groups.len() as u32).map(|g| (self.key_hash(g), g)).collect();
         }
         if let Some(&g) = self.by_key_hash.get(&repeat.group) {
             self.duplicates += 1;
