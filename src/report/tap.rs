@@ -1,7 +1,8 @@
 //! `--events-out` fed by the collector as events are kept ([`crate::collect::Tap`]), so the
 //! events are never all in memory. A bucket owner's copy of a cross-account request only stands
-//! if its caller's copy never turns up, which is known at the end: such copies wait in an
-//! anonymous temporary file (spilled, not held) and are written, or dropped, when settled.
+//! if its caller's copy never turns up, and a caller's copy that names no bucket owner learns it
+//! from the owner's copy; both are known at the end: such copies wait in an anonymous temporary
+//! file (spilled, not held) and are written, completed or dropped, when settled.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -9,7 +10,7 @@ use std::io::{BufRead, BufReader, BufWriter, Seek, Write};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
-use denytrail_core::tally::Identity;
+use denytrail_core::tally::{Identity, LearnedOwners};
 
 use super::escape::display;
 use super::hive::EventsOut;
@@ -99,7 +100,7 @@ impl crate::collect::Tap for Stream {
         });
     }
 
-    fn settle(&mut self, withdrawn: &HashSet<Identity>) {
+    fn settle(&mut self, withdrawn: &HashSet<Identity>, owners: &LearnedOwners) {
         self.state().attempt(|s| {
             let Some(spill) = s.spill.take() else { return Ok(()) };
             let mut file = spill.into_inner().map_err(|e| e.into_error())?;
@@ -119,7 +120,9 @@ impl crate::collect::Tap for Stream {
                 if withdrawn.contains(&id) {
                     continue;
                 }
-                batch.push(serde_json::from_str(event)?);
+                let mut event: Event = serde_json::from_str(event)?;
+                owners.fill(&mut event);
+                batch.push(event);
                 if batch.len() == BATCH {
                     flush(&mut batch, &mut s.out)?;
                 }

@@ -19,11 +19,12 @@ use crate::tally::{self, Denials, Fate, GroupTally};
 pub trait Tap {
     /// Events kept for good: denials as they are counted, companions at the end.
     fn kept(&mut self, events: &[&Event]);
-    /// A bucket owner's copy of a cross-account request, counted until the end: withdrawn
-    /// then if the caller's own copy turned up ([`Tap::settle`]).
+    /// A copy of a cross-account request settled only at the end ([`Tap::settle`]): a bucket
+    /// owner's copy, withdrawn then if the caller's own copy turned up, or a caller's copy that
+    /// names no owner, which may learn it from the owner's copy.
     fn provisional(&mut self, event: &Event, identity: tally::Identity);
-    /// The provisional copies withdrawn (the others stand).
-    fn settle(&mut self, withdrawn: &HashSet<tally::Identity>);
+    /// The provisional copies withdrawn (the others stand), and the owners learned.
+    fn settle(&mut self, withdrawn: &HashSet<tally::Identity>, owners: &tally::LearnedOwners);
 }
 
 /// What a scan produced: the accounting, the denials' tallies per group, the companions and,
@@ -305,6 +306,7 @@ impl Collector {
                         targets.push(e);
                     } else if let Some(tap) = &mut self.tap {
                         match fate {
+                            Fate::Counted if tally::LearnedOwners::may_learn(&e) => tap.provisional(&e, keys.identity),
                             Fate::Counted => tapped.push(e),
                             Fate::Provisional => tap.provisional(&e, keys.identity),
                             Fate::Repeat => {}
@@ -339,9 +341,9 @@ impl Collector {
     /// cannot tell the used sessions from the others, and keeps them all, as the shards did.
     pub fn finish(mut self) -> ScanOutput {
         let companions = self.companions(self.denials.is_merge());
-        let (groups, duplicates, withdrawn) = std::mem::take(&mut self.denials).settle();
+        let tally::Settled { groups, duplicates, withdrawn, owners } = std::mem::take(&mut self.denials).settle();
         if let Some(tap) = &mut self.tap {
-            tap.settle(&withdrawn.into_iter().collect());
+            tap.settle(&withdrawn.into_iter().collect(), &owners);
             tap.kept(&companions.iter().collect::<Vec<_>>());
         }
         let targets = match self.targets.take() {
@@ -362,7 +364,7 @@ impl Collector {
         if let Some(tap) = &mut self.tap {
             // A shard cannot know the other shards' callers: its provisional copies stand,
             // but those it withdrew itself.
-            tap.settle(&self.denials.take_withdrawn().into_iter().collect());
+            tap.settle(&self.denials.take_withdrawn().into_iter().collect(), &tally::LearnedOwners::default());
             tap.kept(&companions.iter().collect::<Vec<_>>());
         }
         self.stats.failed.sort_by(|a, b| a.path.cmp(&b.path));

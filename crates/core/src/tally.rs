@@ -933,26 +933,33 @@ impl Denials {
     /// repeat (the owner account it knows goes to the caller's group). Returns the groups and
     /// the repeats dropped.
     pub fn finish(self) -> (Vec<GroupTally>, u64) {
-        let (groups, duplicates, _) = self.settle();
-        (groups, duplicates)
+        let settled = self.settle();
+        (settled.groups, settled.duplicates)
     }
 
-    /// [`Denials::finish`], also returning every provisional copy withdrawn.
-    pub fn settle(mut self) -> (Vec<GroupTally>, u64, Vec<Identity>) {
+    /// [`Denials::finish`], also returning every provisional copy withdrawn and the owner
+    /// accounts the callers' copies learned from them.
+    pub fn settle(mut self) -> Settled {
+        let mut learned = HashMap::default();
         for (shared, p) in std::mem::take(&mut self.provisional) {
             if let Some(&g) = self.callers.get(&shared) {
                 self.duplicates += 1;
                 self.withdrawn.push(p.identity);
                 self.groups[p.group as usize].withdraw(&p);
                 if let Some(o) = p.owner {
-                    let owner = self.owners[o as usize].clone();
-                    learn_owner(&mut self.groups[g as usize], shared, &owner);
+                    learn_owner(&mut self.groups[g as usize], shared, &self.owners[o as usize]);
+                    learned.insert(shared, o);
                 }
             }
         }
         let mut groups = self.groups;
         groups.retain(|g| g.denied > 0);
-        (groups, self.duplicates, self.withdrawn)
+        Settled {
+            groups,
+            duplicates: self.duplicates,
+            withdrawn: self.withdrawn,
+            owners: LearnedOwners { by_shared: learned, accounts: self.owners },
+        }
     }
 
     /// What the tallies hold, counted (for memory benchmarks).
@@ -998,6 +1005,46 @@ impl Denials {
             self.index.entry(hash).or_default().push(i as u32);
             g.share_exemplars();
         }
+    }
+}
+
+/// The tallies settled ([`Denials::settle`]).
+pub struct Settled {
+    pub groups: Vec<GroupTally>,
+    /// Repeats dropped.
+    pub duplicates: u64,
+    /// The provisional copies withdrawn.
+    pub withdrawn: Vec<Identity>,
+    pub owners: LearnedOwners,
+}
+
+/// The owner account a caller's copy of a cross-account request learned from the owner's copy
+/// (by `sharedEventID`), as the report's tallies learned it: for events written whole.
+#[derive(Debug, Default)]
+pub struct LearnedOwners {
+    by_shared: HashMap<u128, u32, Prehashed>,
+    accounts: Vec<String>,
+}
+
+impl LearnedOwners {
+    /// The owner a copy with this `sharedEventID` learned, if any.
+    pub fn of(&self, shared_event_id: &str) -> Option<&str> {
+        self.by_shared.get(&shared_hash(shared_event_id)).map(|&o| self.accounts[o as usize].as_str())
+    }
+
+    /// Fills in `e`'s bucket owner when it names none and its request's owner was learned.
+    pub fn fill(&self, e: &mut Event) {
+        if e.bucket_owner.is_none()
+            && let Some(owner) = e.shared_event_id.as_deref().and_then(|s| self.of(s))
+        {
+            e.bucket_owner = Some(owner.to_string());
+        }
+    }
+
+    /// Whether a copy counted now may learn its owner at the end: a caller's copy of a
+    /// cross-account request that names no owner.
+    pub fn may_learn(e: &Event) -> bool {
+        e.bucket_owner.is_none() && e.shared_event_id.as_deref().is_some_and(|s| !s.is_empty())
     }
 }
 
