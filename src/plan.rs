@@ -150,6 +150,16 @@ pub fn seen_limit() -> anyhow::Result<Option<usize>> {
     }
 }
 
+/// `DENYTRAIL_EXPLAIN_HELD`: the denials `explain` holds whole at most (over the groups it reads
+/// whole), `default` unless set. For tests and benchmarks that show the groups read from their
+/// tallies at small sizes, and for machines with little memory.
+pub fn explain_held(default: u64) -> anyhow::Result<u64> {
+    match std::env::var("DENYTRAIL_EXPLAIN_HELD") {
+        Ok(v) => v.parse().map_err(|_| usage(format!("DENYTRAIL_EXPLAIN_HELD must be a number of denials, not {v:?}"))),
+        Err(_) => Ok(default),
+    }
+}
+
 impl EventsFrom {
     /// `--events FILE` reads what a scan saved, so INPUTs and `--trail` would be ambiguous.
     pub fn of(

@@ -676,6 +676,54 @@ fn an_outage_trail_is_counted_exactly_and_says_what_is_estimated() {
     assert_eq!(one["groups"], r["groups"], "the same report whatever the worker order");
 }
 
+/// `explain` holds at most `DENYTRAIL_EXPLAIN_HELD` denials whole; a group past that is
+/// explained from its tally, as the scan's report diagnoses it: the same text where the tally
+/// holds every denial (but the count of each operation), and said to be read from a sample
+/// where it does not, exactly for the groups whose causes the report marks estimated.
+#[test]
+fn explain_reads_the_groups_too_large_to_hold_from_their_tallies() {
+    let explain = |held: &str, path: &str| {
+        let o = bin().args(["explain", "-q", path]).env("DENYTRAIL_EXPLAIN_HELD", held).output().unwrap();
+        (o.status.code(), String::from_utf8(o.stdout).unwrap())
+    };
+    // " ×16": the count of an operation, which only a group read whole has.
+    let without_op_counts = |text: &str| {
+        let mut out = String::new();
+        let mut parts = text.split(" ×");
+        out.push_str(parts.next().unwrap_or(""));
+        for part in parts {
+            out.push_str(part.trim_start_matches(|c: char| c.is_ascii_digit()));
+        }
+        out
+    };
+    let (status, whole) = explain("1000000", &trail());
+    let (tallied_status, tallied) = explain("0", &trail());
+    assert_eq!((tallied_status, status), (Some(4), Some(4)), "testdata holds a truncated file");
+    assert!(whole.contains("PutObject ×16"), "{whole}");
+    assert_eq!(tallied, without_op_counts(&whole));
+    assert!(!tallied.contains("Read from a sample"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = denytrail_synth::SynthOptions::new(dir.path().to_path_buf(), 8 << 20);
+    (opts.max_file_bytes, opts.seed, opts.denied_ratio) = (1 << 20, 11, 0.5);
+    denytrail_synth::generate(&opts).unwrap();
+    let path = dir.path().to_str().unwrap();
+    let (_, report) = scan_json(&[path]);
+    let groups = report["groups"].as_array().unwrap();
+    let estimated = groups.iter().filter(|g| g["estimated"].as_str().unwrap().contains("causes")).count();
+    assert!(estimated > 0);
+    let (status, tallied) = explain("0", path);
+    assert_eq!(status, Some(0));
+    assert_eq!(tallied.matches("## Group ").count(), groups.len());
+    assert_eq!(tallied.matches("Read from a sample").count(), estimated, "{tallied}");
+    let (_, whole) = explain("1000000", path);
+    assert_eq!(whole.matches("## Group ").count(), groups.len());
+    assert!(!whole.contains("Read from a sample"));
+    let o = bin().args(["explain", path]).env("DENYTRAIL_EXPLAIN_HELD", "lots").output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("DENYTRAIL_EXPLAIN_HELD must be a number"), "{}", stderr(&o));
+}
+
 #[test]
 fn synthetic_trail_is_fully_accounted_for() {
     let dir = tempfile::tempdir().unwrap();

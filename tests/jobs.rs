@@ -262,6 +262,35 @@ fn html_report_renders_sorts_and_stays_inert_in_chromium() {
 // ---------------------------------------------------------------------------------------------
 // Forensic: query --sql
 
+/// The whole events table, in a fixed order, as CSV.
+const ALL_EVENTS: &str = "SELECT * FROM events ORDER BY event_time, event_id, source_object, key, role";
+
+#[test]
+fn query_spools_the_same_events_table_a_saved_file_holds() {
+    // `query` over a scan spools its events to Parquet as `--events-out` writes them: the two
+    // tables are one, row for row, and the caller's copy of a cross-account request carries
+    // the owner account learned from the owner's copy (the report's groups name it too).
+    let dir = tempfile::tempdir().unwrap();
+    let events = dir.path().join("events.parquet").display().to_string();
+    run(&["scan", "-q", "--events-out", &events, &trail()]);
+    let scanned = run(&["query", "-q", "-f", "csv", "--sql", ALL_EVENTS, &trail()]);
+    let saved = run(&["query", "-q", "-f", "csv", "--events", &events, "--sql", ALL_EVENTS]);
+    assert_eq!(saved.status.code(), Some(0), "{}", stderr(&saved));
+    let (scanned, saved) = (String::from_utf8(scanned.stdout).unwrap(), String::from_utf8(saved.stdout).unwrap());
+    assert_eq!(scanned, saved);
+    let (_, report) = scan_json(&[&trail()]);
+    let denied: u64 = report["groups"].as_array().unwrap().iter().map(|g| g["denied"].as_u64().unwrap()).sum();
+    assert_eq!(scanned.lines().filter(|l| l.ends_with(",target")).count() as u64, denied);
+
+    let sql = "SELECT DISTINCT bucket_owner FROM events WHERE role = 'target' AND shared_event_id IS NOT NULL \
+               AND principal_type <> 'AWSAccount'";
+    let o = run(&["query", "-q", "-f", "csv", "--events", &events, "--sql", sql]);
+    assert_eq!(String::from_utf8(o.stdout).unwrap(), "bucket_owner\n444455556666\n");
+    let owner =
+        report["groups"].as_array().unwrap().iter().find(|g| g["principal"].as_str().unwrap().contains("partner-sync"));
+    assert_eq!(owner.unwrap()["bucket_owner"], "444455556666");
+}
+
 #[test]
 fn query_runs_sql_over_scanned_and_saved_events() {
     let dir = tempfile::tempdir().unwrap();

@@ -17,6 +17,8 @@ use crate::collect::{Collector, PartialOutput, ScanOutput};
 use crate::event::Event;
 use crate::plan::{ConfigFrom, EventsFrom, ScanPlan};
 use crate::report::escape::display;
+use crate::report::hive::EventsOut;
+use crate::report::tap::Stream;
 use denytrail_core::policy::Snapshot;
 use denytrail_core::stats::LiveStats;
 
@@ -101,11 +103,6 @@ pub fn scan(plan: ScanPlan) -> Result<ScanOutput> {
     finished(plan, Collector::new())
 }
 
-/// [`scan`], keeping every target whole too (`explain`, `query`, which show single events).
-pub fn scan_events(plan: ScanPlan) -> Result<ScanOutput> {
-    finished(plan, Collector::keeping_targets())
-}
-
 /// [`scan`] into a given collector (one with a tap).
 pub fn finished(plan: ScanPlan, collector: Collector) -> Result<ScanOutput> {
     let quiet = plan.quiet;
@@ -167,34 +164,68 @@ pub fn refuse_unread(out: &ScanOutput, quiet: bool) -> Result<()> {
     Ok(())
 }
 
-/// The events of a scan, or of a saved `--events-out` file (with the globs that still apply).
-pub fn events(from: EventsFrom) -> Result<ScanOutput> {
+/// The scan's output, its events (targets and companions) written to `spool` instead of kept.
+/// A saved file's targets are tallied and filtered by the globs as they are copied.
+pub fn spooled(from: EventsFrom, spool: &std::path::Path) -> Result<ScanOutput> {
     match from {
-        EventsFrom::Scan(plan) => scan_events(plan),
-        EventsFrom::Saved(path, filter, _) => {
-            use polars::prelude::{ParquetReader, SerReader};
-            let file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
-            let df = ParquetReader::new(file)
-                .finish()
-                .with_context(|| format!("{} is not an events Parquet file", path.display()))?;
-            let events = crate::report::frame::events_from_frame(&df)
-                .with_context(|| format!("{} lacks the columns of `scan --events-out`", path.display()))?;
-            let (targets, companions) = events.into_iter().partition(|e| e.is_target());
-            let mut out = ScanOutput { targets, companions, ..ScanOutput::default() };
-            // The file holds events in the order the workers finished their objects; a scan's
-            // own events are in scan order, and what is read from either must not depend on it.
-            denytrail_core::event::sort_events(&mut out.targets, Event::scan_order);
-            denytrail_core::event::sort_events(&mut out.companions, Event::scan_order);
-            out.targets.retain(|e| filter.matches_event_globs(&e.principal, e.bucket.as_deref(), &e.prefix));
+        EventsFrom::Scan(plan) => {
+            let stream = Stream::open(EventsOut::open(spool, &plan.aws, None)?);
+            let out = finished(plan, Collector::new().with_tap(stream.tap()))?;
+            Stream::finish(Some(stream), true)?;
+            Ok(out)
+        }
+        EventsFrom::Saved(path, filter, aws) => {
+            let mut copy = EventsOut::open(spool, &aws, None)?;
             let mut denials = denytrail_core::tally::Denials::new();
-            for e in &out.targets {
-                denials.add(e);
-            }
+            let mut companions = Vec::new();
+            read_saved(&path, |batch| {
+                let (targets, others): (Vec<_>, Vec<_>) = batch.into_iter().partition(|e| e.is_target());
+                let targets: Vec<_> = targets
+                    .into_iter()
+                    .filter(|e| filter.matches_event_globs(&e.principal, e.bucket.as_deref(), &e.prefix))
+                    .collect();
+                for e in &targets {
+                    denials.add(e);
+                }
+                copy.add(&targets.iter().chain(&others).collect::<Vec<_>>())?;
+                // Companions are what the scan kept for the diagnosis: bounded samples.
+                companions.extend(others);
+                Ok(())
+            })?;
+            copy.finish()?;
+            // The file holds events in the order the workers finished their objects; a scan's
+            // own are in scan order, and what is read from either must not depend on it.
+            denytrail_core::event::sort_events(&mut companions, Event::scan_order);
+            let mut out = ScanOutput { companions, ..ScanOutput::default() };
             out.groups = denials.finish().0;
             out.stats.events_unique = out.groups.iter().map(|g| g.denied).sum();
             Ok(out)
         }
     }
+}
+
+/// Rows of a saved events file read back at once: about one row group of `--events-out`.
+const SAVED_BATCH: usize = 65_536;
+
+/// Reads a saved `--events-out` file back a batch of rows at a time, in the file's order.
+pub fn read_saved(path: &std::path::Path, mut batch: impl FnMut(Vec<Event>) -> Result<()>) -> Result<()> {
+    use polars::prelude::{ParquetReader, SerReader};
+    let open = || File::open(path).with_context(|| format!("cannot open {}", path.display()));
+    let not_events = || format!("{} is not an events Parquet file", path.display());
+    let rows = ParquetReader::new(open()?).num_rows().with_context(not_events)?;
+    let mut at = 0;
+    // Even an empty file is read once: its columns are checked.
+    while at == 0 || at < rows {
+        let df = ParquetReader::new(open()?).with_slice(Some((at, SAVED_BATCH))).finish().with_context(not_events)?;
+        let events = crate::report::frame::events_from_frame(&df)
+            .with_context(|| format!("{} lacks the columns of `scan --events-out`", path.display()))?;
+        if df.height() == 0 {
+            break;
+        }
+        at += df.height();
+        batch(events)?;
+    }
+    Ok(())
 }
 
 /// The configuration `--live` / `--config` judge against: a `--config` file is read before the

@@ -1,14 +1,20 @@
 //! `denytrail query`: polars SQL over the events of a scan and its report.
+//!
+//! The events table is never held: it is spooled to a Parquet file in a temporary directory
+//! (a scan's events written by the collector's tap as they are kept, as `--events-out` writes
+//! them; a saved file's read back a batch of row groups at a time), and polars' streaming engine
+//! runs the SQL over that file. An outage's million denials cost disk, not memory; only the
+//! result the SQL asks for is held.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use chrono::Utc;
 
 use super::{Exit, exit_for, terminal_width};
 use crate::cli::QueryArgs;
-use crate::event::Event;
 use crate::plan::{self, EventsFrom, usage};
 use crate::report::write::{Format, write_table};
 use crate::report::{self, query};
+use polars::prelude::IntoLazy;
 
 pub fn run(args: &QueryArgs) -> Result<Exit> {
     let outputs = plan::outputs(&args.output, |f| {
@@ -24,11 +30,12 @@ pub fn run(args: &QueryArgs) -> Result<Exit> {
         EventsFrom::Saved(_, _, aws) => aws.clone(),
     };
     let saved = matches!(from, EventsFrom::Saved(..));
-    let out = super::events(from)?;
+    let spool = tempfile::tempdir().context("cannot make a temporary directory for the events table")?;
+    let events = spool.path().join("events.parquet");
+    let out = super::spooled(from, &events)?;
     let diagnosis = denytrail_core::diagnose_tallies(&out.groups, &out.companions, None);
     let groups = report::rows_of(&out.groups, &diagnosis);
-    let all: Vec<&Event> = out.targets.iter().chain(&out.companions).collect();
-    let tables = vec![("events", report::frame::events_frame(&all)?), ("groups", report::groups_to_frame(&groups)?)];
+    let tables = vec![("events", query::scan_events(&events)?), ("groups", report::groups_to_frame(&groups)?.lazy())];
     let result =
         query::execute(&args.sql, tables).map_err(|e| usage(format!("--sql: {}", one_line(&e.to_string()))))?;
     let width = terminal_width();

@@ -8,11 +8,18 @@
 use polars::prelude::*;
 use polars::sql::SQLContext;
 
-/// Runs `sql` over the named tables. Errors are the SQL's: unknown columns, syntax, types.
-pub fn execute(sql: &str, tables: Vec<(&str, DataFrame)>) -> PolarsResult<DataFrame> {
+/// Runs `sql` over the named tables with polars' streaming engine, which reads a Parquet table
+/// in morsels instead of whole. Errors are the SQL's: unknown columns, syntax, types.
+pub fn execute(sql: &str, tables: Vec<(&str, LazyFrame)>) -> PolarsResult<DataFrame> {
     let mut ctx = SQLContext::new();
-    for (name, df) in tables {
-        ctx.register(name, df.lazy());
+    for (name, table) in tables {
+        ctx.register(name, table);
     }
-    ctx.execute(sql)?.collect()
+    // One plan, one sink: always a single result.
+    Ok(ctx.execute(sql)?.collect_with_engine(Engine::Streaming)?.unwrap_single())
+}
+
+/// The events table of a Parquet file, read lazily.
+pub fn scan_events(path: &std::path::Path) -> PolarsResult<LazyFrame> {
+    LazyFrame::scan_parquet(PlRefPath::new(path.to_string_lossy().as_ref()), ScanArgsParquet::default())
 }

@@ -51,7 +51,7 @@ impl Stream {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn tap(&self) -> Box<dyn crate::collect::Tap> {
+    pub fn tap(&self) -> Box<dyn crate::collect::Tap + Send> {
         Box::new(self.clone())
     }
 

@@ -474,7 +474,7 @@ mod table_tests {
     fn sql_groups_and_orders() {
         let df = execute(
             "SELECT principal, COUNT(*) AS denied, SUM(n) AS total FROM events GROUP BY principal ORDER BY denied DESC",
-            vec![("events", events())],
+            vec![("events", events().lazy())],
         )
         .unwrap();
         assert_eq!(df.height(), 2);
@@ -486,7 +486,7 @@ mod table_tests {
         assert_eq!(v[0]["total"], 3);
         let text = String::from_utf8(out).unwrap();
         assert!(text.find("\"principal\"") < text.find("\"denied\""), "column order kept: {text}");
-        assert!(execute("SELECT nope FROM events", vec![("events", events())]).is_err());
+        assert!(execute("SELECT nope FROM events", vec![("events", events().lazy())]).is_err());
     }
 
     #[test]

@@ -54,7 +54,7 @@ pub struct PartialOutput {
 
 #[derive(Default)]
 pub struct Collector {
-    tap: Option<Box<dyn Tap>>,
+    tap: Option<SharedTap>,
     stats: Stats,
     denials: Denials,
     /// The access keys the targets used: the sessions worth keeping.
@@ -221,13 +221,16 @@ impl Collector {
 
     /// A [`Folder`] for the workers, unless this collector needs the targets whole.
     pub fn folder(&self) -> Option<Folder> {
-        // A shard's ledger holds every identity anyway: its set is not limited.
-        let limit = if self.denials.keeps_ledger() { usize::MAX } else { self.seen_limit.unwrap_or(tally::SEEN_LIMIT) };
-        (self.tap.is_none() && self.targets.is_none()).then(|| Folder {
+        // A shard's ledger holds every identity anyway: its set is not limited. Nor is a tap's:
+        // what it was handed stays written, so a repeat must be known when it comes.
+        let exact = self.denials.keeps_ledger() || self.tap.is_some();
+        let limit = if exact { usize::MAX } else { self.seen_limit.unwrap_or(tally::SEEN_LIMIT) };
+        self.targets.is_none().then(|| Folder {
             seen: tally::Seen::with_limit(limit),
             partial: self.denials.keeps_ledger(),
             idle: Mutex::new(Vec::new()),
             companions: Mutex::default(),
+            tap: self.tap.clone(),
         })
     }
 
@@ -252,8 +255,8 @@ impl Collector {
     }
 
     /// Hands every kept event to `tap` as well.
-    pub fn with_tap(mut self, tap: Box<dyn Tap>) -> Collector {
-        self.tap = Some(tap);
+    pub fn with_tap(mut self, tap: Box<dyn Tap + Send>) -> Collector {
+        self.tap = Some(Arc::new(Mutex::new(tap)));
         self
     }
 
@@ -304,7 +307,8 @@ impl Collector {
                     note_key(&mut self.used_keys, e.access_key_id.as_deref());
                     if self.targets.is_some() {
                         targets.push(e);
-                    } else if let Some(tap) = &mut self.tap {
+                    } else if let Some(tap) = &self.tap {
+                        let mut tap = lock(tap);
                         match fate {
                             Fate::Counted if tally::LearnedOwners::may_learn(&e) => tap.provisional(&e, keys.identity),
                             Fate::Counted => tapped.push(e),
@@ -315,10 +319,10 @@ impl Collector {
                 }
             }
         }
-        if let Some(tap) = &mut self.tap
+        if let Some(tap) = &self.tap
             && !tapped.is_empty()
         {
-            tap.kept(&tapped.iter().collect::<Vec<_>>());
+            lock(tap).kept(&tapped.iter().collect::<Vec<_>>());
         }
         if let Some(kept) = &mut self.targets
             && !targets.is_empty()
@@ -342,7 +346,8 @@ impl Collector {
     pub fn finish(mut self) -> ScanOutput {
         let companions = self.companions(self.denials.is_merge());
         let tally::Settled { groups, duplicates, withdrawn, owners } = std::mem::take(&mut self.denials).settle();
-        if let Some(tap) = &mut self.tap {
+        if let Some(tap) = &self.tap {
+            let mut tap = lock(tap);
             tap.settle(&withdrawn.into_iter().collect(), &owners);
             tap.kept(&companions.iter().collect::<Vec<_>>());
         }
@@ -361,7 +366,8 @@ impl Collector {
     /// of another shard).
     pub fn finish_partial(mut self) -> PartialOutput {
         let companions = self.companions(true);
-        if let Some(tap) = &mut self.tap {
+        if let Some(tap) = &self.tap {
+            let mut tap = lock(tap);
             // A shard cannot know the other shards' callers: its provisional copies stand,
             // but those it withdrew itself.
             tap.settle(&self.denials.take_withdrawn().into_iter().collect(), &tally::LearnedOwners::default());
@@ -401,7 +407,19 @@ pub struct Folder {
     /// Tallies not in use: one per worker busy at once.
     idle: Mutex<Vec<Folded>>,
     companions: Mutex<FoldedCompanions>,
+    /// The collector's tap, handed each target as a worker counts it.
+    tap: Option<SharedTap>,
 }
+
+/// A tap shared by the collector and the workers that fold for it.
+type SharedTap = Arc<Mutex<Box<dyn Tap + Send>>>;
+
+fn lock<T: ?Sized>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Targets a worker hands its folder's tap at once.
+const TAPPED_BATCH: usize = 1024;
 
 /// The KMS denials and sessions the workers folded, kept as the collector keeps them.
 #[derive(Default)]
@@ -431,7 +449,7 @@ impl Folder {
             denials: Denials::sharing(self.seen.clone(), self.partial),
             used_keys: HashSet::new(),
         });
-        Held { folder: self, folded: Some(folded) }
+        Held { folder: self, folded: Some(folded), tapped: Vec::new() }
     }
 }
 
@@ -439,6 +457,8 @@ impl Folder {
 pub struct Held<'a> {
     folder: &'a Folder,
     folded: Option<Folded>,
+    /// Targets counted for the tap, handed on in batches.
+    tapped: Vec<Event>,
 }
 
 impl Held<'_> {
@@ -455,13 +475,36 @@ impl Held<'_> {
             return;
         }
         let folded = self.folded.as_mut().expect("held until dropped");
-        folded.denials.add_keyed(target, keys);
+        let fate = folded.denials.add_keyed(target, keys);
         note_key(&mut folded.used_keys, target.access_key_id.as_deref());
+        let Some(tap) = &self.folder.tap else { return };
+        let event = match fate {
+            Fate::Repeat => return,
+            Fate::Counted | Fate::Provisional => target.to_event(),
+        };
+        if fate == Fate::Provisional || tally::LearnedOwners::may_learn(&event) {
+            lock(tap).provisional(&event, keys.identity);
+        } else {
+            self.tapped.push(event);
+            if self.tapped.len() >= TAPPED_BATCH {
+                self.hand_tapped();
+            }
+        }
+    }
+
+    fn hand_tapped(&mut self) {
+        if let Some(tap) = &self.folder.tap
+            && !self.tapped.is_empty()
+        {
+            lock(tap).kept(&self.tapped.iter().collect::<Vec<_>>());
+            self.tapped.clear();
+        }
     }
 }
 
 impl Drop for Held<'_> {
     fn drop(&mut self) {
+        self.hand_tapped();
         if let Some(folded) = self.folded.take() {
             self.folder.idle.lock().unwrap_or_else(PoisonError::into_inner).push(folded);
         }
@@ -785,5 +828,132 @@ mod tests {
         assert!(policies.iter().any(|p| p.contains("X-Amz-Signature")), "{policies:?}");
         assert!(policies.iter().all(|p| !p.contains("0123456789abcdef")), "{policies:?}");
         assert!(folded == whole, "the folded companions differ from the ones kept whole");
+    }
+
+    /// What a tap writes: the targets kept, then the provisional copies that stand, with the
+    /// owners learned.
+    #[derive(Clone, Default)]
+    struct Recording(Arc<Mutex<Written>>);
+
+    /// The events written, and the provisional copies held until settled.
+    type Written = (Vec<Event>, Vec<(Event, tally::Identity)>);
+
+    impl Tap for Recording {
+        fn kept(&mut self, events: &[&Event]) {
+            lock(&self.0).0.extend(events.iter().map(|e| (*e).clone()));
+        }
+        fn provisional(&mut self, event: &Event, identity: tally::Identity) {
+            lock(&self.0).1.push((event.clone(), identity));
+        }
+        fn settle(&mut self, withdrawn: &HashSet<tally::Identity>, owners: &tally::LearnedOwners) {
+            let (kept, held) = &mut *lock(&self.0);
+            for (mut e, id) in held.drain(..) {
+                if !withdrawn.contains(&id) {
+                    owners.fill(&mut e);
+                    kept.push(e);
+                }
+            }
+        }
+    }
+
+    /// The targets a tap writes are the same whether the workers fold them or the collector
+    /// counts them, and the same as the collector keeps whole: repeats once, a bucket owner's
+    /// copy withdrawn when its caller's copy was read (in another object, or in the same), the
+    /// caller's copy then with the owner account learned, two owner copies of one request
+    /// reduced to one.
+    #[test]
+    fn a_tap_fed_by_the_workers_writes_what_the_collector_keeps_whole() {
+        use crate::filter::Filter;
+        use crate::parse::{ScanContext, Worker};
+        let denial = |id: String, i: usize, shared: Option<String>, owner_copy: bool| -> serde_json::Value {
+            let who = if owner_copy {
+                serde_json::json!({"type": "AWSAccount", "accountId": "777788889999", "principalId": "AIDAEXAMPLE"})
+            } else {
+                serde_json::json!({"type": "AssumedRole", "accountId": "777788889999",
+                                   "arn": "arn:aws:sts::777788889999:assumed-role/app/s"})
+            };
+            serde_json::json!({
+                "eventSource": "s3.amazonaws.com", "eventName": "PutObject", "errorCode": "AccessDenied",
+                "eventTime": format!("2026-11-01T00:{:02}:{:02}Z", i / 60 % 60, i % 60), "eventID": id,
+                "sharedEventID": shared,
+                "recipientAccountId": if owner_copy { "444455556666" } else { "777788889999" },
+                "userIdentity": who, "requestParameters": {"bucketName": "b", "key": format!("p/{i}")}
+            })
+        };
+        let mut objects = [Vec::new(), Vec::new()];
+        for i in 0..600 {
+            let shared = Some(format!("sh{i}"));
+            match i % 5 {
+                0 => {
+                    objects[0].push(denial(format!("c{i}"), i, shared.clone(), false));
+                    objects[1].push(denial(format!("o{i}"), i, shared, true));
+                }
+                1 => objects[i % 2].push(denial(format!("o{i}"), i, shared, true)),
+                2 => objects[1].push(denial(format!("c{i}"), i, shared, false)),
+                3 => {
+                    objects[0].push(denial(format!("d{i}"), i, None, false));
+                    objects[1].push(denial(format!("d{i}"), i, None, false));
+                }
+                _ => {
+                    objects[1].push(denial(format!("c{i}"), i, shared.clone(), false));
+                    objects[1].push(denial(format!("o{i}"), i, shared.clone(), true));
+                    objects[0].push(denial(format!("p{i}"), i, shared.clone(), true));
+                    objects[0].push(denial(format!("q{i}"), i, Some(format!("sq{i}")), true));
+                    objects[0].push(denial(format!("r{i}"), i, Some(format!("sq{i}")), true));
+                }
+            }
+        }
+        let objects: Vec<Vec<u8>> =
+            objects.iter().map(|r| serde_json::to_vec(&serde_json::json!({"Records": r})).unwrap()).collect();
+        let ctx = ScanContext::new(Filter::default(), 1, 1 << 30);
+        let run = |c: Collector, fold: bool| {
+            let folder = if fold { c.folder() } else { None };
+            assert_eq!(folder.is_some(), fold);
+            let mut c = c;
+            let mut workers = [Worker::new(), Worker::new()];
+            for (o, (bytes, worker)) in objects.iter().zip(&mut workers).enumerate() {
+                let name = format!("o{o}");
+                let report = match &folder {
+                    Some(folder) => {
+                        let mut held = folder.hold();
+                        let mut fold = |e: &EventRef, k: &tally::Keys| held.fold(e, k);
+                        worker.process_folding(&ctx, &name, true, &bytes[..], Some(&mut fold))
+                    }
+                    None => worker.process(&ctx, &name, true, &bytes[..]),
+                };
+                c.merge(report);
+            }
+            if let Some(folder) = folder {
+                c.absorb_folded(folder).unwrap();
+            }
+            c.finish()
+        };
+        let written = |fold: bool| {
+            let tap = Recording::default();
+            let out = run(Collector::new().with_tap(Box::new(tap.clone())), fold);
+            let mut events = std::mem::take(&mut lock(&tap.0).0);
+            events.retain(|e| e.is_target());
+            events.sort_by(|a, b| a.event_id.cmp(&b.event_id));
+            (events, out.groups.iter().map(|g| g.denied).sum::<u64>())
+        };
+        let (folded, counted) = written(true);
+        let (collected, counted_whole) = written(false);
+        let ids = |events: &[Event]| events.iter().map(|e| e.event_id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&folded), ids(&collected));
+        assert!(folded == collected, "the same events, owners learned alike");
+        assert_eq!((folded.len() as u64, counted), (counted_whole, counted_whole), "one row per denial counted");
+
+        let mut whole = run(Collector::keeping_targets(), false).targets;
+        whole.sort_by(|a, b| a.event_id.cmp(&b.event_id));
+        // Two owner copies of one request and no caller's: each way keeps one of them.
+        let paired = |id: &str| id.starts_with('q') || id.starts_with('r');
+        let (mine, theirs): (Vec<_>, Vec<_>) = (
+            folded.iter().filter(|e| !paired(&e.event_id)).collect(),
+            whole.iter().filter(|e| !paired(&e.event_id)).collect(),
+        );
+        assert!(mine == theirs, "the targets kept whole differ");
+        assert_eq!(folded.len(), whole.len());
+        let learned = folded.iter().filter(|e| e.event_id.starts_with('c') && e.bucket_owner.is_some()).count();
+        assert_eq!(learned, 240, "the callers whose owner copy was read learned the owner");
     }
 }

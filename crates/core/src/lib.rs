@@ -68,15 +68,23 @@ pub fn diagnose_tallies(
     groups
         .par_iter()
         .zip(&exemplars)
-        .map(|(g, ex)| {
-            let (events, weights): (Vec<&Event>, Vec<f64>) = ex.iter().copied().unzip();
-            let mut d = diagnose::diagnose_weighted(&events, &weights, &index);
-            if let Some(c) = snapshot.and_then(|s| diagnose::confirm::confirm_events(&events, s)) {
-                d.apply_confirmation(c);
-            }
-            (g.key.clone(), group_diagnosis(&d))
-        })
+        .map(|(g, ex)| (g.key.clone(), group_diagnosis(&diagnose_exemplars(ex, &index, snapshot))))
         .collect()
+}
+
+/// One group diagnosed from its tally's exemplars ([`tally::GroupTally::exemplars`]), confirmed
+/// against `snapshot` when there is one.
+pub fn diagnose_exemplars(
+    exemplars: &[(&Event, f64)],
+    index: &diagnose::Companions<'_>,
+    snapshot: Option<&policy::Snapshot>,
+) -> diagnose::Diagnosis {
+    let (events, weights): (Vec<&Event>, Vec<f64>) = exemplars.iter().copied().unzip();
+    let mut d = diagnose::diagnose_weighted(&events, &weights, index);
+    if let Some(c) = snapshot.and_then(|s| diagnose::confirm::confirm_events(&events, s)) {
+        d.apply_confirmation(c);
+    }
+    d
 }
 
 /// One group's diagnosis, confirmed against `snapshot` when there is one.

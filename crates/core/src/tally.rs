@@ -927,6 +927,8 @@ impl Denials {
             self.provide(s, p);
         }
         self.duplicates += other.duplicates;
+        // A worker's own withdrawals, for its tap.
+        self.withdrawn.append(&mut other.withdrawn);
     }
 
     /// Settles the provisional copies: one whose caller's copy was seen is withdrawn as a
@@ -1032,12 +1034,12 @@ impl LearnedOwners {
         self.by_shared.get(&shared_hash(shared_event_id)).map(|&o| self.accounts[o as usize].as_str())
     }
 
-    /// Fills in `e`'s bucket owner when it names none and its request's owner was learned.
+    /// Fills in the bucket owner of a copy of a cross-account request that names none: the
+    /// owner its own copy knows (the owner's, `AWSAccount`), else the one learned for it.
     pub fn fill(&self, e: &mut Event) {
-        if e.bucket_owner.is_none()
-            && let Some(owner) = e.shared_event_id.as_deref().and_then(|s| self.of(s))
-        {
-            e.bucket_owner = Some(owner.to_string());
+        let Some(shared) = e.shared_event_id.as_deref().filter(|s| !s.is_empty()) else { return };
+        if e.bucket_owner.is_none() {
+            e.bucket_owner = e.owner_known().or_else(|| self.of(shared)).map(str::to_string);
         }
     }
 
