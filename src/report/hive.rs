@@ -50,7 +50,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { rows: 65_536, bytes: 64 << 20 }
+        Limits { rows: 65_536, bytes: 32 << 20 }
     }
 }
 
@@ -245,14 +245,19 @@ impl EventsOut {
         &self.target
     }
 
-    /// Buffers `events`, writing out a partition when it is full or the budget is passed.
+    /// Buffers copies of `events`, writing out a partition when it is full or the budget is passed.
     pub fn add(&mut self, events: &[&Event]) -> Result<()> {
+        self.add_owned(events.iter().map(|e| (*e).clone()).collect())
+    }
+
+    /// [`EventsOut::add`], taking the events.
+    pub fn add_owned(&mut self, events: Vec<Event>) -> Result<()> {
         let partitioned = self.target.is_partitioned();
         for e in events {
-            let key = if partitioned { Partition::of(e) } else { Partition::default() };
-            let size = approx_bytes(e);
+            let key = if partitioned { Partition::of(&e) } else { Partition::default() };
+            let size = approx_bytes(&e);
             let buffer = self.buffers.entry(key.clone()).or_default();
-            buffer.events.push((*e).clone());
+            buffer.events.push(e);
             buffer.bytes += size;
             self.buffered += size;
             if buffer.events.len() >= self.limits.rows {

@@ -86,6 +86,13 @@ impl crate::collect::Tap for Stream {
         });
     }
 
+    fn kept_owned(&mut self, events: Vec<Event>) {
+        self.state().attempt(|s| match &mut s.out {
+            Some(out) => out.add_owned(events),
+            None => Ok(()),
+        });
+    }
+
     fn provisional(&mut self, event: &Event, identity: Identity) {
         self.state().attempt(|s| {
             if s.spill.is_none() {
@@ -107,11 +114,11 @@ impl crate::collect::Tap for Stream {
             file.rewind()?;
             let mut batch: Vec<Event> = Vec::with_capacity(BATCH);
             let flush = |batch: &mut Vec<Event>, out: &mut Option<EventsOut>| -> Result<()> {
-                if let Some(out) = out {
-                    out.add(&batch.iter().collect::<Vec<_>>())?;
+                let batch = std::mem::take(batch);
+                match out {
+                    Some(out) => out.add_owned(batch),
+                    None => Ok(()),
                 }
-                batch.clear();
-                Ok(())
             };
             for line in BufReader::new(file).lines() {
                 let line = line?;

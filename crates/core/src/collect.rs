@@ -19,6 +19,10 @@ use crate::tally::{self, Denials, Fate, GroupTally};
 pub trait Tap {
     /// Events kept for good: denials as they are counted, companions at the end.
     fn kept(&mut self, events: &[&Event]);
+    /// [`Tap::kept`], handing the events over.
+    fn kept_owned(&mut self, events: Vec<Event>) {
+        self.kept(&events.iter().collect::<Vec<_>>());
+    }
     /// A copy of a cross-account request settled only at the end ([`Tap::settle`]): a bucket
     /// owner's copy, withdrawn then if the caller's own copy turned up, or a caller's copy that
     /// names no owner, which may learn it from the owner's copy.
@@ -322,7 +326,7 @@ impl Collector {
         if let Some(tap) = &self.tap
             && !tapped.is_empty()
         {
-            lock(tap).kept(&tapped.iter().collect::<Vec<_>>());
+            lock(tap).kept_owned(tapped);
         }
         if let Some(kept) = &mut self.targets
             && !targets.is_empty()
@@ -496,8 +500,7 @@ impl Held<'_> {
         if let Some(tap) = &self.folder.tap
             && !self.tapped.is_empty()
         {
-            lock(tap).kept(&self.tapped.iter().collect::<Vec<_>>());
-            self.tapped.clear();
+            lock(tap).kept_owned(std::mem::take(&mut self.tapped));
         }
     }
 }
