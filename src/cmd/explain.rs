@@ -135,7 +135,20 @@ fn read_whole(
 /// order.
 fn members_of(events: &std::path::Path, whole: &HashSet<GroupKey>) -> Result<HashMap<GroupKey, Vec<Event>>> {
     let mut members: HashMap<GroupKey, Vec<Event>> = HashMap::new();
-    super::read_saved(events, |batch| {
+    // Only the rows of those groups become events.
+    let wanted: HashSet<(&str, &str, &str)> =
+        whole.iter().map(|k| (k.principal.as_str(), k.bucket.as_str(), k.prefix.as_str())).collect();
+    let keep = |df: &polars::prelude::DataFrame| {
+        let text = |name: &str| df.column(name).ok().and_then(|c| c.str().ok().cloned());
+        let (principal, bucket, prefix, role) = (text("principal")?, text("bucket")?, text("prefix")?, text("role")?);
+        let rows = principal.iter().zip(bucket.iter()).zip(prefix.iter()).zip(role.iter());
+        let unset = Option::unwrap_or_default;
+        Some(
+            rows.map(|(((p, b), x), r)| r == Some("target") && wanted.contains(&(unset(p), unset(b), unset(x))))
+                .collect::<polars::prelude::BooleanChunked>(),
+        )
+    };
+    super::read_saved_where(events, keep, |batch| {
         for e in batch.into_iter().filter(Event::is_target) {
             let key = GroupKey::of(&e);
             if whole.contains(&key) {

@@ -204,25 +204,41 @@ pub fn spooled(from: EventsFrom, spool: &std::path::Path) -> Result<ScanOutput> 
     }
 }
 
-/// Rows of a saved events file read back at once: about one row group of `--events-out`.
-const SAVED_BATCH: usize = 65_536;
+/// Rows of a saved events file read back at once: about one row group of `--events-out` (which
+/// writes one per 32 MB of events), so a batch of events stays a few tens of MB.
+const SAVED_BATCH: usize = 8_192;
 
 /// Reads a saved `--events-out` file back a batch of rows at a time, in the file's order.
-pub fn read_saved(path: &std::path::Path, mut batch: impl FnMut(Vec<Event>) -> Result<()>) -> Result<()> {
+pub fn read_saved(path: &std::path::Path, batch: impl FnMut(Vec<Event>) -> Result<()>) -> Result<()> {
+    read_saved_where(path, |_| None, batch)
+}
+
+/// [`read_saved`], passing on only the rows `keep` marks in each batch of the table (all when
+/// it marks none): the others are never made events.
+pub fn read_saved_where(
+    path: &std::path::Path,
+    keep: impl Fn(&polars::prelude::DataFrame) -> Option<polars::prelude::BooleanChunked>,
+    mut batch: impl FnMut(Vec<Event>) -> Result<()>,
+) -> Result<()> {
     use polars::prelude::{ParquetReader, SerReader};
     let open = || File::open(path).with_context(|| format!("cannot open {}", path.display()));
     let not_events = || format!("{} is not an events Parquet file", path.display());
+    let lacks = || format!("{} lacks the columns of `scan --events-out`", path.display());
     let rows = ParquetReader::new(open()?).num_rows().with_context(not_events)?;
     let mut at = 0;
     // Even an empty file is read once: its columns are checked.
     while at == 0 || at < rows {
         let df = ParquetReader::new(open()?).with_slice(Some((at, SAVED_BATCH))).finish().with_context(not_events)?;
-        let events = crate::report::frame::events_from_frame(&df)
-            .with_context(|| format!("{} lacks the columns of `scan --events-out`", path.display()))?;
-        if df.height() == 0 {
+        let height = df.height();
+        let events = match keep(&df) {
+            Some(mask) => crate::report::frame::events_from_frame(&df.filter(&mask).with_context(lacks)?),
+            None => crate::report::frame::events_from_frame(&df),
+        }
+        .with_context(lacks)?;
+        if height == 0 {
             break;
         }
-        at += df.height();
+        at += height;
         batch(events)?;
     }
     Ok(())
