@@ -481,13 +481,18 @@ impl Held<'_> {
         let folded = self.folded.as_mut().expect("held until dropped");
         let fate = folded.denials.add_keyed(target, keys);
         note_key(&mut folded.used_keys, target.access_key_id.as_deref());
+        if self.folder.tap.is_some() && fate != Fate::Repeat {
+            self.tap(target, keys.identity, fate);
+        }
+    }
+
+    /// Hands a target just counted to the tap. Out of line: a plain scan's fold stays small.
+    #[inline(never)]
+    fn tap(&mut self, target: &EventRef, identity: tally::Identity, fate: Fate) {
         let Some(tap) = &self.folder.tap else { return };
-        let event = match fate {
-            Fate::Repeat => return,
-            Fate::Counted | Fate::Provisional => target.to_event(),
-        };
+        let event = target.to_event();
         if fate == Fate::Provisional || tally::LearnedOwners::may_learn(&event) {
-            lock(tap).provisional(&event, keys.identity);
+            lock(tap).provisional(&event, identity);
         } else {
             self.tapped.push(event);
             if self.tapped.len() >= TAPPED_BATCH {
