@@ -756,8 +756,6 @@ mod tests {
     /// collector whole; the others (a KMS error) still cross.
     #[test]
     fn companions_folded_on_the_workers_are_the_ones_the_collector_keeps() {
-        use crate::filter::Filter;
-        use crate::parse::{ScanContext, Worker};
         let secret = "X-Amz-Signature=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
         let record = |i: usize| -> serde_json::Value {
             let key = format!("p/object-{i}");
@@ -796,31 +794,13 @@ mod tests {
                     .unwrap()
             })
             .collect();
-        let ctx = ScanContext::new(Filter::default(), 1, 1 << 30);
         let companions = |folding: bool| {
-            let mut c = if folding { Collector::new() } else { Collector::keeping_targets() };
-            let folder = c.folder();
-            assert_eq!(folder.is_some(), folding);
-            // Two workers, each with an object of its own.
-            let mut workers = [Worker::new(), Worker::new()];
-            for (o, (bytes, worker)) in objects.iter().zip(&mut workers).enumerate() {
-                let name = format!("o{o}");
-                let report = match &folder {
-                    Some(folder) => {
-                        let mut held = folder.hold();
-                        let mut fold = |e: &EventRef, k: &tally::Keys| held.fold(e, k);
-                        worker.process_folding(&ctx, &name, true, &bytes[..], Some(&mut fold))
-                    }
-                    None => worker.process(&ctx, &name, true, &bytes[..]),
-                };
+            let c = if folding { Collector::new() } else { Collector::keeping_targets() };
+            let c = read_objects(c, folding, &objects, |report| {
                 if folding {
                     assert!(report.events.iter().all(|e| !folded_by_workers(&e.view())), "folded, not reported");
                 }
-                c.merge(report);
-            }
-            if let Some(folder) = folder {
-                c.absorb_folded(folder).unwrap();
-            }
+            });
             let mut out = c.finish();
             out.companions.sort_by(|a, b| a.event_id.cmp(&b.event_id));
             (out.companions, out.stats.counts.records_companion)
@@ -836,6 +816,34 @@ mod tests {
         assert!(policies.iter().any(|p| p.contains("X-Amz-Signature")), "{policies:?}");
         assert!(policies.iter().all(|p| !p.contains("0123456789abcdef")), "{policies:?}");
         assert!(folded == whole, "the folded companions differ from the ones kept whole");
+    }
+
+    /// Reads each object on a worker of its own into `c`, folding on the workers when `fold`
+    /// (then absorbing what they folded); `check` sees each object's report first.
+    fn read_objects(mut c: Collector, fold: bool, objects: &[Vec<u8>], check: impl Fn(&ObjectReport)) -> Collector {
+        use crate::filter::Filter;
+        use crate::parse::{ScanContext, Worker};
+        let ctx = ScanContext::new(Filter::default(), 1, 1 << 30);
+        let folder = if fold { c.folder() } else { None };
+        assert_eq!(folder.is_some(), fold);
+        let mut workers: Vec<Worker> = objects.iter().map(|_| Worker::new()).collect();
+        for (o, (bytes, worker)) in objects.iter().zip(&mut workers).enumerate() {
+            let name = format!("o{o}");
+            let report = match &folder {
+                Some(folder) => {
+                    let mut held = folder.hold();
+                    let mut fold = |e: &EventRef, k: &tally::Keys| held.fold(e, k);
+                    worker.process_folding(&ctx, &name, true, &bytes[..], Some(&mut fold))
+                }
+                None => worker.process(&ctx, &name, true, &bytes[..]),
+            };
+            check(&report);
+            c.merge(report);
+        }
+        if let Some(folder) = folder {
+            c.absorb_folded(folder).unwrap();
+        }
+        c
     }
 
     /// What a tap writes: the targets kept, then the provisional copies that stand, with the
@@ -871,8 +879,6 @@ mod tests {
     /// reduced to one.
     #[test]
     fn a_tap_fed_by_the_workers_writes_what_the_collector_keeps_whole() {
-        use crate::filter::Filter;
-        use crate::parse::{ScanContext, Worker};
         let denial = |id: String, i: usize, shared: Option<String>, owner_copy: bool| -> serde_json::Value {
             let who = if owner_copy {
                 serde_json::json!({"type": "AWSAccount", "accountId": "777788889999", "principalId": "AIDAEXAMPLE"})
@@ -913,29 +919,7 @@ mod tests {
         }
         let objects: Vec<Vec<u8>> =
             objects.iter().map(|r| serde_json::to_vec(&serde_json::json!({"Records": r})).unwrap()).collect();
-        let ctx = ScanContext::new(Filter::default(), 1, 1 << 30);
-        let run = |c: Collector, fold: bool| {
-            let folder = if fold { c.folder() } else { None };
-            assert_eq!(folder.is_some(), fold);
-            let mut c = c;
-            let mut workers = [Worker::new(), Worker::new()];
-            for (o, (bytes, worker)) in objects.iter().zip(&mut workers).enumerate() {
-                let name = format!("o{o}");
-                let report = match &folder {
-                    Some(folder) => {
-                        let mut held = folder.hold();
-                        let mut fold = |e: &EventRef, k: &tally::Keys| held.fold(e, k);
-                        worker.process_folding(&ctx, &name, true, &bytes[..], Some(&mut fold))
-                    }
-                    None => worker.process(&ctx, &name, true, &bytes[..]),
-                };
-                c.merge(report);
-            }
-            if let Some(folder) = folder {
-                c.absorb_folded(folder).unwrap();
-            }
-            c.finish()
-        };
+        let run = |c: Collector, fold: bool| read_objects(c, fold, &objects, |_| {}).finish();
         let written = |fold: bool| {
             let tap = Recording::default();
             let out = run(Collector::new().with_tap(Box::new(tap.clone())), fold);
