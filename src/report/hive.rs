@@ -155,7 +155,10 @@ fn partition_value(v: Option<&str>) -> String {
 
 #[derive(Default)]
 struct Buffer {
-    events: Vec<Event>,
+    /// The events in the batches they came in: an event is over 1 KB, and moving each into one
+    /// growing vector cost more than writing it out.
+    batches: Vec<Vec<Event>>,
+    rows: usize,
     bytes: usize,
 }
 
@@ -252,22 +255,35 @@ impl EventsOut {
 
     /// [`EventsOut::add`], taking the events.
     pub fn add_owned(&mut self, events: Vec<Event>) -> Result<()> {
-        let partitioned = self.target.is_partitioned();
-        for e in events {
-            let key = if partitioned { Partition::of(&e) } else { Partition::default() };
-            let size = approx_bytes(&e);
-            let buffer = self.buffers.entry(key.clone()).or_default();
-            buffer.events.push(e);
-            buffer.bytes += size;
-            self.buffered += size;
-            if buffer.events.len() >= self.limits.rows {
-                self.flush(&key)?;
+        let batches: Vec<(Partition, Vec<Event>)> = if self.target.is_partitioned() {
+            let mut by: HashMap<Partition, Vec<Event>> = HashMap::new();
+            for e in events {
+                by.entry(Partition::of(&e)).or_default().push(e);
             }
-            while self.buffered > self.limits.bytes {
-                let Some(largest) = self.buffers.iter().max_by_key(|(_, b)| b.bytes).map(|(k, _)| k.clone()) else {
-                    break;
-                };
-                self.flush(&largest)?;
+            by.into_iter().collect()
+        } else {
+            vec![(Partition::default(), events)]
+        };
+        for (key, mut batch) in batches {
+            while !batch.is_empty() {
+                let buffer = self.buffers.entry(key.clone()).or_default();
+                // A partition's buffer is written out at the row limit, so a batch may be split.
+                let room = self.limits.rows.saturating_sub(buffer.rows).max(1);
+                let rest = if batch.len() > room { batch.split_off(room) } else { Vec::new() };
+                let size: usize = batch.iter().map(approx_bytes).sum();
+                buffer.rows += batch.len();
+                buffer.bytes += size;
+                buffer.batches.push(std::mem::replace(&mut batch, rest));
+                self.buffered += size;
+                if buffer.rows >= self.limits.rows {
+                    self.flush(&key)?;
+                }
+                while self.buffered > self.limits.bytes {
+                    let Some(largest) = self.buffers.iter().max_by_key(|(_, b)| b.bytes).map(|(k, _)| k.clone()) else {
+                        break;
+                    };
+                    self.flush(&largest)?;
+                }
             }
         }
         Ok(())
@@ -304,11 +320,11 @@ impl EventsOut {
             return Ok(());
         };
         self.buffered -= buffer.bytes;
-        if buffer.events.is_empty() {
+        if buffer.rows == 0 {
             return Ok(());
         }
-        let rows = buffer.events.len() as u64;
-        let refs: Vec<&Event> = buffer.events.iter().collect();
+        let rows = buffer.rows as u64;
+        let refs: Vec<&Event> = buffer.batches.iter().flatten().collect();
         let mut frame = events_frame(&refs)?;
         drop(refs);
         drop(buffer);
