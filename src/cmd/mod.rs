@@ -187,7 +187,8 @@ pub fn spooled(from: EventsFrom, spool: &std::path::Path) -> Result<ScanOutput> 
                 for e in &targets {
                     denials.add(e);
                 }
-                copy.add(&targets.iter().chain(&others).collect::<Vec<_>>())?;
+                copy.add_owned(targets)?;
+                copy.add(&others.iter().collect::<Vec<_>>())?;
                 // Companions are what the scan kept for the diagnosis: bounded samples.
                 companions.extend(others);
                 Ok(())

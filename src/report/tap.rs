@@ -80,10 +80,7 @@ impl Stream {
 
 impl crate::collect::Tap for Stream {
     fn kept(&mut self, events: &[&Event]) {
-        self.state().attempt(|s| match &mut s.out {
-            Some(out) => out.add(events),
-            None => Ok(()),
-        });
+        self.kept_owned(events.iter().map(|e| (*e).clone()).collect());
     }
 
     fn kept_owned(&mut self, events: Vec<Event>) {

@@ -314,10 +314,9 @@ impl Collector {
                     } else if let Some(tap) = &self.tap {
                         let mut tap = lock(tap);
                         match fate {
-                            Fate::Counted if tally::LearnedOwners::may_learn(&e) => tap.provisional(&e, keys.identity),
-                            Fate::Counted => tapped.push(e),
-                            Fate::Provisional => tap.provisional(&e, keys.identity),
                             Fate::Repeat => {}
+                            _ if held_to_the_end(fate, &e) => tap.provisional(&e, keys.identity),
+                            _ => tapped.push(e),
                         }
                     }
                 }
@@ -422,6 +421,12 @@ fn lock<T: ?Sized>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Whether a target just counted waits for the end before the tap writes it ([`Tap::provisional`]):
+/// a bucket owner's copy that may be withdrawn, or a caller's copy that may learn its owner.
+fn held_to_the_end(fate: Fate, e: &Event) -> bool {
+    fate == Fate::Provisional || tally::LearnedOwners::may_learn(e)
+}
+
 /// Targets a worker hands its folder's tap at once: a batch small enough (~90 KB) that the
 /// allocator reuses its memory rather than taking fresh pages from the system for each.
 const TAPPED_BATCH: usize = 64;
@@ -449,7 +454,7 @@ struct Folded {
 impl Folder {
     /// Tallies for one object's targets, returned to the folder when dropped.
     pub fn hold(&self) -> Held<'_> {
-        let popped = self.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        let popped = lock(&self.idle).pop();
         let folded = popped.unwrap_or_else(|| Folded {
             denials: Denials::sharing(self.seen.clone(), self.partial),
             used_keys: HashSet::new(),
@@ -472,7 +477,7 @@ impl Held<'_> {
     pub fn fold(&mut self, target: &EventRef, keys: &tally::Keys) {
         if target.role == Some(EventRole::Companion) {
             debug_assert!(folded_by_workers(target), "a companion the collector keeps whole");
-            let mut companions = self.folder.companions.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut companions = lock(&self.folder.companions);
             if !offer_session(&mut companions.sessions, target) {
                 let key = tally::sample_key(keys.pair, keys.identity);
                 tally::keep_smallest(&mut companions.kms, KMS_KEPT, key, &mut tally::SharedCopy::of(target));
@@ -492,7 +497,7 @@ impl Held<'_> {
     fn tap(&mut self, target: &EventRef, identity: tally::Identity, fate: Fate) {
         let Some(tap) = &self.folder.tap else { return };
         let event = target.to_event();
-        if fate == Fate::Provisional || tally::LearnedOwners::may_learn(&event) {
+        if held_to_the_end(fate, &event) {
             lock(tap).provisional(&event, identity);
         } else {
             self.tapped.push(event);
@@ -515,7 +520,7 @@ impl Drop for Held<'_> {
     fn drop(&mut self) {
         self.hand_tapped();
         if let Some(folded) = self.folded.take() {
-            self.folder.idle.lock().unwrap_or_else(PoisonError::into_inner).push(folded);
+            lock(&self.folder.idle).push(folded);
         }
     }
 }
@@ -560,7 +565,7 @@ fn flatten(batches: Vec<Vec<Event>>) -> Vec<Event> {
 /// (test fixtures do) always resolve the same way.
 pub fn dedupe(mut events: Vec<Event>) -> (Vec<Event>, u64) {
     let before = events.len();
-    // Unstable sorts work in place: a stable sort would allocate half the events again.
+    // By index, then each event moved about once (an event is over 1 KB).
     crate::event::sort_events(&mut events, |a, b| {
         a.event_id.cmp(&b.event_id).then_with(|| a.source_object.cmp(&b.source_object)).then_with(|| content(a, b))
     });

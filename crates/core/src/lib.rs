@@ -80,8 +80,16 @@ pub fn diagnose_exemplars(
     snapshot: Option<&policy::Snapshot>,
 ) -> diagnose::Diagnosis {
     let (events, weights): (Vec<&Event>, Vec<f64>) = exemplars.iter().copied().unzip();
-    let mut d = diagnose::diagnose_weighted(&events, &weights, index);
-    if let Some(c) = snapshot.and_then(|s| diagnose::confirm::confirm_events(&events, s)) {
+    confirmed(diagnose::diagnose_weighted(&events, &weights, index), &events, snapshot)
+}
+
+/// `d`, judged against `snapshot` when there is one.
+fn confirmed(
+    mut d: diagnose::Diagnosis,
+    events: &[&Event],
+    snapshot: Option<&policy::Snapshot>,
+) -> diagnose::Diagnosis {
+    if let Some(c) = snapshot.and_then(|s| diagnose::confirm::confirm_events(events, s)) {
         d.apply_confirmation(c);
     }
     d
@@ -93,11 +101,7 @@ pub fn diagnose_one(
     index: &diagnose::Companions<'_>,
     snapshot: Option<&policy::Snapshot>,
 ) -> diagnose::Diagnosis {
-    let mut d = diagnose::diagnose_group(events, index);
-    if let Some(c) = snapshot.and_then(|s| diagnose::confirm::confirm_events(events, s)) {
-        d.apply_confirmation(c);
-    }
-    d
+    confirmed(diagnose::diagnose_group(events, index), events, snapshot)
 }
 
 /// The report's view of a diagnosis.
