@@ -84,3 +84,14 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     e.write_all(bytes).unwrap();
     e.finish().unwrap()
 }
+
+/// The text of a log file, gunzipped when its name says it is compressed.
+pub fn gunzip(path: &str) -> String {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    if !path.ends_with(".gz") {
+        return String::from_utf8_lossy(&bytes).into_owned();
+    }
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(&bytes[..]), &mut text).unwrap();
+    text
+}
