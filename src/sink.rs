@@ -61,10 +61,27 @@ impl Destination {
             }
             Destination::File(path) => write_file(path, write),
             Destination::S3 { bucket, key } => {
-                let mut body = Vec::new();
-                write(&mut body)?;
-                upload(aws, bucket, key, body, content_type)
+                // Through a temporary file: a shard's partial grows with its denials.
+                let mut body = tempfile::NamedTempFile::new().context("cannot make a temporary file")?;
+                let mut w = BufWriter::with_capacity(1 << 16, body.as_file_mut());
+                write(&mut w)?;
+                w.flush().context("cannot write a temporary file")?;
+                drop(w);
+                Bucket::connect(aws, bucket, key, "the report")?.put(key, Body::File(body.path()), content_type)
             }
+        }
+    }
+
+    /// Opens the file, or the object downloaded to a temporary file (so that what is read is
+    /// never held whole); `None` when it does not exist.
+    pub fn open(&self, aws: &AwsOptions) -> Result<Option<std::fs::File>> {
+        match self {
+            Destination::Stdout => Err(anyhow!("stdout cannot be read")),
+            Destination::File(path) if !path.exists() => Ok(None),
+            Destination::File(path) => {
+                std::fs::File::open(path).map(Some).with_context(|| format!("cannot open {}", path.display()))
+            }
+            Destination::S3 { bucket, key } => download_to_file(aws, bucket, key),
         }
     }
 
@@ -191,12 +208,6 @@ pub fn remove_partial_outputs() {
         let _ = std::fs::remove_file(tmp);
     }
 }
-/// Writes `body` to `s3://bucket/key` (the report sink of `--output s3://…`). The SDK retries
-/// transient errors; a refusal comes back as one line naming the permission needed.
-fn upload(opts: &AwsOptions, bucket: &str, key: &str, body: Vec<u8>, content_type: &str) -> Result<()> {
-    Bucket::connect(opts, bucket, key, "the report")?.put(key, Body::Bytes(body), content_type)
-}
-
 /// One bucket's client and runtime, for many uploads (the part files of `--events-out`).
 pub struct Bucket {
     runtime: tokio::runtime::Runtime,
@@ -262,6 +273,29 @@ fn download(opts: &AwsOptions, bucket: &str, key: &str) -> Result<Option<Vec<u8>
         let body =
             object.body.collect().await.map_err(|e| anyhow!("s3://{bucket}/{key}: cannot read the object: {e}"))?;
         Ok(Some(body.into_bytes().to_vec()))
+    })
+}
+
+/// [`download`] into an anonymous temporary file, a chunk at a time.
+fn download_to_file(opts: &AwsOptions, bucket: &str, key: &str) -> Result<Option<std::fs::File>> {
+    use std::io::Seek;
+    let runtime = runtime()?;
+    runtime.block_on(async {
+        let sdk = sdk_config(opts).await;
+        let client = s3_client_for(&sdk, opts, bucket).await.map_err(|p| refused("read", bucket, key, p))?;
+        let mut object = match client.get_object().bucket(bucket).key(key).send().await {
+            Ok(object) => object,
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => return Ok(None),
+            Err(err) => return Err(refused("read", bucket, key, Problem::of(&err))),
+        };
+        let mut file = tempfile::tempfile().context("cannot make a temporary file")?;
+        while let Some(chunk) =
+            object.body.try_next().await.map_err(|e| anyhow!("s3://{bucket}/{key}: cannot read the object: {e}"))?
+        {
+            file.write_all(&chunk).context("cannot write a temporary file")?;
+        }
+        file.rewind().context("cannot read a temporary file")?;
+        Ok(Some(file))
     })
 }
 

@@ -22,6 +22,18 @@ fn report_of(out: std::process::Output) -> (i32, Value) {
 
 /// Runs `n` shards as `n` processes (index from `index_var`), then merges their partials.
 fn sharded(input: &str, n: u32, index_var: &str, dir: &Path, extra: &[&str]) -> (i32, Value) {
+    sharded_with(input, n, index_var, dir, extra, None)
+}
+
+/// [`sharded`], the shards holding at most `seen_limit` identities in memory.
+fn sharded_with(
+    input: &str,
+    n: u32,
+    index_var: &str,
+    dir: &Path,
+    extra: &[&str],
+    seen_limit: Option<&str>,
+) -> (i32, Value) {
     for i in 0..n {
         let partial = dir.join(format!("shard-{i}.partial"));
         let o = bin()
@@ -29,6 +41,7 @@ fn sharded(input: &str, n: u32, index_var: &str, dir: &Path, extra: &[&str]) -> 
             .args(extra)
             .env("DENYTRAIL_SHARDS", n.to_string())
             .env(index_var, i.to_string())
+            .envs(seen_limit.map(|l| ("DENYTRAIL_SEEN_LIMIT", l)))
             .output()
             .unwrap();
         assert_eq!(o.status.code(), Some(0), "shard {i}: {}", stderr(&o));
@@ -58,12 +71,19 @@ fn shards_of_the_sample_trail_merge_into_one_scan() {
 }
 
 /// The sample trail read twice (a symlinked copy), so that shards count the same records: the
-/// merge drops every repeat whether it holds the identities or spills them all to disk.
+/// merge drops every repeat whether it holds the identities or spills them all to disk, and
+/// so do shards whose ledgers hold none in memory (each shard's own repeats found on disk).
 #[test]
 fn a_merge_that_spills_its_identities_drops_the_same_repeats() {
     let dir = tempfile::tempdir().unwrap();
     let again = trail_again(dir.path());
     let one = whole(&trail(), &[&again]);
+    for shards in [1, 2] {
+        let spilled = dir.path().join(format!("spilled-{shards}"));
+        std::fs::create_dir(&spilled).unwrap();
+        let merged = sharded_with(&trail(), shards, "JOB_COMPLETION_INDEX", &spilled, &[&again], Some("0"));
+        assert_eq!(merged, one, "{shards} shards spilling every identity");
+    }
     let partials = dir.path().join("partials");
     std::fs::create_dir(&partials).unwrap();
     assert_eq!(sharded(&trail(), 3, "JOB_COMPLETION_INDEX", &partials, &[&again]), one);

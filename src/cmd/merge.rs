@@ -14,7 +14,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use super::Exit;
 use super::scan::Prepared;
 use crate::cli::MergeArgs;
-use crate::collect::{Collector, PartialOutput};
+use crate::collect::Collector;
 use crate::partial::Header;
 use crate::plan::{self, usage};
 use crate::report::escape::display;
@@ -37,9 +37,10 @@ pub fn run(args: &MergeArgs) -> Result<Exit> {
     let mut seen: BTreeMap<u32, String> = BTreeMap::new();
     for at in &locations {
         let name = at.name();
-        let bytes = at.read(&aws)?.ok_or_else(|| anyhow!("the partial {} does not exist", display(&name)))?;
-        let (header, denials, companions) = crate::partial::read(&bytes[..])
-            .map_err(|e| anyhow!("the partial {} cannot be merged: {e}", display(&name)))?;
+        let file = at.open(&aws)?.ok_or_else(|| anyhow!("the partial {} does not exist", display(&name)))?;
+        let cannot = |e: &dyn std::fmt::Display| anyhow!("the partial {} cannot be merged: {e}", display(&name));
+        let partial = crate::partial::read(std::io::BufReader::with_capacity(1 << 16, file)).map_err(|e| cannot(&e))?;
+        let header = partial.header;
         match &first {
             None => first = Some((name.clone(), header.clone())),
             Some((first_name, h)) => {
@@ -60,7 +61,7 @@ pub fn run(args: &MergeArgs) -> Result<Exit> {
         if let Some(other) = seen.insert(header.shard.index, name.clone()) {
             bail!("shard {} is given twice: {} and {}", header.shard, display(&other), display(&name));
         }
-        collector.absorb(PartialOutput { stats: header.stats, denials, companions });
+        collector.absorb(header.stats, partial.denials, partial.ledger, partial.events).map_err(|e| cannot(&e))?;
     }
     let (_, header) = first.ok_or_else(|| usage("give the partials to merge"))?;
     let missing: Vec<String> = (0..header.shard.count)

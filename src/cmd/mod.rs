@@ -117,7 +117,7 @@ pub fn finished(plan: ScanPlan, collector: Collector) -> Result<ScanOutput> {
 /// may own no readable file); the merge judges the whole.
 pub fn scan_partial(plan: ScanPlan, collector: Collector) -> Result<PartialOutput> {
     let (collector, seconds) = collect(plan, collector)?;
-    let mut out = collector.finish_partial();
+    let mut out = collector.finish_partial().context("cannot write the shard's ledger of denials to disk")?;
     out.stats.elapsed_seconds = seconds;
     Ok(out)
 }

@@ -47,7 +47,7 @@ pub fn run(args: &ScanArgs) -> Result<Exit> {
         let shard = sharding.shard.unwrap_or(crate::shard::Shard { index: 0, count: 1 });
         let out = super::scan_partial(scan, tapped(Collector::for_partial()))?;
         Stream::finish(events, quiet)?;
-        return write_partial(&to, &aws, filter, shard, &out, quiet);
+        return write_partial(&to, &aws, filter, shard, out, quiet);
     }
     let prepared = Prepared::of(&args.report, &aws)?;
     let out = super::finished(scan, tapped(Collector::new()))?;
@@ -150,29 +150,31 @@ fn write_partial(
     aws: &crate::aws::AwsOptions,
     filter: String,
     shard: crate::shard::Shard,
-    out: &PartialOutput,
+    out: PartialOutput,
     quiet: bool,
 ) -> Result<Exit> {
+    let PartialOutput { stats, denials, ledger, companions } = out;
     let header = crate::partial::Header {
         format: crate::partial::FORMAT.into(),
         version: env!("CARGO_PKG_VERSION").into(),
         filter,
         shard,
-        stats: out.stats.clone(),
-        events: out.companions.len() as u64,
+        stats,
+        events: companions.len() as u64,
+        ledger: ledger.records(),
     };
     to.deliver(aws, "application/gzip", |w| {
-        Ok(crate::partial::write(w, &header, &out.denials, out.companions.iter())?)
+        Ok(crate::partial::write(w, &header, &denials, companions.iter(), ledger)?)
     })?;
     if !quiet {
-        let s = &out.stats;
+        let s = &header.stats;
         eprintln!(
             "denytrail: shard {shard}: {} files ({} read, {} skipped, {} failed), {} matched; partial written to {}",
             s.files_seen,
             s.files_read,
             s.files_skipped,
             s.files_failed,
-            out.denials.counted(),
+            denials.counted(),
             display(&to.name())
         );
     }

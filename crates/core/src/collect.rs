@@ -48,11 +48,12 @@ impl ScanOutput {
     }
 }
 
-/// A shard's result before the merge: its accounting, its unsettled tallies and every companion.
-#[derive(Debug, Default)]
+/// A shard's result before the merge: its accounting, its unsettled tallies, its ledger of
+/// the denials it counted (on disk) and every companion.
 pub struct PartialOutput {
     pub stats: Stats,
     pub denials: Denials,
+    pub ledger: tally::Ledger,
     pub companions: Vec<Event>,
 }
 
@@ -199,7 +200,8 @@ impl Collector {
         self.denials.settle_merged()
     }
 
-    /// A shard's collector: its tallies record where each denial was counted, for the merge.
+    /// A shard's collector: its tallies record where each denial was counted, for the merge,
+    /// in a ledger on disk ([`tally::Seen::ledger`]).
     pub fn for_partial() -> Collector {
         Collector { denials: Denials::for_partial(), ..Collector::default() }
     }
@@ -224,18 +226,22 @@ impl Collector {
     }
 
     /// A [`Folder`] for the workers, unless this collector needs the targets whole.
-    pub fn folder(&self) -> Option<Folder> {
-        // A shard's ledger holds every identity anyway: its set is not limited. Nor is a tap's:
-        // what it was handed stays written, so a repeat must be known when it comes.
-        let exact = self.denials.keeps_ledger() || self.tap.is_some();
-        let limit = if exact { usize::MAX } else { self.seen_limit.unwrap_or(tally::SEEN_LIMIT) };
-        self.targets.is_none().then(|| Folder {
-            seen: tally::Seen::with_limit(limit),
-            partial: self.denials.keeps_ledger(),
-            idle: Mutex::new(Vec::new()),
-            companions: Mutex::default(),
-            tap: self.tap.clone(),
-        })
+    pub fn folder(&mut self) -> Option<Folder> {
+        if self.targets.is_some() {
+            return None;
+        }
+        // A tap's set is not limited: what it was handed stays written, so a repeat must be
+        // known when it comes.
+        let limit = if self.tap.is_some() { usize::MAX } else { self.seen_limit.unwrap_or(tally::SEEN_LIMIT) };
+        let seen = if self.denials.keeps_ledger() {
+            // A shard's: the collector counts through the workers' ledger too.
+            let seen = tally::Seen::ledger(limit);
+            self.denials.share(seen.clone());
+            seen
+        } else {
+            tally::Seen::with_limit(limit)
+        };
+        Some(Folder { seen, idle: Mutex::new(Vec::new()), companions: Mutex::default(), tap: self.tap.clone() })
     }
 
     /// Adds what the workers folded (after the last report), and takes back the repeats among
@@ -254,6 +260,10 @@ impl Collector {
             if replaces(self.sessions.get(&key), session.event_id()) {
                 self.sessions.insert(key, session);
             }
+        }
+        if self.denials.keeps_ledger() {
+            // A shard's repeats are taken back as its ledger settles ([`Collector::finish_partial`]).
+            return Ok(());
         }
         folder.seen.repeats(|repeat| self.denials.retract_repeat(repeat))
     }
@@ -283,11 +293,19 @@ impl Collector {
         self.add_keyed(report.events, report.keys);
     }
 
-    /// Adds a shard's partial: its accounting, its tallies and its companions.
-    pub fn absorb(&mut self, partial: PartialOutput) {
-        self.stats.absorb(partial.stats);
-        self.denials.absorb(partial.denials);
-        self.add_keyed(partial.companions, Vec::new());
+    /// Adds a shard's partial (a merge's): its accounting, its tallies with its ledger, and its
+    /// companions. An error is the ledger failing to read.
+    pub fn absorb(
+        &mut self,
+        stats: Stats,
+        denials: Denials,
+        ledger: impl Iterator<Item = std::io::Result<tally::Unchecked>>,
+        companions: Vec<Event>,
+    ) -> std::io::Result<()> {
+        self.stats.absorb(stats);
+        self.denials.absorb_partial(denials, ledger)?;
+        self.add_keyed(companions, Vec::new());
+        Ok(())
     }
 
     /// Adds events with their [`tally::Keys`] (computed here when not given).
@@ -365,9 +383,11 @@ impl Collector {
         ScanOutput { stats: self.stats, groups, targets, companions }
     }
 
-    /// A shard's result: its tallies unsettled, every session kept (one may serve the targets
-    /// of another shard).
-    pub fn finish_partial(mut self) -> PartialOutput {
+    /// A shard's result: its tallies unsettled, but for the repeats its ledger finds, every
+    /// session kept (one may serve the targets of another shard). An error is the ledger
+    /// failing to be written or read back.
+    pub fn finish_partial(mut self) -> std::io::Result<PartialOutput> {
+        let ledger = self.denials.settle_ledger()?;
         let companions = self.companions(true);
         if let Some(tap) = &self.tap {
             let mut tap = lock(tap);
@@ -377,7 +397,7 @@ impl Collector {
             tap.kept(&companions.iter().collect::<Vec<_>>());
         }
         self.stats.failed.sort_by(|a, b| a.path.cmp(&b.path));
-        PartialOutput { stats: self.stats, denials: std::mem::take(&mut self.denials), companions }
+        Ok(PartialOutput { stats: self.stats, denials: std::mem::take(&mut self.denials), ledger, companions })
     }
 
     fn companions(&mut self, all_sessions: bool) -> Vec<Event> {
@@ -406,7 +426,6 @@ impl Collector {
 /// for most to be dropped there.
 pub struct Folder {
     seen: Arc<tally::Seen>,
-    partial: bool,
     /// Tallies not in use: one per worker busy at once.
     idle: Mutex<Vec<Folded>>,
     companions: Mutex<FoldedCompanions>,
@@ -455,10 +474,8 @@ impl Folder {
     /// Tallies for one object's targets, returned to the folder when dropped.
     pub fn hold(&self) -> Held<'_> {
         let popped = lock(&self.idle).pop();
-        let folded = popped.unwrap_or_else(|| Folded {
-            denials: Denials::sharing(self.seen.clone(), self.partial),
-            used_keys: HashSet::new(),
-        });
+        let folded = popped
+            .unwrap_or_else(|| Folded { denials: Denials::sharing(self.seen.clone()), used_keys: HashSet::new() });
         Held { folder: self, folded: Some(folded), tapped: Vec::new() }
     }
 }

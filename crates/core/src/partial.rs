@@ -1,12 +1,14 @@
 //! A shard's partial result: what `merge` needs to produce the report one scan would have.
 //!
-//! The file is gzip'd JSON lines: a header (format, denytrail version, the filter it was made
-//! with, the shard, and the shard's whole accounting), the shard's unsettled denial tallies
-//! ([`crate::tally::Denials`], with where each denial was counted, so denials two shards both
-//! read are counted once), then one companion event per line (sessions included, since a
-//! session may serve another shard's targets). Its size follows the groups, the distinct
-//! denials (40 bytes each) and the companions, not the denied events' fields. `merge` refuses partials of another version or filter, a
-//! shard given twice, and a missing shard, naming the file or the shard.
+//! The file is gzip'd: JSON lines of a header (format, denytrail version, the filter it was
+//! made with, the shard, and the shard's whole accounting), the shard's unsettled denial
+//! tallies ([`crate::tally::Denials`]) and one companion event each (sessions included, since a
+//! session may serve another shard's targets); then the shard's ledger, one 49-byte record per
+//! denial it counted (its identity and where it was counted), so denials two shards both read
+//! are counted once. Its size follows the groups, the distinct denials and the companions, not
+//! the denied events' fields; and neither the shard nor the merge holds the ledger in memory.
+//! `merge` refuses partials of another version or filter, a shard given twice, and a missing
+//! shard, naming the file or the shard.
 
 use std::io::{BufRead, BufReader, Read, Write};
 
@@ -18,10 +20,11 @@ use serde::{Deserialize, Serialize};
 use crate::event::Event;
 use crate::shard::Shard;
 use crate::stats::Stats;
-use crate::tally::Denials;
+use crate::tally::{Denials, Ledger, Unchecked};
 
-/// Changes whenever what a partial holds changes meaning (3: denial identities hashed anew).
-pub const FORMAT: &str = "denytrail-partial/3";
+/// Changes whenever what a partial holds changes meaning (4: the ledger follows the companions,
+/// in binary records).
+pub const FORMAT: &str = "denytrail-partial/4";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Header {
@@ -34,14 +37,18 @@ pub struct Header {
     pub stats: Stats,
     /// Companion events that follow the tallies.
     pub events: u64,
+    /// Ledger records that follow the companions.
+    pub ledger: u64,
 }
 
-/// Writes a partial: the header, the tallies, then each companion.
+/// Writes a partial: the header, the tallies, each companion, then the ledger (whose size the
+/// header must give).
 pub fn write<'a>(
     out: impl Write,
     header: &Header,
     denials: &Denials,
     events: impl Iterator<Item = &'a Event>,
+    ledger: Ledger,
 ) -> std::io::Result<()> {
     let mut gz = GzEncoder::new(out, Compression::fast());
     serde_json::to_writer(&mut gz, header)?;
@@ -52,34 +59,80 @@ pub fn write<'a>(
         serde_json::to_writer(&mut gz, e)?;
         gz.write_all(b"\n")?;
     }
+    ledger.copy_to(&mut gz)?;
     gz.finish()?.flush()
 }
 
-/// Reads a partial whole; any defect is an error saying what is wrong with it.
-pub fn read(input: impl Read) -> Result<(Header, Denials, Vec<Event>), String> {
-    let mut lines = BufReader::new(MultiGzDecoder::new(input)).lines();
-    let first = lines.next().ok_or("it is empty")?.map_err(|e| format!("not a gzip'd partial ({e})"))?;
+/// A partial read up to its ledger, whose records are read as they are asked for.
+pub struct Partial<R: Read> {
+    pub header: Header,
+    pub denials: Denials,
+    pub events: Vec<Event>,
+    pub ledger: Records<R>,
+}
+
+/// Reads a partial but its ledger; any defect is an error saying what is wrong with it.
+pub fn read<R: Read>(input: R) -> Result<Partial<R>, String> {
+    let mut r = BufReader::new(MultiGzDecoder::new(input));
+    let mut line = String::new();
+    let mut next = |r: &mut BufReader<MultiGzDecoder<R>>| -> std::io::Result<Option<String>> {
+        line.clear();
+        Ok((r.read_line(&mut line)? > 0).then(|| line.clone()))
+    };
+    let first = next(&mut r).map_err(|e| format!("not a gzip'd partial ({e})"))?.ok_or("it is empty")?;
     let header: Header = serde_json::from_str(&first).map_err(|e| format!("no partial header ({e})"))?;
-    if header.format == "denytrail-partial" {
+    if header.format.starts_with("denytrail-partial") && header.format != FORMAT {
         return Err(format!("it was written by an older denytrail ({}); run its shards again", header.version));
     }
     if header.format != FORMAT {
         return Err(format!("not a denytrail partial (format '{}')", header.format));
     }
-    let tallies = lines.next().ok_or("it has no tallies")?.map_err(|e| format!("cut short in its tallies ({e})"))?;
+    let tallies = next(&mut r).map_err(|e| format!("cut short in its tallies ({e})"))?.ok_or("it has no tallies")?;
     let mut denials: Denials =
         serde_json::from_str(&tallies).map_err(|e| format!("its tallies are not valid ({e})"))?;
     denials.reindex();
     let mut events = Vec::with_capacity(header.events.min(1 << 20) as usize);
-    for (n, line) in lines.enumerate() {
-        let line = line.map_err(|e| format!("cut short after {n} events ({e})"))?;
+    for n in 0..header.events {
+        let line = next(&mut r)
+            .map_err(|e| format!("unreadable after {n} events ({e})"))?
+            .ok_or_else(|| format!("it holds {n} events where its header says {}", header.events))?;
         let e: Event = serde_json::from_str(&line).map_err(|e| format!("event {} is not valid ({e})", n + 1))?;
         events.push(e);
     }
-    if events.len() as u64 != header.events {
-        return Err(format!("it holds {} events where its header says {}", events.len(), header.events));
+    let ledger = Records { r, left: header.ledger, done: false };
+    Ok(Partial { header, denials, events, ledger })
+}
+
+/// A partial's ledger, record by record; a record cut short, or anything after the last, is an
+/// error.
+pub struct Records<R: Read> {
+    r: BufReader<MultiGzDecoder<R>>,
+    left: u64,
+    done: bool,
+}
+
+impl<R: Read> Iterator for Records<R> {
+    type Item = std::io::Result<Unchecked>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left > 0 {
+            self.left -= 1;
+            return Some(Unchecked::read_from(&mut self.r).map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("its ledger is cut short, {} records before its end ({e})", self.left + 1),
+                )
+            }));
+        }
+        if std::mem::replace(&mut self.done, true) {
+            return None;
+        }
+        match self.r.fill_buf() {
+            Ok([]) => None,
+            Ok(_) => Some(Err(std::io::Error::other("it holds more than its header says"))),
+            Err(e) => Some(Err(e)),
+        }
     }
-    Ok((header, denials, events))
 }
 
 #[cfg(test)]
@@ -87,7 +140,7 @@ mod tests {
     use super::*;
     use crate::event::EventRole;
 
-    fn header(n: u64) -> Header {
+    fn header(events: u64, ledger: u64) -> Header {
         let stats = Stats { files_read: 3, ..Stats::default() };
         Header {
             format: FORMAT.into(),
@@ -95,8 +148,26 @@ mod tests {
             filter: "f".into(),
             shard: Shard::new(1, 4).unwrap(),
             stats,
-            events: n,
+            events,
+            ledger,
         }
+    }
+
+    /// A shard's tallies of two denials, one of them counted twice, and its settled ledger.
+    fn counted() -> (Denials, Ledger) {
+        let mut denials = Denials::for_partial();
+        for id in ["t", "u", "t"] {
+            let _ = denials.add(&Event { event_id: id.into(), role: Some(EventRole::Target), ..Event::default() });
+        }
+        let ledger = denials.settle_ledger().unwrap();
+        (denials, ledger)
+    }
+
+    fn written(h: &Header, events: &[Event]) -> Vec<u8> {
+        let (denials, ledger) = counted();
+        let mut bytes = Vec::new();
+        write(&mut bytes, h, &denials, events.iter(), ledger).unwrap();
+        bytes
     }
 
     #[test]
@@ -105,23 +176,43 @@ mod tests {
             Event { event_id: "a".into(), role: Some(EventRole::Target), ..Event::default() },
             Event { event_id: "b\u{1b}".into(), role: Some(EventRole::Companion), ..Event::default() },
         ];
-        let mut denials = Denials::for_partial();
-        let _ = denials.add(&Event { event_id: "t".into(), role: Some(EventRole::Target), ..Event::default() });
-        let mut bytes = Vec::new();
-        write(&mut bytes, &header(2), &denials, events.iter()).unwrap();
-        let (h, d, back) = read(&bytes[..]).unwrap();
-        assert_eq!((h, back), (header(2), events.clone()));
-        assert_eq!(d.counted(), 1);
+        let (denials, ledger) = counted();
+        assert_eq!((denials.counted(), ledger.records()), (2, 2), "the repeat is counted once, in the ledger once");
+        let bytes = written(&header(2, 2), &events);
+        let back = read(&bytes[..]).unwrap();
+        assert_eq!((&back.header, &back.events), (&header(2, 2), &events));
+        assert_eq!(back.denials.counted(), 2);
+        let records: Vec<Unchecked> = back.ledger.collect::<std::io::Result<_>>().unwrap();
+        assert_eq!(records.len(), 2);
+        assert_ne!(records[0].identity, records[1].identity);
 
-        let mut wrong = Vec::new();
-        write(&mut wrong, &header(3), &denials, events.iter()).unwrap();
-        assert!(read(&wrong[..]).unwrap_err().contains("header says 3"));
-        assert!(read(&bytes[..bytes.len() / 2]).is_err(), "cut short");
+        // Merged twice (the same shard's denials read by two), each denial counts once.
+        let mut merged = Denials::merging(0);
+        for _ in 0..2 {
+            let p = read(&bytes[..]).unwrap();
+            merged.absorb_partial(p.denials, p.ledger).unwrap();
+        }
+        merged.settle_merged().unwrap();
+        assert_eq!(merged.counted(), 2);
+
+        // Read to the end: the records, or what is wrong.
+        let whole = |h: &Header, bytes: Option<Vec<u8>>| -> Result<usize, String> {
+            let bytes = bytes.unwrap_or_else(|| written(h, &events));
+            let p = read(std::io::Cursor::new(bytes))?;
+            p.ledger.collect::<std::io::Result<Vec<_>>>().map(|r| r.len()).map_err(|e| e.to_string())
+        };
+        assert_eq!(whole(&header(2, 2), None), Ok(2));
+        assert!(whole(&header(3, 2), None).is_err(), "an event missing");
+        assert!(whole(&header(2, 3), None).unwrap_err().contains("cut short"));
+        assert!(whole(&header(2, 1), None).unwrap_err().contains("more than its header says"));
+        for cut in [bytes.len() / 2, bytes.len() - 9] {
+            assert!(whole(&header(2, 2), Some(bytes[..cut].to_vec())).is_err(), "cut at {cut}");
+        }
         assert!(read(&b"not gzip"[..]).is_err());
-        let mut other = header(0);
+        let mut other = header(0, 2);
         other.format = "something-else".into();
-        let mut b = Vec::new();
-        write(&mut b, &other, &denials, std::iter::empty()).unwrap();
-        assert!(read(&b[..]).unwrap_err().contains("not a denytrail partial"));
+        assert!(read(&written(&other, &[])[..]).err().unwrap().contains("not a denytrail partial"));
+        other.format = "denytrail-partial/3".into();
+        assert!(read(&written(&other, &[])[..]).err().unwrap().contains("older denytrail"));
     }
 }

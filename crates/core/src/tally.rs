@@ -22,10 +22,10 @@
 //! Every choice (which copy counts, which classes and exemplars stay) depends only on the set
 //! of records, never on arrival order, so shards merge into exactly the state one scan builds.
 //! The identities that drop repeats exactly are held in memory up to [`SEEN_LIMIT`], then wait
-//! on disk ([`seen`]); what still grows in memory is a shard's ledger (40 bytes per distinct
-//! denial, recording where each was counted for the merge), the groups (their exemplars shared
-//! between their samples), and the weaker copies of cross-account requests held until their
-//! caller's copy is known.
+//! on disk ([`seen`]), as a shard's ledger does (every denial it counted, with where, for the
+//! merge: 49 bytes each on disk); what still grows in memory is the groups (their exemplars
+//! shared between their samples) and the weaker copies of cross-account requests held until
+//! their caller's copy is known.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::{BuildHasher, Hasher};
@@ -57,7 +57,7 @@ pub type Identity = u128;
 
 mod seen;
 use seen::Sighting;
-pub use seen::{SEEN_LIMIT, Seen, Unchecked};
+pub use seen::{Ledger, SEEN_LIMIT, Seen, Unchecked};
 
 /// Hashing for values that are already hashes (the sketch's input).
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
@@ -605,14 +605,6 @@ pub enum Fate {
     Repeat,
 }
 
-/// Where a denial was counted: what a merge takes back when another shard counted it too.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-struct Counted {
-    group: u32,
-    class: u64,
-    time: Option<i64>,
-}
-
 /// A bucket owner's copy of a cross-account request, counted in its own group until the end,
 /// when it is withdrawn if the caller's own copy (which names the caller better) was seen.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -638,11 +630,10 @@ pub struct Denials {
     #[serde(skip)]
     seen: HashSet<Identity, Prehashed>,
     /// Identities counted by any of the tallies that share it (the workers'): it, not `seen`,
-    /// decides a repeat, so each denial is counted by exactly one of them.
+    /// decides a repeat, so each denial is counted by exactly one of them. A shard's is its
+    /// ledger too ([`Seen::ledger`]), which the partial carries beside these tallies.
     #[serde(skip)]
     shared: Option<Arc<Seen>>,
-    /// Identities counted and where (a shard, whose partial a merge reconciles).
-    ledger: Option<HashMap<Identity, Counted, Prehashed>>,
     /// Cross-account copies that name the caller less well than another copy may (the bucket
     /// owner's `AWSAccount` copy), by `sharedEventID` hash: counted, and withdrawn at the end
     /// when the caller's copy was seen. 56 bytes each, not the event.
@@ -675,16 +666,16 @@ impl Denials {
         Denials::default()
     }
 
-    /// A shard's tallies: each denial's place is kept, so a merge can drop the ones another
-    /// shard counted too.
+    /// A shard's tallies: each denial's place is written to a ledger, so a merge can drop the
+    /// ones another shard counted too ([`Denials::settle_ledger`]).
     pub fn for_partial() -> Denials {
-        Denials { ledger: Some(HashMap::default()), ..Denials::default() }
+        Denials::sharing(Seen::ledger(usize::MAX))
     }
 
     /// Tallies that count a denial only when no other tally sharing `seen` has (one per
-    /// worker thread); a partial's keep the ledger too. [`Denials::absorb`] joins them.
-    pub fn sharing(seen: Arc<Seen>, partial: bool) -> Denials {
-        Denials { shared: Some(seen), ledger: partial.then(HashMap::default), ..Denials::default() }
+    /// worker thread; a shard's when `seen` is a ledger). [`Denials::absorb`] joins them.
+    pub fn sharing(seen: Arc<Seen>) -> Denials {
+        Denials { shared: Some(seen), ..Denials::default() }
     }
 
     /// A merge's tallies: the partials' repeats are dropped through a set of their identities
@@ -709,28 +700,33 @@ impl Denials {
 
     /// Whether this is a shard's (it records where each denial was counted).
     pub fn keeps_ledger(&self) -> bool {
-        self.ledger.is_some()
+        self.shared.as_ref().is_some_and(|s| s.is_ledger())
     }
 
     /// Whether `id` is counted for the first time. `spill` is what a shared set past its limit
-    /// writes out instead of holding it.
-    fn first_time(&mut self, id: Identity, at: Counted, spill: impl FnOnce() -> Option<Unchecked>) -> bool {
-        if let Some(shared) = &self.shared
-            && shared.sight(id, spill) == Sighting::Repeat
-        {
-            return false;
+    /// (or a ledger) writes out.
+    fn first_time(&mut self, id: Identity, spill: impl FnOnce() -> Option<Unchecked>) -> bool {
+        match &self.shared {
+            Some(shared) => shared.sight(id, spill) != Sighting::Repeat,
+            None => self.seen.insert(id),
         }
-        match &mut self.ledger {
-            Some(l) => match l.entry(id) {
-                std::collections::hash_map::Entry::Occupied(_) => false,
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(at);
-                    true
-                }
-            },
-            // The shared set decided already.
-            None => self.shared.is_some() || self.seen.insert(id),
+    }
+
+    /// Counts through `seen` from now on (the workers' set, before any denial is counted).
+    pub fn share(&mut self, seen: Arc<Seen>) {
+        debug_assert_eq!(self.counted(), 0, "a set shared after counting would miss repeats");
+        self.shared = Some(seen);
+    }
+
+    /// A shard's ledger, settled: the repeats among the denials it spilled are taken back, and
+    /// every other denial is written to the ledger once. Tallies that keep no ledger give an
+    /// empty one.
+    pub fn settle_ledger(&mut self) -> std::io::Result<Ledger> {
+        let mut ledger = Ledger::new()?;
+        if let Some(seen) = self.shared.clone().filter(|s| s.is_ledger()) {
+            seen.settle(|r| self.retract_repeat(r), |first| ledger.push(first))?;
         }
+        Ok(ledger)
     }
 
     /// The group of `key` (hashed as [`Keys::group`]), made when new.
@@ -788,7 +784,7 @@ impl Denials {
         let provisional = shared.is_some() && naming < 3;
         let group = self.key_hash(g);
         let spill = || (!provisional).then_some(Unchecked { identity: id, group, class, time: e.event_time_ms });
-        if !self.first_time(id, Counted { group: g, class, time: e.event_time_ms }, spill) {
+        if !self.first_time(id, spill) {
             self.duplicates += 1;
             return Fate::Repeat;
         }
@@ -860,62 +856,13 @@ impl Denials {
         std::mem::take(&mut self.withdrawn)
     }
 
-    /// Adds a shard's tallies, dropping the denials both counted.
-    pub fn absorb(&mut self, mut other: Denials) {
-        let ledgers = self.ledger.is_some() || other.ledger.is_some();
-        let mut mine = self.ledger.take().unwrap_or_default();
-        let mut theirs = other.ledger.take().unwrap_or_default();
-        // Take back, on the other side, what this side already counted.
-        let mut repeats = Vec::new();
-        match self.merged.clone() {
-            Some(seen) => {
-                // A provisional copy is not spilled: its repeats meet it by `sharedEventID`.
-                let provisional: HashSet<Identity> = other.provisional.values().map(|p| p.identity).collect();
-                let key_hashes: Vec<u128> = (0..other.groups.len() as u32).map(|g| other.key_hash(g)).collect();
-                theirs.retain(|id, at| {
-                    let spill = || {
-                        (!provisional.contains(id)).then_some(Unchecked {
-                            identity: *id,
-                            group: key_hashes[at.group as usize],
-                            class: at.class,
-                            time: at.time,
-                        })
-                    };
-                    let repeat = seen.sight(*id, spill) == Sighting::Repeat;
-                    if repeat {
-                        repeats.push(*at);
-                    }
-                    !repeat
-                });
-            }
-            None => theirs.retain(|id, at| {
-                let repeat = mine.contains_key(id);
-                if repeat {
-                    repeats.push(*at);
-                }
-                !repeat
-            }),
-        }
-        for at in repeats {
-            self.duplicates += 1;
-            other.groups[at.group as usize].retract(at.class, at.time);
-        }
-        // A provisional copy this side counted already went with its identity.
-        if ledgers {
-            other.provisional.retain(|_, p| theirs.contains_key(&p.identity));
-        }
+    /// Adds another worker's tallies (sharing this one's identities, so none was counted twice).
+    pub fn absorb(&mut self, other: Denials) {
         let mut moved = Vec::with_capacity(other.groups.len());
         for t in other.groups {
             let g = self.group(t.key.clone());
             moved.push(g);
             self.groups[g as usize].absorb(t);
-        }
-        if self.merged.is_none() {
-            for (id, mut at) in theirs {
-                at.group = moved[at.group as usize];
-                mine.insert(id, at);
-            }
-            self.ledger = ledgers.then_some(mine);
         }
         for (s, g) in other.callers {
             self.callers.entry(s).or_insert(moved[g as usize]);
@@ -928,7 +875,28 @@ impl Denials {
         }
         self.duplicates += other.duplicates;
         // A worker's own withdrawals, for its tap.
-        self.withdrawn.append(&mut other.withdrawn);
+        let mut withdrawn = other.withdrawn;
+        self.withdrawn.append(&mut withdrawn);
+    }
+
+    /// Adds a shard's tallies (a merge's), with its ledger: a denial another partial counted
+    /// already is taken back. The identities go through the merge's set, which spills past its
+    /// limit ([`Denials::settle_merged`]); a provisional copy is in no ledger, and meets its
+    /// repeats by its `sharedEventID`. An error is the ledger failing to read.
+    pub fn absorb_partial(
+        &mut self,
+        other: Denials,
+        ledger: impl Iterator<Item = std::io::Result<Unchecked>>,
+    ) -> std::io::Result<()> {
+        let seen = self.merged.clone().expect("a merge's tallies (Denials::merging)");
+        self.absorb(other);
+        for record in ledger {
+            let record = record?;
+            if seen.sight(record.identity, || Some(record)) == Sighting::Repeat {
+                self.retract_repeat(&record);
+            }
+        }
+        Ok(())
     }
 
     /// Settles the provisional copies: one whose caller's copy was seen is withdrawn as a
@@ -973,10 +941,9 @@ impl Denials {
         let samples: usize = g.iter().flat_map(|t| t.classes.values()).map(|c| c.sample.len() + 1).sum();
         let ops: usize = g.iter().map(|t| t.operations.len()).sum();
         format!(
-            "groups {} | seen {} | ledger {} | provisional {} | callers {} | times {times} | exact distinct {exact} | exemplars {samples} | ops {ops}",
+            "groups {} | seen {} | provisional {} | callers {} | times {times} | exact distinct {exact} | exemplars {samples} | ops {ops}",
             g.len(),
             self.seen.len(),
-            self.ledger.as_ref().map_or(0, HashMap::len),
             self.provisional.len(),
             self.callers.len()
         )
@@ -1699,6 +1666,25 @@ mod tests {
         }
     }
 
+    /// What `merge` does with shards' tallies: each settles its ledger, goes through the
+    /// partial's encoding, and is absorbed with its ledger by a merge holding `limit` identities.
+    fn merged_partials(parts: Vec<Denials>, limit: usize) -> Denials {
+        let mut merged = Denials::merging(limit);
+        for mut p in parts {
+            let ledger = p.settle_ledger().unwrap();
+            let records = ledger.records();
+            let mut bytes = Vec::new();
+            ledger.copy_to(&mut bytes).unwrap();
+            let mut back: Denials = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+            back.reindex();
+            let mut r = &bytes[..];
+            merged.absorb_partial(back, (0..records).map(|_| Unchecked::read_from(&mut r))).unwrap();
+            assert!(r.is_empty(), "the ledger's records, all read");
+        }
+        merged.settle_merged().unwrap();
+        merged
+    }
+
     #[test]
     fn shards_merge_into_the_state_one_scan_builds() {
         let mut events = denials(4_000, 11);
@@ -1712,31 +1698,19 @@ mod tests {
         let (whole, dups) = tally(&events);
         for shards in [2u64, 3, 5] {
             // Objects go to shards by name, so a record and its repeat may land in two shards.
-            let mut parts: Vec<Denials> = (0..shards).map(|_| Denials::for_partial()).collect();
-            for e in &events {
-                let s = xxhash_rust::xxh3::xxh3_64(e.source_object.as_bytes()) % shards;
-                parts[s as usize].add(e);
-            }
-            // Into a shard's tallies (a ledger of them all), and as `merge` does, with the
-            // identities spilled past a limit.
-            for (limit, mut merged) in [
-                (None, Denials::for_partial()),
-                (Some(0), Denials::merging(0)),
-                (Some(100), Denials::merging(100)),
-                (Some(usize::MAX), Denials::merging(usize::MAX)),
-            ] {
-                for p in &parts {
-                    // Through the partial's own encoding.
-                    let text = serde_json::to_string(p).unwrap();
-                    let mut back: Denials = serde_json::from_str(&text).unwrap();
-                    back.reindex();
-                    merged.absorb(back);
+            let parts = || {
+                let mut parts: Vec<Denials> = (0..shards).map(|_| Denials::for_partial()).collect();
+                for e in &events {
+                    let s = xxhash_rust::xxh3::xxh3_64(e.source_object.as_bytes()) % shards;
+                    parts[s as usize].add(e);
                 }
-                assert_eq!(merged.keeps_ledger(), limit.is_none());
-                merged.settle_merged().unwrap();
-                let (groups, merged_dups) = merged.finish();
-                assert_eq!(view(&groups), view(&whole), "{shards} shards, limit {limit:?}");
-                assert_eq!(merged_dups, dups, "{shards} shards, limit {limit:?}");
+                parts
+            };
+            // As `merge` does, with the identities spilled past a limit.
+            for limit in [0, 100, usize::MAX] {
+                let (groups, merged_dups) = merged_partials(parts(), limit).finish();
+                assert_eq!(view(&groups), view(&whole), "{shards} shards, limit {limit}");
+                assert_eq!(merged_dups, dups, "{shards} shards, limit {limit}");
             }
         }
     }
@@ -1872,22 +1846,28 @@ mod tests {
     fn worker_tallies_absorb_into_the_state_one_collector_builds() {
         let events = denials(4_000, 13);
         let (whole, dups) = tally(&events);
-        for partial in [false, true] {
+        // A shard's ledger too, in memory or spilled past a limit (with repeats to find there).
+        for ledger in [None, Some(0), Some(64), Some(usize::MAX)] {
             for workers in [2u64, 3] {
-                let seen = Seen::new();
-                let mut parts: Vec<Denials> = (0..workers).map(|_| Denials::sharing(seen.clone(), partial)).collect();
+                let seen = ledger.map_or_else(Seen::new, Seen::ledger);
+                let mut parts: Vec<Denials> = (0..workers).map(|_| Denials::sharing(seen.clone())).collect();
                 for e in &events {
                     let w = xxhash_rust::xxh3::xxh3_64(e.source_object.as_bytes()) % workers;
                     parts[w as usize].add(e);
                 }
-                let mut merged = if partial { Denials::for_partial() } else { Denials::new() };
+                let mut merged = Denials::sharing(seen.clone());
                 for p in parts {
                     merged.absorb(p);
                 }
-                assert_eq!(merged.keeps_ledger(), partial);
+                assert_eq!(merged.keeps_ledger(), ledger.is_some());
+                let merged = match ledger {
+                    // The shard's merge, alone: its ledger takes its repeats back.
+                    Some(_) => merged_partials(vec![merged], 0),
+                    None => merged,
+                };
                 let (groups, merged_dups) = merged.finish();
-                assert_eq!(view(&groups), view(&whole), "{workers} workers, partial {partial}");
-                assert_eq!(merged_dups, dups, "{workers} workers, partial {partial}");
+                assert_eq!(view(&groups), view(&whole), "{workers} workers, ledger {ledger:?}");
+                assert_eq!(merged_dups, dups, "{workers} workers, ledger {ledger:?}");
             }
         }
     }
@@ -1912,7 +1892,7 @@ mod tests {
         for limit in [0, 64, 1_000, usize::MAX] {
             for workers in [1u64, 3] {
                 let seen = Seen::with_limit(limit);
-                let mut parts: Vec<Denials> = (0..workers).map(|_| Denials::sharing(seen.clone(), false)).collect();
+                let mut parts: Vec<Denials> = (0..workers).map(|_| Denials::sharing(seen.clone())).collect();
                 for (i, e) in events.iter().enumerate() {
                     parts[i % workers as usize].add(e);
                 }
@@ -2007,15 +1987,11 @@ mod tests {
         assert!(g.resolution() >= 60_000, "{}", g.resolution());
         assert!(g.times.len() <= TIME_SLOTS);
         assert_eq!(g.times().0.map(|(_, n)| n).sum::<u64>(), 40_000, "no denial lost to flooring");
-        let mut parts = [Denials::for_partial(), Denials::for_partial()];
+        let mut parts = vec![Denials::for_partial(), Denials::for_partial()];
         for (i, e) in events.iter().enumerate().rev() {
             parts[i % 2].add(e);
         }
-        let mut merged = Denials::for_partial();
-        for p in parts {
-            merged.absorb(p);
-        }
-        let (m, _) = merged.finish();
+        let (m, _) = merged_partials(parts, 0).finish();
         assert_eq!(view(&m), view(&whole));
         assert_eq!(m[0].resolution(), g.resolution());
     }

@@ -48,6 +48,13 @@ impl Unchecked {
         w.write_all(&b)
     }
 
+    /// One record as [`Ledger::copy_to`] writes it; a record cut short is an error.
+    pub fn read_from(r: &mut impl Read) -> std::io::Result<Unchecked> {
+        let mut b = [0u8; RECORD];
+        r.read_exact(&mut b)?;
+        Ok(Unchecked::read(&b))
+    }
+
     fn read(b: &[u8; RECORD]) -> Unchecked {
         let u128_at = |i: usize| u128::from_le_bytes(b[i..i + 16].try_into().expect("16 bytes"));
         let u64_at = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
@@ -73,6 +80,8 @@ pub enum Sighting {
 struct Shard {
     ids: HashSet<Identity, Prehashed>,
     spill: Option<BufWriter<File>>,
+    /// A ledger's record that could not be written ([`Seen::ledger`]).
+    lost: Option<std::io::Error>,
 }
 
 /// The identities counted by several tallies at once (the workers'), in shards so that they
@@ -80,18 +89,36 @@ struct Shard {
 pub struct Seen {
     shards: Box<[Mutex<Shard>]>,
     per_shard: usize,
+    /// Every denial counted is written out, held or not: a shard's ledger ([`Seen::settle`]).
+    ledger: bool,
 }
 
 impl Seen {
-    /// A set that holds every identity in memory (a shard's scan, whose ledger does anyway).
+    /// A set that holds every identity in memory.
     pub fn new() -> std::sync::Arc<Seen> {
         Seen::with_limit(usize::MAX)
     }
 
     /// A set that holds about `limit` identities in memory and spills the rest.
     pub fn with_limit(limit: usize) -> std::sync::Arc<Seen> {
+        Seen::made(limit, false)
+    }
+
+    /// [`Seen::with_limit`] that also writes out every denial it holds: a shard's ledger,
+    /// which a merge reads to take back what two shards both counted, kept on disk rather
+    /// than in memory ([`Seen::settle`] hands it out, each denial once).
+    pub fn ledger(limit: usize) -> std::sync::Arc<Seen> {
+        Seen::made(limit, true)
+    }
+
+    fn made(limit: usize, ledger: bool) -> std::sync::Arc<Seen> {
         let shards = (0..SHARDS).map(|_| Mutex::default()).collect();
-        std::sync::Arc::new(Seen { shards, per_shard: limit.div_ceil(SHARDS).max(1) })
+        std::sync::Arc::new(Seen { shards, per_shard: limit.div_ceil(SHARDS).max(1), ledger })
+    }
+
+    /// Whether this is a shard's ledger ([`Seen::ledger`]).
+    pub fn is_ledger(&self) -> bool {
+        self.ledger
     }
 
     fn shard(&self, id: Identity) -> std::sync::MutexGuard<'_, Shard> {
@@ -108,10 +135,17 @@ impl Seen {
         }
         if shard.ids.len() >= self.per_shard {
             let Some(record) = spill() else { return Sighting::Unchecked };
-            if shard.write(&record).is_ok() {
-                return Sighting::Unchecked;
+            match shard.write(&record) {
+                Ok(()) => return Sighting::Unchecked,
+                Err(e) if self.ledger => shard.lost = Some(e),
+                // No room on disk: held after all, as if there were no limit.
+                Err(_) => {}
             }
-            // No room on disk: held after all, as if there were no limit.
+        } else if self.ledger
+            && let Some(record) = spill()
+            && let Err(e) = shard.write(&record)
+        {
+            shard.lost = Some(e);
         }
         shard.ids.insert(id);
         Sighting::New
@@ -122,10 +156,27 @@ impl Seen {
     /// last object, while every other thread waits. Taking a repeat back commutes with taking
     /// back another, so the calls may come in any order.
     pub fn repeats(&self, repeat: impl FnMut(&Unchecked) + Send) -> std::io::Result<()> {
+        self.settle(repeat, |_| {})
+    }
+
+    /// [`Seen::repeats`], also calling `first` with each denial written out that was not a
+    /// repeat: of a ledger, every denial counted (but the provisional copies, which a merge
+    /// meets by their `sharedEventID`), each once. An error is a record that could not be
+    /// written, or read back.
+    pub fn settle(
+        &self,
+        repeat: impl FnMut(&Unchecked) + Send,
+        first: impl FnMut(&Unchecked) + Send,
+    ) -> std::io::Result<()> {
         use rayon::prelude::*;
-        let repeat = Mutex::new(repeat);
+        let (repeat, first) = (Mutex::new(repeat), Mutex::new(first));
         self.shards.par_iter().try_for_each(|shard| {
-            let Some(spill) = shard.lock().unwrap_or_else(PoisonError::into_inner).spill.take() else { return Ok(()) };
+            let mut shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(e) = shard.lost.take() {
+                return Err(e);
+            }
+            let Some(spill) = shard.spill.take() else { return Ok(()) };
+            drop(shard);
             let mut file = spill.into_inner().map_err(std::io::IntoInnerError::into_error)?;
             let records = file.stream_position()? as usize / RECORD;
             file.rewind()?;
@@ -139,7 +190,11 @@ impl Seen {
                     Err(e) => return Err(e),
                 }
                 let u = Unchecked::read(&b);
-                if !seen.insert(u.identity) {
+                if seen.insert(u.identity) {
+                    if self.ledger {
+                        (first.lock().unwrap_or_else(PoisonError::into_inner))(&u);
+                    }
+                } else {
                     (repeat.lock().unwrap_or_else(PoisonError::into_inner))(&u);
                 }
             }
@@ -154,6 +209,51 @@ impl Seen {
             let s = s.lock().unwrap_or_else(PoisonError::into_inner);
             (n + s.ids.len(), spilled || s.spill.is_some())
         })
+    }
+}
+
+/// A shard's settled ledger: every denial it counted, one record each (49 bytes), in a
+/// temporary file until the partial is written.
+pub struct Ledger {
+    out: BufWriter<File>,
+    records: u64,
+    error: Option<std::io::Error>,
+}
+
+impl Ledger {
+    pub fn new() -> std::io::Result<Ledger> {
+        Ok(Ledger { out: BufWriter::with_capacity(1 << 16, tempfile::tempfile()?), records: 0, error: None })
+    }
+
+    /// Adds one denial (an error is kept for [`Ledger::copy_to`]).
+    pub fn push(&mut self, u: &Unchecked) {
+        if self.error.is_none() {
+            match u.write(&mut self.out) {
+                Ok(()) => self.records += 1,
+                Err(e) => self.error = Some(e),
+            }
+        }
+    }
+
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// Writes every record to `out`, as [`Unchecked::read_from`] reads them back.
+    pub fn copy_to(self, out: &mut dyn Write) -> std::io::Result<()> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let mut file = self.out.into_inner().map_err(std::io::IntoInnerError::into_error)?;
+        file.rewind()?;
+        let copied = std::io::copy(&mut file, out)?;
+        if copied != self.records * RECORD as u64 {
+            return Err(std::io::Error::other(format!(
+                "the ledger holds {copied} bytes, not {} records",
+                self.records
+            )));
+        }
+        Ok(())
     }
 }
 
