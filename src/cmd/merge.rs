@@ -20,6 +20,9 @@ use crate::plan::{self, usage};
 use crate::report::escape::display;
 use crate::sink::Destination;
 
+/// Companions read from a partial before the collector takes them.
+const COMPANIONS_BATCH: usize = 1024;
+
 pub fn run(args: &MergeArgs) -> Result<Exit> {
     let started = Instant::now();
     let aws = plan::aws_options(&args.aws);
@@ -39,8 +42,8 @@ pub fn run(args: &MergeArgs) -> Result<Exit> {
         let name = at.name();
         let file = at.open(&aws)?.ok_or_else(|| anyhow!("the partial {} does not exist", display(&name)))?;
         let cannot = |e: &dyn std::fmt::Display| anyhow!("the partial {} cannot be merged: {e}", display(&name));
-        let partial = crate::partial::read(std::io::BufReader::with_capacity(1 << 16, file)).map_err(|e| cannot(&e))?;
-        let header = partial.header;
+        let (header, denials, mut body) =
+            crate::partial::read(std::io::BufReader::with_capacity(1 << 16, file)).map_err(|e| cannot(&e))?;
         match &first {
             None => first = Some((name.clone(), header.clone())),
             Some((first_name, h)) => {
@@ -61,7 +64,18 @@ pub fn run(args: &MergeArgs) -> Result<Exit> {
         if let Some(other) = seen.insert(header.shard.index, name.clone()) {
             bail!("shard {} is given twice: {} and {}", header.shard, display(&other), display(&name));
         }
-        collector.absorb(header.stats, partial.denials, partial.ledger, partial.events).map_err(|e| cannot(&e))?;
+        // The companions a batch at a time, then the ledger a record at a time: a partial is
+        // never held whole.
+        collector.absorb(header.stats, denials);
+        let mut batch = Vec::new();
+        while let Some(e) = body.next_companion().map_err(|e| cannot(&e))? {
+            batch.push(e);
+            if batch.len() == COMPANIONS_BATCH {
+                collector.add_companions(std::mem::take(&mut batch));
+            }
+        }
+        collector.add_companions(batch);
+        collector.absorb_ledger(body.ledger().map_err(|e| cannot(&e))?).map_err(|e| cannot(&e))?;
     }
     let (_, header) = first.ok_or_else(|| usage("give the partials to merge"))?;
     let missing: Vec<String> = (0..header.shard.count)

@@ -54,7 +54,30 @@ pub struct PartialOutput {
     pub stats: Stats,
     pub denials: Denials,
     pub ledger: tally::Ledger,
-    pub companions: Vec<Event>,
+    pub companions: Companions,
+}
+
+/// A shard's companions: the events kept whole, and the sessions, which stay compact until
+/// each is written (a shard keeps every one, as many as the trail's `AssumeRole` calls).
+pub struct Companions {
+    events: Vec<Event>,
+    sessions: Vec<Session>,
+}
+
+impl Companions {
+    pub fn len(&self) -> usize {
+        self.events.len() + self.sessions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Each companion, a session made an event only when its turn comes.
+    pub fn iter(&self) -> impl Iterator<Item = std::borrow::Cow<'_, Event>> {
+        let whole = self.events.iter().map(std::borrow::Cow::Borrowed);
+        whole.chain(self.sessions.iter().map(|s| std::borrow::Cow::Owned(s.to_event())))
+    }
 }
 
 #[derive(Default)]
@@ -144,7 +167,7 @@ impl Session {
         Session { event_time_ms: e.event_time_ms, packed: packed.into_boxed_slice() }
     }
 
-    fn into_event(self) -> Event {
+    fn to_event(&self) -> Event {
         let mut at = 0;
         let mut next = || {
             let len = u32::from_le_bytes(self.packed[at..at + 4].try_into().expect("4 bytes"));
@@ -293,19 +316,25 @@ impl Collector {
         self.add_keyed(report.events, report.keys);
     }
 
-    /// Adds a shard's partial (a merge's): its accounting, its tallies with its ledger, and its
-    /// companions. An error is the ledger failing to read.
-    pub fn absorb(
-        &mut self,
-        stats: Stats,
-        denials: Denials,
-        ledger: impl Iterator<Item = std::io::Result<tally::Unchecked>>,
-        companions: Vec<Event>,
-    ) -> std::io::Result<()> {
+    /// Adds a shard's accounting and tallies (a merge's); its companions and its ledger follow
+    /// ([`Collector::add_companions`], [`Collector::absorb_ledger`]).
+    pub fn absorb(&mut self, stats: Stats, denials: Denials) {
         self.stats.absorb(stats);
-        self.denials.absorb_partial(denials, ledger)?;
+        self.denials.absorb(denials);
+    }
+
+    /// Adds some of a shard's companions.
+    pub fn add_companions(&mut self, companions: Vec<Event>) {
         self.add_keyed(companions, Vec::new());
-        Ok(())
+    }
+
+    /// Takes a shard's ledger, after its tallies: the denials another shard counted too are
+    /// taken back. An error is the ledger failing to read.
+    pub fn absorb_ledger(
+        &mut self,
+        ledger: impl Iterator<Item = std::io::Result<tally::Unchecked>>,
+    ) -> std::io::Result<()> {
+        self.denials.absorb_ledger(ledger)
     }
 
     /// Adds events with their [`tally::Keys`] (computed here when not given).
@@ -388,13 +417,18 @@ impl Collector {
     /// failing to be written or read back.
     pub fn finish_partial(mut self) -> std::io::Result<PartialOutput> {
         let ledger = self.denials.settle_ledger()?;
-        let companions = self.companions(true);
+        let sessions = std::mem::take(&mut self.sessions).into_values().collect();
+        let companions = Companions { events: self.companions(false), sessions };
         if let Some(tap) = &self.tap {
             let mut tap = lock(tap);
             // A shard cannot know the other shards' callers: its provisional copies stand,
             // but those it withdrew itself.
             tap.settle(&self.denials.take_withdrawn().into_iter().collect(), &tally::LearnedOwners::default());
-            tap.kept(&companions.iter().collect::<Vec<_>>());
+            tap.kept(&companions.events.iter().collect::<Vec<_>>());
+            for batch in companions.sessions.chunks(TAPPED_BATCH) {
+                let events: Vec<Event> = batch.iter().map(Session::to_event).collect();
+                tap.kept_owned(events);
+            }
         }
         self.stats.failed.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(PartialOutput { stats: self.stats, denials: std::mem::take(&mut self.denials), ledger, companions })
@@ -406,7 +440,7 @@ impl Collector {
         for (key, session) in std::mem::take(&mut self.sessions) {
             // Only the keys a target used are needed; the rest are dropped unread.
             if all_sessions || self.used_keys.contains(&key) {
-                self.companions.push(vec![session.into_event()]);
+                self.companions.push(vec![session.to_event()]);
             }
         }
         dedupe(flatten(std::mem::take(&mut self.companions))).0

@@ -43,11 +43,11 @@ pub struct Header {
 
 /// Writes a partial: the header, the tallies, each companion, then the ledger (whose size the
 /// header must give).
-pub fn write<'a>(
+pub fn write(
     out: impl Write,
     header: &Header,
     denials: &Denials,
-    events: impl Iterator<Item = &'a Event>,
+    events: impl Iterator<Item = impl std::borrow::Borrow<Event>>,
     ledger: Ledger,
 ) -> std::io::Result<()> {
     let mut gz = GzEncoder::new(out, Compression::fast());
@@ -56,51 +56,69 @@ pub fn write<'a>(
     serde_json::to_writer(&mut gz, denials)?;
     gz.write_all(b"\n")?;
     for e in events {
-        serde_json::to_writer(&mut gz, e)?;
+        serde_json::to_writer(&mut gz, e.borrow())?;
         gz.write_all(b"\n")?;
     }
     ledger.copy_to(&mut gz)?;
     gz.finish()?.flush()
 }
 
-/// A partial read up to its ledger, whose records are read as they are asked for.
-pub struct Partial<R: Read> {
-    pub header: Header,
-    pub denials: Denials,
-    pub events: Vec<Event>,
-    pub ledger: Records<R>,
+/// The rest of a partial after its tallies: its companions, then its ledger, each read as it
+/// is asked for.
+pub struct Body<R: Read> {
+    r: BufReader<MultiGzDecoder<R>>,
+    line: String,
+    events: u64,
+    read: u64,
+    ledger: u64,
 }
 
-/// Reads a partial but its ledger; any defect is an error saying what is wrong with it.
-pub fn read<R: Read>(input: R) -> Result<Partial<R>, String> {
-    let mut r = BufReader::new(MultiGzDecoder::new(input));
-    let mut line = String::new();
-    let mut next = |r: &mut BufReader<MultiGzDecoder<R>>| -> std::io::Result<Option<String>> {
-        line.clear();
-        Ok((r.read_line(&mut line)? > 0).then(|| line.clone()))
-    };
-    let first = next(&mut r).map_err(|e| format!("not a gzip'd partial ({e})"))?.ok_or("it is empty")?;
-    let header: Header = serde_json::from_str(&first).map_err(|e| format!("no partial header ({e})"))?;
+/// Reads a partial's header and tallies; any defect is an error saying what is wrong with it.
+pub fn read<R: Read>(input: R) -> Result<(Header, Denials, Body<R>), String> {
+    let mut body =
+        Body { r: BufReader::new(MultiGzDecoder::new(input)), line: String::new(), events: 0, read: 0, ledger: 0 };
+    let first = body.next_line().map_err(|e| format!("not a gzip'd partial ({e})"))?.ok_or("it is empty")?;
+    let header: Header = serde_json::from_str(first).map_err(|e| format!("no partial header ({e})"))?;
     if header.format.starts_with("denytrail-partial") && header.format != FORMAT {
         return Err(format!("it was written by an older denytrail ({}); run its shards again", header.version));
     }
     if header.format != FORMAT {
         return Err(format!("not a denytrail partial (format '{}')", header.format));
     }
-    let tallies = next(&mut r).map_err(|e| format!("cut short in its tallies ({e})"))?.ok_or("it has no tallies")?;
-    let mut denials: Denials =
-        serde_json::from_str(&tallies).map_err(|e| format!("its tallies are not valid ({e})"))?;
+    let tallies =
+        body.next_line().map_err(|e| format!("cut short in its tallies ({e})"))?.ok_or("it has no tallies")?;
+    let mut denials: Denials = serde_json::from_str(tallies).map_err(|e| format!("its tallies are not valid ({e})"))?;
     denials.reindex();
-    let mut events = Vec::with_capacity(header.events.min(1 << 20) as usize);
-    for n in 0..header.events {
-        let line = next(&mut r)
-            .map_err(|e| format!("unreadable after {n} events ({e})"))?
-            .ok_or_else(|| format!("it holds {n} events where its header says {}", header.events))?;
-        let e: Event = serde_json::from_str(&line).map_err(|e| format!("event {} is not valid ({e})", n + 1))?;
-        events.push(e);
+    (body.events, body.ledger) = (header.events, header.ledger);
+    Ok((header, denials, body))
+}
+
+impl<R: Read> Body<R> {
+    fn next_line(&mut self) -> std::io::Result<Option<&str>> {
+        self.line.clear();
+        Ok((self.r.read_line(&mut self.line)? > 0).then_some(self.line.as_str()))
     }
-    let ledger = Records { r, left: header.ledger, done: false };
-    Ok(Partial { header, denials, events, ledger })
+
+    /// The next companion, or `None` after the last the header counts.
+    pub fn next_companion(&mut self) -> Result<Option<Event>, String> {
+        if self.read == self.events {
+            return Ok(None);
+        }
+        let (n, of) = (self.read, self.events);
+        let line = self
+            .next_line()
+            .map_err(|e| format!("unreadable after {n} events ({e})"))?
+            .ok_or_else(|| format!("it holds {n} events where its header says {of}"))?;
+        let e: Event = serde_json::from_str(line).map_err(|e| format!("event {} is not valid ({e})", n + 1))?;
+        self.read += 1;
+        Ok(Some(e))
+    }
+
+    /// The ledger's records (the companions not yet read are read and dropped first).
+    pub fn ledger(mut self) -> Result<Records<R>, String> {
+        while self.next_companion()?.is_some() {}
+        Ok(Records { r: self.r, left: self.ledger, done: false })
+    }
 }
 
 /// A partial's ledger, record by record; a record cut short, or anything after the last, is an
@@ -179,18 +197,24 @@ mod tests {
         let (denials, ledger) = counted();
         assert_eq!((denials.counted(), ledger.records()), (2, 2), "the repeat is counted once, in the ledger once");
         let bytes = written(&header(2, 2), &events);
-        let back = read(&bytes[..]).unwrap();
-        assert_eq!((&back.header, &back.events), (&header(2, 2), &events));
-        assert_eq!(back.denials.counted(), 2);
-        let records: Vec<Unchecked> = back.ledger.collect::<std::io::Result<_>>().unwrap();
+        let (h, d, mut body) = read(&bytes[..]).unwrap();
+        assert_eq!(h, header(2, 2));
+        assert_eq!(d.counted(), 2);
+        let mut back = Vec::new();
+        while let Some(e) = body.next_companion().unwrap() {
+            back.push(e);
+        }
+        assert_eq!(back, events);
+        let records: Vec<Unchecked> = body.ledger().unwrap().collect::<std::io::Result<_>>().unwrap();
         assert_eq!(records.len(), 2);
         assert_ne!(records[0].identity, records[1].identity);
 
         // Merged twice (the same shard's denials read by two), each denial counts once.
         let mut merged = Denials::merging(0);
         for _ in 0..2 {
-            let p = read(&bytes[..]).unwrap();
-            merged.absorb_partial(p.denials, p.ledger).unwrap();
+            let (_, d, body) = read(&bytes[..]).unwrap();
+            merged.absorb(d);
+            merged.absorb_ledger(body.ledger().unwrap()).unwrap();
         }
         merged.settle_merged().unwrap();
         assert_eq!(merged.counted(), 2);
@@ -198,8 +222,8 @@ mod tests {
         // Read to the end: the records, or what is wrong.
         let whole = |h: &Header, bytes: Option<Vec<u8>>| -> Result<usize, String> {
             let bytes = bytes.unwrap_or_else(|| written(h, &events));
-            let p = read(std::io::Cursor::new(bytes))?;
-            p.ledger.collect::<std::io::Result<Vec<_>>>().map(|r| r.len()).map_err(|e| e.to_string())
+            let (_, _, body) = read(std::io::Cursor::new(bytes))?;
+            body.ledger()?.collect::<std::io::Result<Vec<_>>>().map(|r| r.len()).map_err(|e| e.to_string())
         };
         assert_eq!(whole(&header(2, 2), None), Ok(2));
         assert!(whole(&header(3, 2), None).is_err(), "an event missing");
@@ -214,5 +238,8 @@ mod tests {
         assert!(read(&written(&other, &[])[..]).err().unwrap().contains("not a denytrail partial"));
         other.format = "denytrail-partial/3".into();
         assert!(read(&written(&other, &[])[..]).err().unwrap().contains("older denytrail"));
+        // The ledger after companions left unread: they are read past.
+        let (_, _, body) = read(&bytes[..]).unwrap();
+        assert_eq!(body.ledger().unwrap().count(), 2);
     }
 }

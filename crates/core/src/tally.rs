@@ -879,17 +879,13 @@ impl Denials {
         self.withdrawn.append(&mut withdrawn);
     }
 
-    /// Adds a shard's tallies (a merge's), with its ledger: a denial another partial counted
-    /// already is taken back. The identities go through the merge's set, which spills past its
-    /// limit ([`Denials::settle_merged`]); a provisional copy is in no ledger, and meets its
-    /// repeats by its `sharedEventID`. An error is the ledger failing to read.
-    pub fn absorb_partial(
-        &mut self,
-        other: Denials,
-        ledger: impl Iterator<Item = std::io::Result<Unchecked>>,
-    ) -> std::io::Result<()> {
+    /// Takes a shard's ledger (a merge's, after [`Denials::absorb`] of the shard's tallies): a
+    /// denial another partial counted already is taken back. The identities go through the
+    /// merge's set, which spills past its limit ([`Denials::settle_merged`]); a provisional copy
+    /// is in no ledger, and meets its repeats by its `sharedEventID`. An error is the ledger
+    /// failing to read.
+    pub fn absorb_ledger(&mut self, ledger: impl Iterator<Item = std::io::Result<Unchecked>>) -> std::io::Result<()> {
         let seen = self.merged.clone().expect("a merge's tallies (Denials::merging)");
-        self.absorb(other);
         for record in ledger {
             let record = record?;
             if seen.sight(record.identity, || Some(record)) == Sighting::Repeat {
@@ -1678,7 +1674,8 @@ mod tests {
             let mut back: Denials = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
             back.reindex();
             let mut r = &bytes[..];
-            merged.absorb_partial(back, (0..records).map(|_| Unchecked::read_from(&mut r))).unwrap();
+            merged.absorb(back);
+            merged.absorb_ledger((0..records).map(|_| Unchecked::read_from(&mut r))).unwrap();
             assert!(r.is_empty(), "the ledger's records, all read");
         }
         merged.settle_merged().unwrap();
