@@ -81,20 +81,16 @@ impl Destination {
             Destination::File(path) => {
                 std::fs::File::open(path).map(Some).with_context(|| format!("cannot open {}", path.display()))
             }
-            Destination::S3 { bucket, key } => download_to_file(aws, bucket, key),
+            Destination::S3 { bucket, key } => download(aws, bucket, key),
         }
     }
 
-    /// Reads the whole object or file; `None` when it does not exist (yet).
+    /// Reads the whole object or file (a `--baseline` report); `None` when it does not exist (yet).
     pub fn read(&self, aws: &AwsOptions) -> Result<Option<Vec<u8>>> {
-        match self {
-            Destination::Stdout => Err(anyhow!("stdout cannot be read")),
-            Destination::File(path) if !path.exists() => Ok(None),
-            Destination::File(path) => {
-                std::fs::read(path).map(Some).with_context(|| format!("cannot open {}", path.display()))
-            }
-            Destination::S3 { bucket, key } => download(aws, bucket, key),
-        }
+        let Some(mut file) = self.open(aws)? else { return Ok(None) };
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut file, &mut bytes).with_context(|| format!("cannot read {}", self.name()))?;
+        Ok(Some(bytes))
     }
 }
 
@@ -258,26 +254,9 @@ impl Bucket {
     }
 }
 
-/// Reads `s3://bucket/key` whole (a `--baseline` report); `None` when the object does not exist
-/// yet. Other refusals are one line, like the upload's.
-fn download(opts: &AwsOptions, bucket: &str, key: &str) -> Result<Option<Vec<u8>>> {
-    let runtime = runtime()?;
-    runtime.block_on(async {
-        let sdk = sdk_config(opts).await;
-        let client = s3_client_for(&sdk, opts, bucket).await.map_err(|p| refused("read", bucket, key, p))?;
-        let object = match client.get_object().bucket(bucket).key(key).send().await {
-            Ok(object) => object,
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => return Ok(None),
-            Err(err) => return Err(refused("read", bucket, key, Problem::of(&err))),
-        };
-        let body =
-            object.body.collect().await.map_err(|e| anyhow!("s3://{bucket}/{key}: cannot read the object: {e}"))?;
-        Ok(Some(body.into_bytes().to_vec()))
-    })
-}
-
-/// [`download`] into an anonymous temporary file, a chunk at a time.
-fn download_to_file(opts: &AwsOptions, bucket: &str, key: &str) -> Result<Option<std::fs::File>> {
+/// Downloads `s3://bucket/key` into an anonymous temporary file, a chunk at a time; `None` when
+/// the object does not exist (yet). Other refusals are one line, like the upload's.
+fn download(opts: &AwsOptions, bucket: &str, key: &str) -> Result<Option<std::fs::File>> {
     use std::io::Seek;
     let runtime = runtime()?;
     runtime.block_on(async {
