@@ -256,15 +256,19 @@ impl Collector {
         // A tap's set is not limited: what it was handed stays written, so a repeat must be
         // known when it comes.
         let limit = if self.tap.is_some() { usize::MAX } else { self.seen_limit.unwrap_or(tally::SEEN_LIMIT) };
-        let seen = if self.denials.keeps_ledger() {
-            // A shard's: the collector counts through the workers' ledger too.
+        let (seen, pending) = if self.denials.keeps_ledger() {
+            // A shard's: the collector counts through the workers' ledger too. Its waiting
+            // cross-account copies stay in memory: its partial carries them all.
             let seen = tally::Seen::ledger(limit);
             self.denials.share(seen.clone());
-            seen
+            (seen, None)
         } else {
-            tally::Seen::with_limit(limit)
+            let pending = tally::Pending::new();
+            self.denials.pending_in(pending.clone());
+            (tally::Seen::with_limit(limit), Some(pending))
         };
-        Some(Folder { seen, idle: Mutex::new(Vec::new()), companions: Mutex::default(), tap: self.tap.clone() })
+        let (idle, companions, tap) = (Mutex::new(Vec::new()), Mutex::default(), self.tap.clone());
+        Some(Folder { seen, pending, idle, companions, tap })
     }
 
     /// Adds what the workers folded (after the last report), and takes back the repeats among
@@ -288,7 +292,8 @@ impl Collector {
             // A shard's repeats are taken back as its ledger settles ([`Collector::finish_partial`]).
             return Ok(());
         }
-        folder.seen.repeats(|repeat| self.denials.retract_repeat(repeat))
+        folder.seen.repeats(|repeat| self.denials.retract_repeat(repeat))?;
+        self.denials.settle_pending()
     }
 
     /// Hands every kept event to `tap` as well.
@@ -460,6 +465,8 @@ impl Collector {
 /// for most to be dropped there.
 pub struct Folder {
     seen: Arc<tally::Seen>,
+    /// Where the cross-account copies past the limit wait (a scan's).
+    pending: Option<Arc<tally::Pending>>,
     /// Tallies not in use: one per worker busy at once.
     idle: Mutex<Vec<Folded>>,
     companions: Mutex<FoldedCompanions>,
@@ -508,8 +515,13 @@ impl Folder {
     /// Tallies for one object's targets, returned to the folder when dropped.
     pub fn hold(&self) -> Held<'_> {
         let popped = lock(&self.idle).pop();
-        let folded = popped
-            .unwrap_or_else(|| Folded { denials: Denials::sharing(self.seen.clone()), used_keys: HashSet::new() });
+        let folded = popped.unwrap_or_else(|| {
+            let mut denials = Denials::sharing(self.seen.clone());
+            if let Some(pending) = &self.pending {
+                denials.pending_in(pending.clone());
+            }
+            Folded { denials, used_keys: HashSet::new() }
+        });
         Held { folder: self, folded: Some(folded), tapped: Vec::new() }
     }
 }
