@@ -23,9 +23,10 @@
 //! of records, never on arrival order, so shards merge into exactly the state one scan builds.
 //! The identities that drop repeats exactly are held in memory up to [`SEEN_LIMIT`], then wait
 //! on disk ([`seen`]), as a shard's ledger does (every denial it counted, with where, for the
-//! merge: 49 bytes each on disk); what still grows in memory is the groups (their exemplars
-//! shared between their samples) and the weaker copies of cross-account requests held until
-//! their caller's copy is known.
+//! merge: 49 bytes each on disk), and so do the weaker copies of cross-account requests waiting
+//! for their callers' copies past [`PENDING_LIMIT`] ([`pending`]; a shard holds its own, which
+//! its partial carries). What still grows in memory is the groups (their exemplars shared
+//! between their samples).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::{BuildHasher, Hasher};
