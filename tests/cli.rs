@@ -914,8 +914,9 @@ fn ctrl_c_exits_130_and_leaves_no_output() {
 }
 
 /// The same trail read twice (a symlinked second copy): with the identities spilled to disk
-/// from the first (`DENYTRAIL_SEEN_LIMIT=0`), every repeat is still dropped, and the report is
-/// the one a scan holding them all in memory writes.
+/// from the first (`DENYTRAIL_SEEN_LIMIT=0`), and the bucket owners' copies of cross-account
+/// requests with them, every repeat is still dropped, every owner's copy whose caller's copy was
+/// read is withdrawn, and the report is the one a scan holding them all in memory writes.
 #[test]
 fn identities_spilled_to_disk_drop_repeats_as_held_ones_do() {
     let dir = tempfile::tempdir().unwrap();

@@ -242,7 +242,8 @@ impl Collector {
     }
 
     /// Holds at most about `limit` identities in memory while folding (the rest are checked
-    /// for repeats from disk at the end); [`tally::SEEN_LIMIT`] unless set.
+    /// for repeats from disk at the end), and `limit` waiting cross-account copies of each kind
+    /// ([`tally::Pending`]); [`tally::SEEN_LIMIT`] and [`tally::PENDING_LIMIT`] unless set.
     pub fn with_seen_limit(mut self, limit: usize) -> Collector {
         self.seen_limit = Some(limit);
         self
@@ -263,7 +264,7 @@ impl Collector {
             self.denials.share(seen.clone());
             (seen, None)
         } else {
-            let pending = tally::Pending::new();
+            let pending = tally::Pending::with_limit(self.seen_limit.unwrap_or(tally::PENDING_LIMIT));
             self.denials.pending_in(pending.clone());
             (tally::Seen::with_limit(limit), Some(pending))
         };

@@ -690,9 +690,11 @@ impl Denials {
     }
 
     /// A merge's tallies: the partials' repeats are dropped through a set of their identities
-    /// that holds about `limit` in memory and spills the rest ([`Denials::settle_merged`]).
+    /// that holds about `limit` in memory and spills the rest ([`Denials::settle_merged`]); the
+    /// waiting cross-account copies spill past `limit` of each kind too.
     pub fn merging(limit: usize) -> Denials {
-        Denials { merged: Some(Seen::with_limit(limit)), pending: Some(Pending::new()), ..Denials::default() }
+        let (merged, pending) = (Some(Seen::with_limit(limit)), Some(Pending::with_limit(limit)));
+        Denials { merged, pending, ..Denials::default() }
     }
 
     /// Spills the waiting cross-account copies past its limit to `pending` (shared by a
