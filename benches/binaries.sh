@@ -22,3 +22,13 @@ outage_trail() {
     fi
     echo "$dir"
 }
+
+# bench_setup DEFAULT ARGS...: `sizes`, the arguments or else the sizes in DEFAULT, and `work`, a
+# scratch directory removed on exit.
+bench_setup() {
+    local default="$1"
+    shift
+    read -r -a sizes <<< "${*:-$default}"
+    work="$(mktemp -d)"
+    trap 'rm -rf "$work"' EXIT
+}

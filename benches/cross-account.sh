@@ -16,10 +16,7 @@ set -euo pipefail
 
 # shellcheck source=benches/binaries.sh
 . "$(dirname "$0")/binaries.sh"
-sizes=("${@:-1000000 2000000}")
-read -r -a sizes <<< "${sizes[*]}"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+bench_setup "1000000 2000000" "$@"
 
 # trail N: a trail of N owner copies, 5,000 to a file, written once.
 trail() {

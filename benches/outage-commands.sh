@@ -16,11 +16,7 @@ set -euo pipefail
 
 # shellcheck source=benches/binaries.sh
 . "$(dirname "$0")/binaries.sh"
-sizes=("${@:-1GiB 2GiB 4GiB}")
-read -r -a sizes <<< "${sizes[*]}"
-
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+bench_setup "1GiB 2GiB 4GiB" "$@"
 sql="SELECT principal, COUNT(*) AS denied FROM events WHERE role = 'target' GROUP BY principal ORDER BY denied DESC"
 
 # run BINARY COMMAND TRAIL: prints "wall_s rss_mib"; exit statuses 0 and 3 (findings) pass.
