@@ -843,10 +843,12 @@ impl Denials {
     /// Notes a caller's copy of a cross-account request (the first of its group), or writes it
     /// out past the limit.
     fn caller(&mut self, shared: u128, group: u32) {
-        if let Some(pending) = self.pending.clone()
+        // The `Arc` is cloned only to spill: callers' copies are a seventh of an outage's denials.
+        if let Some(pending) = &self.pending
             && self.callers.len() >= pending.limit()
             && !self.callers.contains_key(&shared)
         {
+            let pending = pending.clone();
             let group = self.key_hash(group);
             return pending.write(&Waiting::Caller { shared, group });
         }
@@ -856,10 +858,11 @@ impl Denials {
     /// Keeps the best-named of the weaker copies of one request; another is withdrawn now. Past
     /// the limit a copy of a request not held is written out instead.
     fn provide(&mut self, shared: u128, p: Provisional) {
-        if let Some(pending) = self.pending.clone()
+        if let Some(pending) = &self.pending
             && self.provisional.len() >= pending.limit()
             && !self.provisional.contains_key(&shared)
         {
+            let pending = pending.clone();
             let copy = SpilledCopy {
                 shared,
                 group: self.key_hash(p.group),
