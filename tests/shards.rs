@@ -72,7 +72,8 @@ fn shards_of_the_sample_trail_merge_into_one_scan() {
 
 /// The sample trail read twice (a symlinked copy), so that shards count the same records: the
 /// merge drops every repeat whether it holds the identities or spills them all to disk, and
-/// so do shards whose ledgers hold none in memory (each shard's own repeats found on disk).
+/// so do shards whose ledgers hold none in memory (each shard's own repeats found on disk, and
+/// its bucket owners' copies of cross-account requests carried to the merge from disk).
 #[test]
 fn a_merge_that_spills_its_identities_drops_the_same_repeats() {
     let dir = tempfile::tempdir().unwrap();

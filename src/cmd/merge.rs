@@ -75,6 +75,8 @@ pub fn run(args: &MergeArgs) -> Result<Exit> {
             }
         }
         collector.add_companions(batch);
+        let waiting = body.waiting().map_err(|e| cannot(&e))?;
+        collector.absorb_waiting(waiting).map_err(|e| cannot(&format!("its waiting copies are unreadable ({e})")))?;
         collector.absorb_ledger(body.ledger().map_err(|e| cannot(&e))?).map_err(|e| cannot(&e))?;
     }
     let (_, header) = first.ok_or_else(|| usage("give the partials to merge"))?;

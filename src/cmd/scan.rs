@@ -153,7 +153,7 @@ fn write_partial(
     out: PartialOutput,
     quiet: bool,
 ) -> Result<Exit> {
-    let PartialOutput { stats, denials, ledger, companions } = out;
+    let PartialOutput { stats, denials, waiting, ledger, companions } = out;
     let header = crate::partial::Header {
         format: crate::partial::FORMAT.into(),
         version: env!("CARGO_PKG_VERSION").into(),
@@ -161,10 +161,11 @@ fn write_partial(
         shard,
         stats,
         events: companions.len() as u64,
+        waiting: waiting.bytes(),
         ledger: ledger.records(),
     };
     to.deliver(aws, "application/gzip", |w| {
-        Ok(crate::partial::write(w, &header, &denials, companions.iter(), ledger)?)
+        Ok(crate::partial::write(w, &header, &denials, companions.iter(), waiting, ledger)?)
     })?;
     if !quiet {
         let s = &header.stats;

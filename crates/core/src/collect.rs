@@ -53,6 +53,8 @@ impl ScanOutput {
 pub struct PartialOutput {
     pub stats: Stats,
     pub denials: Denials,
+    /// The waiting cross-account copies past the limit, on disk.
+    pub waiting: tally::Spilled,
     pub ledger: tally::Ledger,
     pub companions: Companions,
 }
@@ -257,19 +259,20 @@ impl Collector {
         // A tap's set is not limited: what it was handed stays written, so a repeat must be
         // known when it comes.
         let limit = if self.tap.is_some() { usize::MAX } else { self.seen_limit.unwrap_or(tally::SEEN_LIMIT) };
-        let (seen, pending) = if self.denials.keeps_ledger() {
-            // A shard's: the collector counts through the workers' ledger too. Its waiting
-            // cross-account copies stay in memory: its partial carries them all.
+        let seen = if self.denials.keeps_ledger() {
+            // A shard's: the collector counts through the workers' ledger too.
             let seen = tally::Seen::ledger(limit);
             self.denials.share(seen.clone());
-            (seen, None)
+            seen
         } else {
-            let pending = tally::Pending::with_limit(self.seen_limit.unwrap_or(tally::PENDING_LIMIT));
-            self.denials.pending_in(pending.clone());
-            (tally::Seen::with_limit(limit), Some(pending))
+            tally::Seen::with_limit(limit)
         };
+        // The waiting cross-account copies past the limit: a scan settles them at the end, a
+        // shard's partial carries them to the merge.
+        let pending = tally::Pending::with_limit(self.seen_limit.unwrap_or(tally::PENDING_LIMIT));
+        self.denials.pending_in(pending.clone());
         let (idle, companions, tap) = (Mutex::new(Vec::new()), Mutex::default(), self.tap.clone());
-        Some(Folder { seen, pending, idle, companions, tap })
+        Some(Folder { seen, pending: Some(pending), idle, companions, tap })
     }
 
     /// Adds what the workers folded (after the last report), and takes back the repeats among
@@ -332,6 +335,12 @@ impl Collector {
     /// Adds some of a shard's companions.
     pub fn add_companions(&mut self, companions: Vec<Event>) {
         self.add_keyed(companions, Vec::new());
+    }
+
+    /// Takes a shard's waiting cross-account copies written out, after its tallies. An error is
+    /// `r` failing to read, or holding something else.
+    pub fn absorb_waiting(&mut self, r: impl std::io::Read) -> std::io::Result<()> {
+        self.denials.absorb_spilled(r)
     }
 
     /// Takes a shard's ledger, after its tallies: the denials another shard counted too are
@@ -423,6 +432,7 @@ impl Collector {
     /// failing to be written or read back.
     pub fn finish_partial(mut self) -> std::io::Result<PartialOutput> {
         let ledger = self.denials.settle_ledger()?;
+        let waiting = self.denials.take_spilled()?;
         let sessions = std::mem::take(&mut self.sessions).into_values().collect();
         let companions = Companions { events: self.companions(false), sessions };
         if let Some(tap) = &self.tap {
@@ -437,7 +447,8 @@ impl Collector {
             }
         }
         self.stats.failed.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(PartialOutput { stats: self.stats, denials: std::mem::take(&mut self.denials), ledger, companions })
+        let denials = std::mem::take(&mut self.denials);
+        Ok(PartialOutput { stats: self.stats, denials, waiting, ledger, companions })
     }
 
     fn companions(&mut self, all_sessions: bool) -> Vec<Event> {

@@ -3,10 +3,12 @@
 //! The file is gzip'd: JSON lines of a header (format, denytrail version, the filter it was
 //! made with, the shard, and the shard's whole accounting), the shard's unsettled denial
 //! tallies ([`crate::tally::Denials`]) and one companion event each (sessions included, since a
-//! session may serve another shard's targets); then the shard's ledger, one 49-byte record per
-//! denial it counted (its identity and where it was counted), so denials two shards both read
-//! are counted once. Its size follows the groups, the distinct denials and the companions, not
-//! the denied events' fields; and neither the shard nor the merge holds the ledger in memory.
+//! session may serve another shard's targets); then the bucket owners' copies of cross-account
+//! requests (and callers' copies) that waited on disk past the limit, as they were written; then
+//! the shard's ledger, one 49-byte record per denial it counted (its identity and where it was
+//! counted), so denials two shards both read are counted once. Its size follows the groups, the
+//! distinct denials and the companions, not the denied events' fields; and neither the shard nor
+//! the merge holds the ledger or the spilled copies in memory.
 //! `merge` refuses partials of another version or filter, a shard given twice, and a missing
 //! shard, naming the file or the shard.
 
@@ -20,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::event::Event;
 use crate::shard::Shard;
 use crate::stats::Stats;
-use crate::tally::{Denials, Ledger, Unchecked};
+use crate::tally::{Denials, Ledger, Spilled, Unchecked};
 
 /// Changes whenever what a partial holds changes meaning (4: the ledger follows the companions,
 /// in binary records).
@@ -37,17 +39,20 @@ pub struct Header {
     pub stats: Stats,
     /// Companion events that follow the tallies.
     pub events: u64,
-    /// Ledger records that follow the companions.
+    /// Bytes of waiting cross-account copies that follow the companions (those past the limit).
+    pub waiting: u64,
+    /// Ledger records that follow them.
     pub ledger: u64,
 }
 
-/// Writes a partial: the header, the tallies, each companion, then the ledger (whose size the
-/// header must give).
+/// Writes a partial: the header, the tallies, each companion, the waiting copies written out,
+/// then the ledger (whose sizes the header must give).
 pub fn write(
     out: impl Write,
     header: &Header,
     denials: &Denials,
     events: impl Iterator<Item = impl std::borrow::Borrow<Event>>,
+    waiting: Spilled,
     ledger: Ledger,
 ) -> std::io::Result<()> {
     let mut gz = GzEncoder::new(out, Compression::fast());
@@ -59,6 +64,7 @@ pub fn write(
         serde_json::to_writer(&mut gz, e.borrow())?;
         gz.write_all(b"\n")?;
     }
+    waiting.copy_to(&mut gz)?;
     ledger.copy_to(&mut gz)?;
     gz.finish()?.flush()
 }
@@ -70,13 +76,14 @@ pub struct Body<R: Read> {
     line: String,
     events: u64,
     read: u64,
+    waiting: u64,
     ledger: u64,
 }
 
 /// Reads a partial's header and tallies; any defect is an error saying what is wrong with it.
 pub fn read<R: Read>(input: R) -> Result<(Header, Denials, Body<R>), String> {
-    let mut body =
-        Body { r: BufReader::new(MultiGzDecoder::new(input)), line: String::new(), events: 0, read: 0, ledger: 0 };
+    let r = BufReader::new(MultiGzDecoder::new(input));
+    let mut body = Body { r, line: String::new(), events: 0, read: 0, waiting: 0, ledger: 0 };
     let first = body.next_line().map_err(|e| format!("not a gzip'd partial ({e})"))?.ok_or("it is empty")?;
     let header: Header = serde_json::from_str(first).map_err(|e| format!("no partial header ({e})"))?;
     if header.format.starts_with("denytrail-partial") && header.format != FORMAT {
@@ -89,7 +96,7 @@ pub fn read<R: Read>(input: R) -> Result<(Header, Denials, Body<R>), String> {
         body.next_line().map_err(|e| format!("cut short in its tallies ({e})"))?.ok_or("it has no tallies")?;
     let mut denials: Denials = serde_json::from_str(tallies).map_err(|e| format!("its tallies are not valid ({e})"))?;
     denials.reindex();
-    (body.events, body.ledger) = (header.events, header.ledger);
+    (body.events, body.waiting, body.ledger) = (header.events, header.waiting, header.ledger);
     Ok((header, denials, body))
 }
 
@@ -114,9 +121,17 @@ impl<R: Read> Body<R> {
         Ok(Some(e))
     }
 
-    /// The ledger's records (the companions not yet read are read and dropped first).
-    pub fn ledger(mut self) -> Result<Records<R>, String> {
+    /// The waiting copies' bytes, after the companions (those not yet read are read and dropped
+    /// first); read them to their end before [`Body::ledger`].
+    pub fn waiting(&mut self) -> Result<std::io::Take<&mut BufReader<MultiGzDecoder<R>>>, String> {
         while self.next_companion()?.is_some() {}
+        let n = std::mem::take(&mut self.waiting);
+        Ok((&mut self.r).take(n))
+    }
+
+    /// The ledger's records (the companions and waiting copies not yet read are read past first).
+    pub fn ledger(mut self) -> Result<Records<R>, String> {
+        std::io::copy(&mut self.waiting()?, &mut std::io::sink()).map_err(|e| format!("unreadable ({e})"))?;
         Ok(Records { r: self.r, left: self.ledger, done: false })
     }
 }
@@ -167,6 +182,7 @@ mod tests {
             shard: Shard::new(1, 4).unwrap(),
             stats,
             events,
+            waiting: 0,
             ledger,
         }
     }
@@ -184,7 +200,7 @@ mod tests {
     fn written(h: &Header, events: &[Event]) -> Vec<u8> {
         let (denials, ledger) = counted();
         let mut bytes = Vec::new();
-        write(&mut bytes, h, &denials, events.iter(), ledger).unwrap();
+        write(&mut bytes, h, &denials, events.iter(), Spilled::none(), ledger).unwrap();
         bytes
     }
 

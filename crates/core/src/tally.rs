@@ -24,9 +24,9 @@
 //! The identities that drop repeats exactly are held in memory up to [`SEEN_LIMIT`], then wait
 //! on disk ([`seen`]), as a shard's ledger does (every denial it counted, with where, for the
 //! merge: 49 bytes each on disk), and so do the weaker copies of cross-account requests waiting
-//! for their callers' copies past [`PENDING_LIMIT`] ([`pending`]; a shard holds its own, which
-//! its partial carries). What still grows in memory is the groups (their exemplars shared
-//! between their samples).
+//! for their callers' copies past [`PENDING_LIMIT`] ([`pending`]; a shard's partial carries its
+//! own to the merge). What still grows in memory is the groups (their exemplars shared between
+//! their samples).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::{BuildHasher, Hasher};
@@ -58,7 +58,7 @@ pub type Identity = u128;
 
 mod pending;
 mod seen;
-pub use pending::{PENDING_LIMIT, Pending};
+pub use pending::{PENDING_LIMIT, Pending, Spilled};
 use pending::{SpilledCopy, Waiting};
 use seen::Sighting;
 pub use seen::{Ledger, SEEN_LIMIT, Seen, Unchecked};
@@ -937,18 +937,9 @@ impl Denials {
                         }
                     }
                     Waiting::Copy(c) => {
-                        let Some(group) = self.group_by_key_hash(c.group) else { continue };
-                        let owner = c.owner.as_deref().map(|o| self.owner_index(o));
-                        let p = Provisional {
-                            group,
-                            class: c.class,
-                            time: c.time,
-                            identity: c.identity,
-                            pair: c.pair,
-                            rank: c.rank,
-                            owner,
-                        };
-                        self.provide_in(&mut copies, c.shared, p);
+                        if let Some(p) = self.provisional_of(&c) {
+                            self.provide_in(&mut copies, c.shared, p);
+                        }
                     }
                 }
             }
@@ -959,6 +950,40 @@ impl Denials {
             }
         }
         Ok(())
+    }
+
+    /// A shard's waiting copies written out, taken for its partial (none when nothing spilled).
+    pub fn take_spilled(&mut self) -> std::io::Result<Spilled> {
+        match &self.pending {
+            Some(pending) => pending.take_all(),
+            None => Ok(Spilled::none()),
+        }
+    }
+
+    /// Adds a shard's waiting copies written out (a merge's, after [`Denials::absorb`] of the
+    /// shard's tallies), as if each had come to this tally. An error is `r` failing to read, or
+    /// holding something else.
+    pub fn absorb_spilled(&mut self, r: impl std::io::Read) -> std::io::Result<()> {
+        pending::read_all(r, |w| match w {
+            Waiting::Caller { shared, group } => {
+                if let Some(g) = self.group_by_key_hash(group) {
+                    self.caller(shared, g);
+                }
+            }
+            Waiting::Copy(c) => {
+                if let Some(p) = self.provisional_of(&c) {
+                    self.provide(c.shared, p);
+                }
+            }
+        })
+    }
+
+    /// A spilled copy as this tally holds one: its group found by key hash, its owner by name.
+    fn provisional_of(&mut self, c: &SpilledCopy) -> Option<Provisional> {
+        let group = self.group_by_key_hash(c.group)?;
+        let owner = c.owner.as_deref().map(|o| self.owner_index(o));
+        let (class, time, identity, pair, rank) = (c.class, c.time, c.identity, c.pair, c.rank);
+        Some(Provisional { group, class, time, identity, pair, rank, owner })
     }
 
     /// Withdraws a provisional copy whose caller's copy (in group `caller`) was read: the

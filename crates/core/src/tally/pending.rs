@@ -94,6 +94,9 @@ impl Waiting {
             r.read_exact(&mut b16)?;
             Ok(u128::from_le_bytes(b16))
         };
+        if tag[0] > 1 {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "not a waiting copy"));
+        }
         let shared = u128_of(r)?;
         let group = u128_of(r)?;
         if tag[0] == 0 {
@@ -189,6 +192,23 @@ impl Pending {
         })
     }
 
+    /// Every entry written, taken as the files hold them (a shard's, for its partial).
+    pub(crate) fn take_all(&self) -> std::io::Result<Spilled> {
+        let mut spilled = Spilled { files: Vec::new(), bytes: 0 };
+        for k in 0..PARTS {
+            let mut part = self.part(k);
+            if let Some(e) = part.lost.take() {
+                return Err(e);
+            }
+            let Some(file) = part.file.take() else { continue };
+            let mut file = file.into_inner().map_err(std::io::IntoInnerError::into_error)?;
+            spilled.bytes += file.stream_position()?;
+            file.rewind()?;
+            spilled.files.push(file);
+        }
+        Ok(spilled)
+    }
+
     /// Partition `k`'s entries, taken (a second call finds none).
     pub(crate) fn take(&self, k: usize) -> std::io::Result<Vec<Waiting>> {
         let mut part = self.part(k);
@@ -206,6 +226,39 @@ impl Pending {
         }
         Ok(out)
     }
+}
+
+/// A shard's waiting copies written out, for its partial: [`Spilled::copy_to`] writes them as
+/// [`read_all`] reads them.
+pub struct Spilled {
+    files: Vec<File>,
+    bytes: u64,
+}
+
+impl Spilled {
+    pub fn none() -> Spilled {
+        Spilled { files: Vec::new(), bytes: 0 }
+    }
+
+    /// The bytes [`Spilled::copy_to`] writes.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    pub fn copy_to(self, out: &mut dyn Write) -> std::io::Result<()> {
+        for mut f in self.files {
+            std::io::copy(&mut f, out)?;
+        }
+        Ok(())
+    }
+}
+
+/// Every entry in `r` (to its end), each handed to `each`.
+pub(crate) fn read_all(mut r: impl Read, mut each: impl FnMut(Waiting)) -> std::io::Result<()> {
+    while let Some(w) = Waiting::read(&mut r)? {
+        each(w);
+    }
+    Ok(())
 }
 
 impl std::fmt::Debug for Pending {
