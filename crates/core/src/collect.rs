@@ -272,7 +272,7 @@ impl Collector {
         let pending = tally::Pending::with_limit(self.seen_limit.unwrap_or(tally::PENDING_LIMIT));
         self.denials.pending_in(pending.clone());
         let (idle, companions, tap) = (Mutex::new(Vec::new()), Mutex::default(), self.tap.clone());
-        Some(Folder { seen, pending: Some(pending), idle, companions, tap })
+        Some(Folder { seen, pending, idle, companions, tap })
     }
 
     /// Adds what the workers folded (after the last report), and takes back the repeats among
@@ -477,8 +477,8 @@ impl Collector {
 /// for most to be dropped there.
 pub struct Folder {
     seen: Arc<tally::Seen>,
-    /// Where the cross-account copies past the limit wait (a scan's).
-    pending: Option<Arc<tally::Pending>>,
+    /// Where the cross-account copies past the limit wait.
+    pending: Arc<tally::Pending>,
     /// Tallies not in use: one per worker busy at once.
     idle: Mutex<Vec<Folded>>,
     companions: Mutex<FoldedCompanions>,
@@ -529,9 +529,7 @@ impl Folder {
         let popped = lock(&self.idle).pop();
         let folded = popped.unwrap_or_else(|| {
             let mut denials = Denials::sharing(self.seen.clone());
-            if let Some(pending) = &self.pending {
-                denials.pending_in(pending.clone());
-            }
+            denials.pending_in(self.pending.clone());
             Folded { denials, used_keys: HashSet::new() }
         });
         Held { folder: self, folded: Some(folded), tapped: Vec::new() }

@@ -9,10 +9,11 @@
 //! settles one partition at a time, so the copies of one request always meet.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Seek, Write};
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::Identity;
+use super::seen::{rewound, spill_file};
 
 /// Waiting copies of each kind a tally holds in memory before it spills.
 pub const PENDING_LIMIT: usize = 1 << 16;
@@ -174,8 +175,8 @@ impl Pending {
             return;
         }
         if part.file.is_none() {
-            match tempfile::tempfile() {
-                Ok(f) => part.file = Some(BufWriter::with_capacity(1 << 16, f)),
+            match spill_file() {
+                Ok(f) => part.file = Some(f),
                 Err(e) => return part.lost = Some(e),
             }
         }
@@ -192,37 +193,33 @@ impl Pending {
         })
     }
 
+    /// Partition `k`'s file, taken and rewound, with its length (an entry that could not be
+    /// written is the error).
+    fn take_file(&self, k: usize) -> std::io::Result<Option<(File, u64)>> {
+        let mut part = self.part(k);
+        if let Some(e) = part.lost.take() {
+            return Err(e);
+        }
+        part.file.take().map(rewound).transpose()
+    }
+
     /// Every entry written, taken as the files hold them (a shard's, for its partial).
     pub(crate) fn take_all(&self) -> std::io::Result<Spilled> {
-        let mut spilled = Spilled { files: Vec::new(), bytes: 0 };
+        let mut spilled = Spilled::none();
         for k in 0..PARTS {
-            let mut part = self.part(k);
-            if let Some(e) = part.lost.take() {
-                return Err(e);
+            if let Some((file, bytes)) = self.take_file(k)? {
+                spilled.files.push(file);
+                spilled.bytes += bytes;
             }
-            let Some(file) = part.file.take() else { continue };
-            let mut file = file.into_inner().map_err(std::io::IntoInnerError::into_error)?;
-            spilled.bytes += file.stream_position()?;
-            file.rewind()?;
-            spilled.files.push(file);
         }
         Ok(spilled)
     }
 
     /// Partition `k`'s entries, taken (a second call finds none).
     pub(crate) fn take(&self, k: usize) -> std::io::Result<Vec<Waiting>> {
-        let mut part = self.part(k);
-        if let Some(e) = part.lost.take() {
-            return Err(e);
-        }
-        let Some(file) = part.file.take() else { return Ok(Vec::new()) };
-        drop(part);
-        let mut file = file.into_inner().map_err(std::io::IntoInnerError::into_error)?;
-        file.rewind()?;
-        let mut r = BufReader::with_capacity(1 << 16, file);
         let mut out = Vec::new();
-        while let Some(w) = Waiting::read(&mut r)? {
-            out.push(w);
+        if let Some((file, _)) = self.take_file(k)? {
+            read_all(BufReader::with_capacity(1 << 16, file), |w| out.push(w))?;
         }
         Ok(out)
     }

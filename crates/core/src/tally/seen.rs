@@ -177,19 +177,13 @@ impl Seen {
             }
             let Some(spill) = shard.spill.take() else { return Ok(()) };
             drop(shard);
-            let mut file = spill.into_inner().map_err(std::io::IntoInnerError::into_error)?;
-            let records = file.stream_position()? as usize / RECORD;
-            file.rewind()?;
+            let (file, bytes) = rewound(spill)?;
+            // Whole records: a write cut short by a full disk left the identity held.
+            let records = bytes as usize / RECORD;
             let mut seen: HashSet<Identity, Prehashed> = HashSet::with_capacity_and_hasher(records, Prehashed);
             let mut r = BufReader::with_capacity(1 << 16, file);
-            let mut b = [0u8; RECORD];
-            loop {
-                match r.read_exact(&mut b) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-                    Err(e) => return Err(e),
-                }
-                let u = Unchecked::read(&b);
+            for _ in 0..records {
+                let u = Unchecked::read_from(&mut r)?;
                 if seen.insert(u.identity) {
                     if self.ledger {
                         (first.lock().unwrap_or_else(PoisonError::into_inner))(&u);
@@ -222,7 +216,7 @@ pub struct Ledger {
 
 impl Ledger {
     pub fn new() -> std::io::Result<Ledger> {
-        Ok(Ledger { out: BufWriter::with_capacity(1 << 16, tempfile::tempfile()?), records: 0, error: None })
+        Ok(Ledger { out: spill_file()?, records: 0, error: None })
     }
 
     /// Adds one denial (an error is kept for [`Ledger::copy_to`]).
@@ -244,8 +238,7 @@ impl Ledger {
         if let Some(e) = self.error {
             return Err(e);
         }
-        let mut file = self.out.into_inner().map_err(std::io::IntoInnerError::into_error)?;
-        file.rewind()?;
+        let (mut file, _) = rewound(self.out)?;
         let copied = std::io::copy(&mut file, out)?;
         if copied != self.records * RECORD as u64 {
             return Err(std::io::Error::other(format!(
@@ -260,10 +253,23 @@ impl Ledger {
 impl Shard {
     fn write(&mut self, record: &Unchecked) -> std::io::Result<()> {
         if self.spill.is_none() {
-            self.spill = Some(BufWriter::with_capacity(1 << 16, tempfile::tempfile()?));
+            self.spill = Some(spill_file()?);
         }
         record.write(self.spill.as_mut().expect("just made"))
     }
+}
+
+/// A new anonymous temporary file to spill to, buffered.
+pub(super) fn spill_file() -> std::io::Result<BufWriter<File>> {
+    Ok(BufWriter::with_capacity(1 << 16, tempfile::tempfile()?))
+}
+
+/// A spill file written to the end, flushed and rewound to be read back, with its length.
+pub(super) fn rewound(spill: BufWriter<File>) -> std::io::Result<(File, u64)> {
+    let mut file = spill.into_inner().map_err(std::io::IntoInnerError::into_error)?;
+    let bytes = file.stream_position()?;
+    file.rewind()?;
+    Ok((file, bytes))
 }
 
 impl std::fmt::Debug for Seen {
