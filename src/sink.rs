@@ -150,6 +150,17 @@ impl PendingFile {
         Ok(())
     }
 
+    /// Replaces everything written so far with what `from` holds.
+    pub fn replace_with(&mut self, from: &mut File) -> Result<()> {
+        use std::io::Seek;
+        let name = self.path.display().to_string();
+        self.out.flush().with_context(|| format!("cannot write {name}"))?;
+        let file = self.out.get_mut();
+        file.set_len(0).and_then(|()| file.rewind()).with_context(|| format!("cannot write {name}"))?;
+        std::io::copy(from, file).with_context(|| format!("cannot write {name}"))?;
+        Ok(())
+    }
+
     /// Renames the finished file into place.
     pub fn commit(mut self) -> Result<()> {
         self.sync()?;
@@ -252,30 +263,41 @@ impl Bucket {
             Ok(())
         })
     }
+
+    /// An object written before, downloaded to a temporary file (to rewrite it).
+    pub fn get(&self, key: &str) -> Result<File> {
+        let found = self.runtime.block_on(fetch(&self.client, &self.name, key, self.what))?;
+        found.ok_or_else(|| anyhow!("s3://{}/{key}: the object written before is gone", self.name))
+    }
 }
 
 /// Downloads `s3://bucket/key` into an anonymous temporary file, a chunk at a time; `None` when
 /// the object does not exist (yet). Other refusals are one line, like the upload's.
 fn download(opts: &AwsOptions, bucket: &str, key: &str) -> Result<Option<std::fs::File>> {
-    use std::io::Seek;
     let runtime = runtime()?;
     runtime.block_on(async {
         let sdk = sdk_config(opts).await;
         let client = s3_client_for(&sdk, opts, bucket).await.map_err(|p| refused("read", bucket, key, p))?;
-        let mut object = match client.get_object().bucket(bucket).key(key).send().await {
-            Ok(object) => object,
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => return Ok(None),
-            Err(err) => return Err(refused("read", bucket, key, Problem::of(&err))),
-        };
-        let mut file = tempfile::tempfile().context("cannot make a temporary file")?;
-        while let Some(chunk) =
-            object.body.try_next().await.map_err(|e| anyhow!("s3://{bucket}/{key}: cannot read the object: {e}"))?
-        {
-            file.write_all(&chunk).context("cannot write a temporary file")?;
-        }
-        file.rewind().context("cannot read a temporary file")?;
-        Ok(Some(file))
+        fetch(&client, bucket, key, "the report").await
     })
+}
+
+/// GetObject into an anonymous temporary file, rewound; `None` when there is no such key.
+async fn fetch(client: &aws_sdk_s3::Client, bucket: &str, key: &str, what: &str) -> Result<Option<File>> {
+    use std::io::Seek;
+    let mut object = match client.get_object().bucket(bucket).key(key).send().await {
+        Ok(object) => object,
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => return Ok(None),
+        Err(err) => return Err(refused_what("read", what, bucket, key, Problem::of(&err))),
+    };
+    let mut file = tempfile::tempfile().context("cannot make a temporary file")?;
+    while let Some(chunk) =
+        object.body.try_next().await.map_err(|e| anyhow!("s3://{bucket}/{key}: cannot read the object: {e}"))?
+    {
+        file.write_all(&chunk).context("cannot write a temporary file")?;
+    }
+    file.rewind().context("cannot read a temporary file")?;
+    Ok(Some(file))
 }
 
 /// Why a report could not be written or read (`verb`), on one line.

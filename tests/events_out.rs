@@ -102,6 +102,69 @@ fn a_directory_gets_the_single_files_rows_partitioned_by_account_region_and_day(
     assert_eq!(got, expected, "the same rows, each under its own partition");
 }
 
+/// Every row under `to` (a file, or a directory of parts), as [`rows`] gives them, sorted.
+fn all_rows(to: &Path) -> Vec<(String, String)> {
+    let mut got = Vec::new();
+    if to.is_dir() {
+        for path in parquet_files(to) {
+            let partition = path.parent().unwrap().strip_prefix(to).unwrap().display().to_string();
+            got.extend(rows(&read(&path), Some(&partition)));
+        }
+    } else {
+        got = rows(&read(to), None);
+    }
+    got.sort();
+    got
+}
+
+/// Past the identities' limit (0 here: every identity waits on disk) a denial read twice is
+/// counted unchecked and written twice; at the end the files holding a second copy are
+/// rewritten without it, so the rows are those of a scan that holds every identity, and one
+/// row stands for each denial counted. Without the rewrite each repeat would be a second row.
+#[test]
+fn a_trail_read_twice_past_the_identities_limit_writes_each_denial_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let again = trail_again(dir.path());
+    let scan = |limit: Option<&str>, to: &str| -> (Option<i32>, Value, String) {
+        let mut c = bin();
+        c.args(["scan", "-f", "json", "-j", "2", "--events-out", to, &trail(), &again]);
+        if let Some(limit) = limit {
+            c.env("DENYTRAIL_SEEN_LIMIT", limit);
+        }
+        let o = c.output().unwrap();
+        (o.status.code(), serde_json::from_slice(&o.stdout).unwrap(), stderr(&o))
+    };
+    for layout in ["single", "hive"] {
+        let to = |name: &str| match layout {
+            "single" => format!("{}/{name}.parquet", dir.path().display()),
+            _ => format!("{}/{name}/", dir.path().display()),
+        };
+        let (held_code, held, _) = scan(None, &to("held"));
+        let (spilled_code, spilled, said) = scan(Some("0"), &to("spilled"));
+        assert_eq!(spilled_code, held_code, "{said}");
+        assert_eq!(denied_per_group(&spilled), denied_per_group(&held));
+        let (held_rows, spilled_rows) = (all_rows(Path::new(&to("held"))), all_rows(Path::new(&to("spilled"))));
+        assert_eq!(spilled_rows, held_rows, "{layout}: the same rows as with every identity held");
+        let files = if layout == "single" {
+            vec![PathBuf::from(to("spilled"))]
+        } else {
+            parquet_files(Path::new(&to("spilled")))
+        };
+        let targets: usize = files
+            .iter()
+            .map(|f| read(f))
+            .map(|df| (0..df.height()).filter(|&i| text(&df, "role", i).as_deref() == Some("target")).count())
+            .sum();
+        let unique = spilled["stats"]["events_unique"].as_u64().unwrap();
+        assert!(unique > 10);
+        assert_eq!(targets as u64, unique, "{layout}: one row per denial counted");
+        // The summary line counts the rows left.
+        let written = said.lines().find(|l| l.contains("rows written")).unwrap_or_else(|| panic!("{said}"));
+        let n: usize = written.split_whitespace().nth(2).unwrap().parse().unwrap();
+        assert_eq!(n, spilled_rows.len(), "{written}");
+    }
+}
+
 #[test]
 fn shards_write_into_one_directory_without_clashing() {
     let dir = tempfile::tempdir().unwrap();

@@ -193,7 +193,7 @@ pub fn spooled(from: EventsFrom, spool: &std::path::Path) -> Result<ScanOutput> 
                 companions.extend(others);
                 Ok(())
             })?;
-            copy.finish()?;
+            copy.finish(&Default::default())?;
             // The file holds events in the order the workers finished their objects; a scan's
             // own are in scan order, and what is read from either must not depend on it.
             denytrail_core::event::sort_events(&mut companions, Event::scan_order);

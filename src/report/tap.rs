@@ -1,8 +1,10 @@
 //! `--events-out` fed by the collector as events are kept ([`crate::collect::Tap`]), so the
 //! events are never all in memory. A bucket owner's copy of a cross-account request only stands
 //! if its caller's copy never turns up, and a caller's copy that names no bucket owner learns it
-//! from the owner's copy; both are known at the end: such copies wait in an anonymous temporary
-//! file (spilled, not held) and are written, completed or dropped, when settled.
+//! from the owner's copy; both are known at the end: such copies wait in anonymous temporary
+//! files (spilled, not held) and are written, completed or dropped, when settled. Past the
+//! identities' limit the same copy may come twice: the files are split by identity, and each
+//! is read back with a set of its own, so one copy stands (a 16th of them in memory at a time).
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -18,14 +20,18 @@ use crate::event::Event;
 
 /// Rows handed to the writer at once when provisional copies are read back.
 const BATCH: usize = 4096;
+/// Files the provisional copies are split into, by identity.
+const PARTS: usize = 16;
 
 #[derive(Default)]
 struct State {
     out: Option<EventsOut>,
     /// The first write error: it stops the writing (the scan goes on) and fails the command.
     error: Option<anyhow::Error>,
-    /// Provisional copies, one JSON line each: the identity, then the event.
-    spill: Option<BufWriter<File>>,
+    /// Provisional copies, one JSON line each (the identity, then the event), by identity.
+    spill: Vec<Option<BufWriter<File>>>,
+    /// The denials counted more than once ([`crate::collect::Tap::settle`]).
+    repeated: HashSet<Identity>,
 }
 
 impl State {
@@ -65,7 +71,7 @@ impl Stream {
         let Some(to) = state.out else { return Ok(()) };
         let name = to.target().name();
         let partitioned = to.target().is_partitioned();
-        let s = to.finish()?;
+        let s = to.finish(&state.repeated)?;
         if !quiet {
             let layout = if partitioned {
                 format!(" ({} files in {} partitions)", s.files, s.partitions)
@@ -90,13 +96,25 @@ impl crate::collect::Tap for Stream {
         });
     }
 
+    fn counted(&mut self, events: Vec<Event>, identities: Vec<Identity>) {
+        self.state().attempt(|s| match &mut s.out {
+            Some(out) => out.add_counted(events, identities),
+            None => Ok(()),
+        });
+    }
+
     fn provisional(&mut self, event: &Event, identity: Identity) {
         self.state().attempt(|s| {
-            if s.spill.is_none() {
-                let file = tempfile::tempfile().context("cannot make a temporary file for --events-out")?;
-                s.spill = Some(BufWriter::new(file));
+            if s.spill.is_empty() {
+                s.spill.resize_with(PARTS, || None);
             }
-            let w = s.spill.as_mut().expect("just made");
+            let part = &mut s.spill[(identity >> 124) as usize % PARTS];
+            let w = match part {
+                Some(w) => w,
+                None => part.insert(BufWriter::new(
+                    tempfile::tempfile().context("cannot make a temporary file for --events-out")?,
+                )),
+            };
             write!(w, "{identity:032x} ")?;
             serde_json::to_writer(&mut *w, event)?;
             w.write_all(b"\n")?;
@@ -104,11 +122,9 @@ impl crate::collect::Tap for Stream {
         });
     }
 
-    fn settle(&mut self, withdrawn: &HashSet<Identity>, owners: &LearnedOwners) {
+    fn settle(&mut self, withdrawn: &HashSet<Identity>, owners: &LearnedOwners, repeated: &HashSet<Identity>) {
         self.state().attempt(|s| {
-            let Some(spill) = s.spill.take() else { return Ok(()) };
-            let mut file = spill.into_inner().map_err(|e| e.into_error())?;
-            file.rewind()?;
+            s.repeated.extend(repeated);
             let mut batch: Vec<Event> = Vec::with_capacity(BATCH);
             let flush = |batch: &mut Vec<Event>, out: &mut Option<EventsOut>| -> Result<()> {
                 let batch = std::mem::take(batch);
@@ -117,18 +133,23 @@ impl crate::collect::Tap for Stream {
                     None => Ok(()),
                 }
             };
-            for line in BufReader::new(file).lines() {
-                let line = line?;
-                let (id, event) = line.split_once(' ').context("a damaged --events-out spill line")?;
-                let id = Identity::from_str_radix(id, 16).context("a damaged --events-out spill line")?;
-                if withdrawn.contains(&id) {
-                    continue;
-                }
-                let mut event: Event = serde_json::from_str(event)?;
-                owners.fill(&mut event);
-                batch.push(event);
-                if batch.len() == BATCH {
-                    flush(&mut batch, &mut s.out)?;
+            for part in std::mem::take(&mut s.spill).into_iter().flatten() {
+                let mut file = part.into_inner().map_err(|e| e.into_error())?;
+                file.rewind()?;
+                let mut stands: HashSet<Identity> = HashSet::new();
+                for line in BufReader::new(file).lines() {
+                    let line = line?;
+                    let (id, event) = line.split_once(' ').context("a damaged --events-out spill line")?;
+                    let id = Identity::from_str_radix(id, 16).context("a damaged --events-out spill line")?;
+                    if withdrawn.contains(&id) || !stands.insert(id) {
+                        continue;
+                    }
+                    let mut event: Event = serde_json::from_str(event)?;
+                    owners.fill(&mut event);
+                    batch.push(event);
+                    if batch.len() == BATCH {
+                        flush(&mut batch, &mut s.out)?;
+                    }
                 }
             }
             flush(&mut batch, &mut s.out)

@@ -17,18 +17,28 @@ use crate::tally::{self, Denials, Fate, GroupTally};
 
 /// Receives every event a scan keeps, once, as it is kept (`--events-out` streams from it).
 pub trait Tap {
-    /// Events kept for good: denials as they are counted, companions at the end.
+    /// Events kept for good: companions, and the provisional copies that stand.
     fn kept(&mut self, events: &[&Event]);
     /// [`Tap::kept`], handing the events over.
     fn kept_owned(&mut self, events: Vec<Event>) {
         self.kept(&events.iter().collect::<Vec<_>>());
     }
+    /// Targets as they are counted, each with its identity. Past the identities' limit a
+    /// denial is counted unchecked, and a repeat among those is known only when the counts
+    /// settle: [`Tap::settle`] names them, and one row of each must stand.
+    fn counted(&mut self, events: Vec<Event>, identities: Vec<tally::Identity>);
     /// A copy of a cross-account request settled only at the end ([`Tap::settle`]): a bucket
     /// owner's copy, withdrawn then if the caller's own copy turned up, or a caller's copy that
-    /// names no owner, which may learn it from the owner's copy.
+    /// names no owner, which may learn it from the owner's copy. The same copy may come twice.
     fn provisional(&mut self, event: &Event, identity: tally::Identity);
-    /// The provisional copies withdrawn (the others stand), and the owners learned.
-    fn settle(&mut self, withdrawn: &HashSet<tally::Identity>, owners: &tally::LearnedOwners);
+    /// The provisional copies withdrawn (the others stand, each once), the owners learned, and
+    /// the targets [`Tap::counted`] more than once.
+    fn settle(
+        &mut self,
+        withdrawn: &HashSet<tally::Identity>,
+        owners: &tally::LearnedOwners,
+        repeated: &HashSet<tally::Identity>,
+    );
 }
 
 /// What a scan produced: the accounting, the denials' tallies per group, the companions and,
@@ -256,9 +266,9 @@ impl Collector {
         if self.targets.is_some() {
             return None;
         }
-        // A tap's set is not limited: what it was handed stays written, so a repeat must be
-        // known when it comes.
-        let limit = if self.tap.is_some() { usize::MAX } else { self.seen_limit.unwrap_or(tally::SEEN_LIMIT) };
+        // With a tap too: it writes a denial when counted, and keeps one row of each repeat
+        // found among those counted unchecked ([`Tap::settle`]).
+        let limit = self.seen_limit.unwrap_or(tally::SEEN_LIMIT);
         let seen = if self.denials.keeps_ledger() {
             // A shard's: the collector counts through the workers' ledger too.
             let seen = tally::Seen::ledger(limit);
@@ -303,6 +313,7 @@ impl Collector {
     /// Hands every kept event to `tap` as well.
     pub fn with_tap(mut self, tap: Box<dyn Tap + Send>) -> Collector {
         self.tap = Some(Arc::new(Mutex::new(tap)));
+        self.denials.note_repeats();
         self
     }
 
@@ -356,7 +367,7 @@ impl Collector {
     fn add_keyed(&mut self, events: Vec<Event>, keys: Vec<tally::Keys>) {
         let keys = if keys.len() == events.len() { keys } else { events.iter().map(tally::Keys::wanted).collect() };
         let (mut targets, mut companions) = (Vec::new(), Vec::new());
-        let mut tapped: Vec<Event> = Vec::new();
+        let (mut tapped, mut identities): (Vec<Event>, Vec<tally::Identity>) = (Vec::new(), Vec::new());
         for (e, keys) in events.into_iter().zip(keys) {
             match e.role {
                 Some(EventRole::Companion) => {
@@ -378,7 +389,10 @@ impl Collector {
                         match fate {
                             Fate::Repeat => {}
                             _ if held_to_the_end(fate, &e) => tap.provisional(&e, keys.identity),
-                            _ => tapped.push(e),
+                            _ => {
+                                tapped.push(e);
+                                identities.push(keys.identity);
+                            }
                         }
                     }
                 }
@@ -387,7 +401,7 @@ impl Collector {
         if let Some(tap) = &self.tap
             && !tapped.is_empty()
         {
-            lock(tap).kept_owned(tapped);
+            lock(tap).counted(tapped, identities);
         }
         if let Some(kept) = &mut self.targets
             && !targets.is_empty()
@@ -410,10 +424,11 @@ impl Collector {
     /// cannot tell the used sessions from the others, and keeps them all, as the shards did.
     pub fn finish(mut self) -> ScanOutput {
         let companions = self.companions(self.denials.is_merge());
-        let tally::Settled { groups, duplicates, withdrawn, owners } = std::mem::take(&mut self.denials).settle();
+        let tally::Settled { groups, duplicates, withdrawn, owners, repeated } =
+            std::mem::take(&mut self.denials).settle();
         if let Some(tap) = &self.tap {
             let mut tap = lock(tap);
-            tap.settle(&withdrawn.into_iter().collect(), &owners);
+            tap.settle(&withdrawn.into_iter().collect(), &owners, &repeated.into_iter().collect());
             tap.kept(&companions.iter().collect::<Vec<_>>());
         }
         let targets = match self.targets.take() {
@@ -439,7 +454,9 @@ impl Collector {
             let mut tap = lock(tap);
             // A shard cannot know the other shards' callers: its provisional copies stand,
             // but those it withdrew itself.
-            tap.settle(&self.denials.take_withdrawn().into_iter().collect(), &tally::LearnedOwners::default());
+            let withdrawn = self.denials.take_withdrawn().into_iter().collect();
+            let repeated = self.denials.take_repeated().into_iter().collect();
+            tap.settle(&withdrawn, &tally::LearnedOwners::default(), &repeated);
             tap.kept(&companions.events.iter().collect::<Vec<_>>());
             for batch in companions.sessions.chunks(TAPPED_BATCH) {
                 let events: Vec<Event> = batch.iter().map(Session::to_event).collect();
@@ -532,7 +549,7 @@ impl Folder {
             denials.pending_in(self.pending.clone());
             Folded { denials, used_keys: HashSet::new() }
         });
-        Held { folder: self, folded: Some(folded), tapped: Vec::new() }
+        Held { folder: self, folded: Some(folded), tapped: Vec::new(), identities: Vec::new() }
     }
 }
 
@@ -540,8 +557,9 @@ impl Folder {
 pub struct Held<'a> {
     folder: &'a Folder,
     folded: Option<Folded>,
-    /// Targets counted for the tap, handed on in batches.
+    /// Targets counted for the tap, handed on in batches, with their identities.
     tapped: Vec<Event>,
+    identities: Vec<tally::Identity>,
 }
 
 impl Held<'_> {
@@ -574,6 +592,7 @@ impl Held<'_> {
             lock(tap).provisional(&event, identity);
         } else {
             self.tapped.push(event);
+            self.identities.push(identity);
             if self.tapped.len() >= TAPPED_BATCH {
                 self.hand_tapped();
             }
@@ -584,7 +603,7 @@ impl Held<'_> {
         if let Some(tap) = &self.folder.tap
             && !self.tapped.is_empty()
         {
-            lock(tap).kept_owned(std::mem::take(&mut self.tapped));
+            lock(tap).counted(std::mem::take(&mut self.tapped), std::mem::take(&mut self.identities));
         }
     }
 }
@@ -925,27 +944,48 @@ mod tests {
         c
     }
 
-    /// What a tap writes: the targets kept, then the provisional copies that stand, with the
-    /// owners learned.
+    /// What a tap writes: the targets counted (one row of each repeat once settled), the
+    /// companions, then the provisional copies that stand, each once, with the owners learned.
     #[derive(Clone, Default)]
     struct Recording(Arc<Mutex<Written>>);
 
     /// The events written, and the provisional copies held until settled.
-    type Written = (Vec<Event>, Vec<(Event, tally::Identity)>);
+    #[derive(Default)]
+    struct Written {
+        rows: Vec<Event>,
+        counted: Vec<(Event, tally::Identity)>,
+        held: Vec<(Event, tally::Identity)>,
+    }
 
     impl Tap for Recording {
         fn kept(&mut self, events: &[&Event]) {
-            lock(&self.0).0.extend(events.iter().map(|e| (*e).clone()));
+            lock(&self.0).rows.extend(events.iter().map(|e| (*e).clone()));
+        }
+        fn counted(&mut self, events: Vec<Event>, identities: Vec<tally::Identity>) {
+            assert_eq!(events.len(), identities.len());
+            lock(&self.0).counted.extend(events.into_iter().zip(identities));
         }
         fn provisional(&mut self, event: &Event, identity: tally::Identity) {
-            lock(&self.0).1.push((event.clone(), identity));
+            lock(&self.0).held.push((event.clone(), identity));
         }
-        fn settle(&mut self, withdrawn: &HashSet<tally::Identity>, owners: &tally::LearnedOwners) {
-            let (kept, held) = &mut *lock(&self.0);
-            for (mut e, id) in held.drain(..) {
-                if !withdrawn.contains(&id) {
+        fn settle(
+            &mut self,
+            withdrawn: &HashSet<tally::Identity>,
+            owners: &tally::LearnedOwners,
+            repeated: &HashSet<tally::Identity>,
+        ) {
+            let w = &mut *lock(&self.0);
+            let mut once = HashSet::new();
+            for (e, id) in w.counted.drain(..) {
+                if !repeated.contains(&id) || once.insert(id) {
+                    w.rows.push(e);
+                }
+            }
+            let mut stand = HashSet::new();
+            for (mut e, id) in w.held.drain(..) {
+                if !withdrawn.contains(&id) && stand.insert(id) {
                     owners.fill(&mut e);
-                    kept.push(e);
+                    w.rows.push(e);
                 }
             }
         }
@@ -999,17 +1039,26 @@ mod tests {
         let objects: Vec<Vec<u8>> =
             objects.iter().map(|r| serde_json::to_vec(&serde_json::json!({"Records": r})).unwrap()).collect();
         let run = |c: Collector, fold: bool| read_objects(c, fold, &objects, |_| {}).finish();
-        let written = |fold: bool| {
+        let ids = |events: &[Event]| events.iter().map(|e| e.event_id.clone()).collect::<Vec<_>>();
+        let written_at = |fold: bool, limit: usize| {
             let tap = Recording::default();
-            let out = run(Collector::new().with_tap(Box::new(tap.clone())), fold);
-            let mut events = std::mem::take(&mut lock(&tap.0).0);
+            let out = run(Collector::new().with_seen_limit(limit).with_tap(Box::new(tap.clone())), fold);
+            let mut events = std::mem::take(&mut lock(&tap.0).rows);
             events.retain(|e| e.is_target());
             events.sort_by(|a, b| a.event_id.cmp(&b.event_id));
             (events, out.groups.iter().map(|g| g.denied).sum::<u64>())
         };
+        let written = |fold: bool| written_at(fold, usize::MAX);
         let (folded, counted) = written(true);
         let (collected, counted_whole) = written(false);
-        let ids = |events: &[Event]| events.iter().map(|e| e.event_id.clone()).collect::<Vec<_>>();
+        // Past the identities' limit the repeats are counted unchecked, and written: the tap
+        // keeps one row of each once they are found.
+        for limit in [0, 7, 300] {
+            let (spilled, counted_spilled) = written_at(true, limit);
+            assert_eq!(counted_spilled, counted, "limit {limit}");
+            assert_eq!(ids(&spilled), ids(&folded), "limit {limit}");
+            assert!(spilled == folded, "the same events at limit {limit}");
+        }
         assert_eq!(ids(&folded), ids(&collected));
         assert!(folded == collected, "the same events, owners learned alike");
         assert_eq!((folded.len() as u64, counted), (counted_whole, counted_whole), "one row per denial counted");

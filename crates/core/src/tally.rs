@@ -647,6 +647,13 @@ pub struct Denials {
     /// Provisional copies withdrawn, for `--events-out`, which wrote them when they came.
     #[serde(skip)]
     withdrawn: Vec<Identity>,
+    /// Whether a tap wrote each denial as it was counted ([`Denials::note_repeats`]).
+    #[serde(skip)]
+    noting_repeats: bool,
+    /// Identities counted unchecked past the identities' limit and found repeated at the end:
+    /// a tap wrote each more than once, and keeps one row of each.
+    #[serde(skip)]
+    repeated: Vec<Identity>,
     /// Where provisional copies and callers past [`Pending`]'s limit wait (a scan's and a
     /// merge's; a shard's partial carries them all).
     #[serde(skip)]
@@ -1011,6 +1018,17 @@ impl Denials {
         std::mem::take(&mut self.withdrawn)
     }
 
+    /// Notes the identity of each repeat taken back ([`Denials::retract_repeat`]), for a tap
+    /// that wrote every denial as it was counted.
+    pub fn note_repeats(&mut self) {
+        self.noting_repeats = true;
+    }
+
+    /// The repeats taken back so far, noted ([`Denials::note_repeats`]) and taken.
+    pub fn take_repeated(&mut self) -> Vec<Identity> {
+        std::mem::take(&mut self.repeated)
+    }
+
     /// Adds another worker's tallies (sharing this one's identities, so none was counted twice).
     pub fn absorb(&mut self, other: Denials) {
         let mut moved = Vec::with_capacity(other.groups.len());
@@ -1032,6 +1050,8 @@ impl Denials {
         // A worker's own withdrawals, for its tap.
         let mut withdrawn = other.withdrawn;
         self.withdrawn.append(&mut withdrawn);
+        let mut repeated = other.repeated;
+        self.repeated.append(&mut repeated);
     }
 
     /// Takes a shard's ledger (a merge's, after [`Denials::absorb`] of the shard's tallies): a
@@ -1074,6 +1094,7 @@ impl Denials {
             groups,
             duplicates: self.duplicates,
             withdrawn: self.withdrawn,
+            repeated: self.repeated,
             owners: LearnedOwners { by_shared: learned, accounts: self.owners },
         }
     }
@@ -1100,6 +1121,9 @@ impl Denials {
         if let Some(g) = self.group_by_key_hash(repeat.group) {
             self.duplicates += 1;
             self.groups[g as usize].retract(repeat.class, repeat.time);
+            if self.noting_repeats {
+                self.repeated.push(repeat.identity);
+            }
         }
     }
 
@@ -1127,6 +1151,8 @@ pub struct Settled {
     pub duplicates: u64,
     /// The provisional copies withdrawn.
     pub withdrawn: Vec<Identity>,
+    /// The repeats taken back, when noted ([`Denials::note_repeats`]).
+    pub repeated: Vec<Identity>,
     pub owners: LearnedOwners,
 }
 
