@@ -527,6 +527,21 @@ fn events_out_to_an_s3_prefix_writes_the_local_partitions() {
     assert!(s3_parts.len() >= 3, "{s3_parts:?}");
     assert_eq!(s3_parts, local_parts);
 
+    // The trail read twice with every identity on disk: each repeat is written, then taken
+    // back by putting its part again without it (GetObject, PutObject; never a delete).
+    let again = dir.path().join("again");
+    std::os::unix::fs::symlink(trail, &again).unwrap();
+    let again = format!("{}/", again.display());
+    let args = ["scan", "-q", "--endpoint-url", &moto.url(), "--events-out", "s3://acme-events/twice/", trail, &again];
+    let r = run_with(&args, &[("AWS_REGION", REGION), ("DENYTRAIL_SEEN_LIMIT", "0")], true);
+    assert_eq!(r.code, 4, "{}", r.stderr);
+    let mut twice = std::collections::BTreeMap::new();
+    for (key, body) in objects_under(&moto, "acme-events", "twice/") {
+        let (partition, _) = key.strip_prefix("twice/").unwrap().rsplit_once('/').unwrap();
+        *twice.entry(partition.to_string()).or_insert(0) += rows_of(body);
+    }
+    assert_eq!(twice, local_parts, "each denial once");
+
     // A key that is not a prefix is one object; a refusal is one line naming the permission.
     let r = run(&["scan", "-q", "--endpoint-url", &moto.url(), "--events-out", "s3://acme-events/all.parquet", trail]);
     assert_eq!(r.code, 4, "{}", r.stderr);
