@@ -284,6 +284,26 @@ fn query_spools_the_same_events_table_a_saved_file_holds() {
     let saved = table(&["--events", &events, "--sql", ALL_EVENTS]);
     assert_eq!(scanned, saved);
 
+    // A saved file holding every row twice (the table and itself): its copy keeps one row per
+    // denial, whether the identities are held or wait on disk (the repeats then taken back
+    // from the copy at the end).
+    let twice = dir.path().join("twice.parquet").display().to_string();
+    let all_twice = "SELECT * FROM events UNION ALL SELECT * FROM events";
+    let o = run(&["query", "-q", "-f", "parquet", "-o", &twice, "--events", &events, "--sql", all_twice]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let targets = "SELECT * FROM events WHERE role = 'target' ORDER BY event_time, event_id, key";
+    let once = table(&["--events", &events, "--sql", targets]);
+    assert!(once.lines().count() > 10, "{once}");
+    for limit in ["0", "65536"] {
+        let o = bin()
+            .args(["query", "-q", "-f", "csv", "--events", &twice, "--sql", targets])
+            .env("DENYTRAIL_SEEN_LIMIT", limit)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert_eq!(String::from_utf8(o.stdout).unwrap(), once, "limit {limit}");
+    }
+
     // With more workers, which of the two files a repeated record is read from first is a race
     // (the row is written when it is read, never held for the other copy): every other column
     // is the same, and a denial's `source_object` names a file that holds it.

@@ -175,25 +175,36 @@ pub fn spooled(from: EventsFrom, spool: &std::path::Path) -> Result<ScanOutput> 
             Ok(out)
         }
         EventsFrom::Saved(path, filter, aws) => {
+            use denytrail_core::tally::{Denials, Fate, Keys, SEEN_LIMIT, Seen};
             let mut copy = EventsOut::open(spool, &aws, None)?;
-            let mut denials = denytrail_core::tally::Denials::new();
+            // Identities as a scan holds them: in memory up to a limit, then on disk; a repeat
+            // among those spilled is copied, and taken back from the copy at the end.
+            let seen = Seen::with_limit(crate::plan::seen_limit()?.unwrap_or(SEEN_LIMIT));
+            let mut denials = Denials::sharing(seen.clone());
+            denials.note_repeats();
             let mut companions = Vec::new();
             read_saved(&path, |batch| {
                 let (targets, others): (Vec<_>, Vec<_>) = batch.into_iter().partition(|e| e.is_target());
-                let targets: Vec<_> = targets
-                    .into_iter()
-                    .filter(|e| filter.matches_event_globs(&e.principal, e.bucket.as_deref(), &e.prefix))
-                    .collect();
-                for e in &targets {
-                    denials.add(e);
+                let (mut kept, mut identities) = (Vec::new(), Vec::new());
+                for e in targets {
+                    if !filter.matches_event_globs(&e.principal, e.bucket.as_deref(), &e.prefix) {
+                        continue;
+                    }
+                    let keys = Keys::of(&e);
+                    if denials.add_event(&e, &keys) != Fate::Repeat {
+                        identities.push(keys.identity);
+                        kept.push(e);
+                    }
                 }
-                copy.add_owned(targets)?;
+                copy.add_counted(kept, identities)?;
                 copy.add(&others.iter().collect::<Vec<_>>())?;
                 // Companions are what the scan kept for the diagnosis: bounded samples.
                 companions.extend(others);
                 Ok(())
             })?;
-            copy.finish(&Default::default())?;
+            seen.repeats(|repeat| denials.retract_repeat(repeat))
+                .with_context(|| format!("cannot read back the identities of {}", path.display()))?;
+            copy.finish(&denials.take_repeated().into_iter().collect())?;
             // The file holds events in the order the workers finished their objects; a scan's
             // own are in scan order, and what is read from either must not depend on it.
             denytrail_core::event::sort_events(&mut companions, Event::scan_order);
