@@ -172,14 +172,13 @@ struct Buffer {
     bytes: usize,
 }
 
-/// A file written, for taking back the repeats found at the end.
+/// A part file written, for taking back the repeats found at the end (the single file's rows
+/// are numbered across its row groups instead).
 enum Written {
-    /// A part file under a local directory.
+    /// Under a local directory.
     Local(PathBuf),
-    /// A part object under the S3 prefix.
+    /// Under the S3 prefix.
     Object(String),
-    /// The single file: its rows are numbered across its row groups.
-    Single,
 }
 
 /// A counted row's record: identity, file, row.
@@ -352,7 +351,7 @@ impl EventsOut {
             *present = match (written, &self.out) {
                 (Written::Local(path), _) => rewrite_local(path, rows)?,
                 (Written::Object(key), Out::S3 { bucket, .. }) => rewrite_object(bucket, key, rows)?,
-                _ => continue,
+                (Written::Object(_), _) => unreachable!("objects are written under an S3 prefix"),
             };
             self.summary.rows -= rows.len() as u64;
             if !*present {
@@ -458,7 +457,7 @@ impl EventsOut {
         let written = match &mut self.out {
             Out::File { writer, .. } => {
                 writer.write_batch(&frame).with_context(|| format!("cannot write {}", self.target.name()))?;
-                Written::Single
+                None
             }
             Out::Dir(root) => {
                 let dir = root.join(key.path());
@@ -466,7 +465,7 @@ impl EventsOut {
                 let mut frame = frame.drop_many(PARTITION_COLUMNS);
                 let path = dir.join(&name);
                 write_file(&path, |w| write_parquet(&mut frame, w))?;
-                Written::Local(path)
+                Some(Written::Local(path))
             }
             Out::S3 { bucket, prefix } => {
                 frame = frame.drop_many(PARTITION_COLUMNS);
@@ -474,10 +473,10 @@ impl EventsOut {
                 write_parquet(&mut frame, &mut bytes)?;
                 let object = format!("{prefix}{}/{name}", key.path());
                 bucket.put(&object, Body::Bytes(bytes), PARQUET)?;
-                Written::Object(object)
+                Some(Written::Object(object))
             }
         };
-        if self.target.is_partitioned() {
+        if let Some(written) = written {
             self.seq += 1;
             self.summary.files += 1;
             self.written.push((written, key.clone(), true));
