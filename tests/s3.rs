@@ -541,6 +541,19 @@ fn events_out_to_an_s3_prefix_writes_the_local_partitions() {
         *twice.entry(partition.to_string()).or_insert(0) += rows_of(body);
     }
     assert_eq!(twice, local_parts, "each denial once");
+    // Reading a part back needs s3:GetObject: refused, the run fails in one line that says so.
+    let proxy = Proxy::start(moto.port, |r| {
+        if r.method == "GET" && r.target.contains("/refused/") {
+            Fault::Error(403, "AccessDenied")
+        } else {
+            Fault::Pass
+        }
+    });
+    let args =
+        ["scan", "-q", "--endpoint-url", &proxy.url(), "--events-out", "s3://acme-events/refused/", trail, &again];
+    let r = run_with(&args, &[("AWS_REGION", REGION), ("DENYTRAIL_SEEN_LIMIT", "0")], true);
+    assert_one_line(&r, "access denied reading the events (AccessDenied");
+    assert!(r.stderr.contains("s3:GetObject on arn:aws:s3:::acme-events/refused/recipient_account="), "{}", r.stderr);
 
     // A key that is not a prefix is one object; a refusal is one line naming the permission.
     let r = run(&["scan", "-q", "--endpoint-url", &moto.url(), "--events-out", "s3://acme-events/all.parquet", trail]);
