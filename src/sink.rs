@@ -104,8 +104,9 @@ pub fn write_file(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>)
 
 /// A file being written: a temporary name beside `path` (registered for Ctrl-C), renamed into
 /// place by [`PendingFile::commit`] and removed if dropped before. A device or FIFO (`-o
-/// /dev/null`, `-o >(gzip > r.gz)`) is written in place: renaming a file over it would replace
-/// the device itself.
+/// /dev/null`, `-o >(gzip > r.gz)`) or a descriptor (`-o /dev/stdout`, even redirected to a file)
+/// is written in place: renaming a file over it would replace the device, or the link, itself.
+/// A link to a file stays a link: the file it names is replaced.
 pub struct PendingFile {
     path: PathBuf,
     /// `None` for a device or FIFO, and once committed.
@@ -115,13 +116,19 @@ pub struct PendingFile {
 
 impl PendingFile {
     pub fn create(path: &Path) -> Result<PendingFile> {
-        if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        if Self::in_place(path) {
+            // A descriptor's file may hold what was written before (`>>`, or the report on
+            // stdout): appended to, never written over from its start.
             let f = std::fs::OpenOptions::new()
                 .write(true)
+                .append(Self::descriptor(path))
                 .open(path)
                 .with_context(|| format!("cannot open {}", path.display()))?;
             return Ok(PendingFile { path: path.to_path_buf(), tmp: None, out: BufWriter::new(f) });
         }
+        // A symbolic link stays one: the file it names is replaced, beside itself.
+        let resolved = std::fs::canonicalize(path).ok().filter(|_| path.is_symlink());
+        let path = resolved.as_deref().unwrap_or(path);
         let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let tmp = dir.join(format!(".{file_name}.denytrail-{}.tmp", std::process::id()));
@@ -134,6 +141,20 @@ impl PendingFile {
             }
         };
         Ok(PendingFile { path: path.to_path_buf(), tmp: Some(tmp), out: BufWriter::new(f) })
+    }
+
+    /// Whether `path` is written where it is rather than replaced: a device or FIFO, or an open
+    /// descriptor (`/dev/stdout`, `/dev/fd/N`, `/proc/self/fd/N`), even one redirected to a
+    /// regular file (renaming a file over that link would replace the link, not fill the file).
+    pub fn in_place(path: &Path) -> bool {
+        Self::descriptor(path) || std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+    }
+
+    /// Whether `path` names an open descriptor: a link into `/proc` (`/dev/stdout`), or a path
+    /// in a `/proc` directory (`/dev/fd/N`, `/proc/self/fd/N`).
+    fn descriptor(path: &Path) -> bool {
+        let in_proc = |p: &Path| std::fs::canonicalize(p).is_ok_and(|p| p.starts_with("/proc"));
+        std::fs::read_link(path).is_ok_and(|to| to.starts_with("/proc")) || path.parent().is_some_and(in_proc)
     }
 
     /// Where the bytes are now: the temporary file (or the device).
@@ -371,6 +392,33 @@ mod tests {
         assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo(), "the FIFO is still a FIFO");
         write_file(Path::new("/dev/null"), |w| Ok(w.write_all(b"x")?)).unwrap();
         assert!(std::fs::metadata("/dev/null").unwrap().file_type().is_char_device());
+    }
+
+    /// A link to a file stays a link (the file it names is replaced); a descriptor's path
+    /// (`/dev/stdout` when redirected to a file) is appended to, not renamed over.
+    #[cfg(unix)]
+    #[test]
+    fn a_link_stays_a_link_and_a_descriptor_is_appended_to() {
+        use std::os::fd::AsRawFd;
+        let _turn = TEST_WRITERS.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = tempfile::tempdir().unwrap();
+        let (real, link) = (dir.path().join("real.csv"), dir.path().join("link.csv"));
+        std::fs::write(&real, b"old").unwrap();
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        write_file(&link, |w| Ok(w.write_all(b"new")?)).unwrap();
+        assert!(link.is_symlink(), "the link is still a link");
+        assert_eq!(std::fs::read(&real).unwrap(), b"new");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2, "no temporary file is left");
+
+        let mut open = std::fs::OpenOptions::new().append(true).open(&real).unwrap();
+        open.write_all(b" then").unwrap();
+        let fd = dir.path().join("fd");
+        std::os::unix::fs::symlink(format!("/proc/self/fd/{}", open.as_raw_fd()), &fd).unwrap();
+        assert!(PendingFile::in_place(&fd));
+        write_file(&fd, |w| Ok(w.write_all(b" more")?)).unwrap();
+        assert!(fd.is_symlink());
+        assert_eq!(std::fs::read(&real).unwrap(), b"new then more");
+        assert!(!PendingFile::in_place(&real) && !PendingFile::in_place(&link));
     }
 
     #[test]

@@ -165,6 +165,28 @@ fn a_trail_read_twice_past_the_identities_limit_writes_each_denial_once() {
     }
 }
 
+/// `--events-out /dev/stdout` into a pipe: the file is spooled and copied once finished, so
+/// the repeats found at the end are taken out of it too, and the pipe gets one whole file.
+#[test]
+fn events_to_a_pipe_are_one_whole_file_with_each_denial_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let again = trail_again(dir.path());
+    let report = dir.path().join("report.json");
+    let o = bin()
+        .args(["scan", "-q", "-f", "json", "-o", report.to_str().unwrap(), "--events-out", "/dev/stdout"])
+        .args([&trail(), &again])
+        .env("DENYTRAIL_SEEN_LIMIT", "0")
+        .stdout(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let df = ParquetReader::new(std::io::Cursor::new(o.stdout)).finish().unwrap();
+    let targets = (0..df.height()).filter(|&i| text(&df, "role", i).as_deref() == Some("target")).count();
+    let report: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(targets as u64, report["stats"]["events_unique"].as_u64().unwrap());
+    assert!(targets > 10);
+}
+
 #[test]
 fn shards_write_into_one_directory_without_clashing() {
     let dir = tempfile::tempdir().unwrap();

@@ -207,12 +207,19 @@ enum Out {
         bucket: Bucket,
         prefix: String,
     },
-    /// One file; `upload` names the object it goes to once finished (spooled locally till then).
+    /// One file; `then` says where it goes once finished, when it is spooled till then.
     File {
         writer: Box<BatchedWriter<Shared>>,
         file: Shared,
-        upload: Option<(Bucket, String)>,
+        then: Option<Then>,
     },
+}
+
+/// Where a spooled single file goes once finished: it may be rewritten before (repeats), which
+/// an S3 object or a descriptor (`/dev/stdout`, a pipe) cannot be.
+enum Then {
+    Upload(Bucket, String),
+    Copy(PathBuf),
 }
 
 /// The streaming writer of `--events-out`: [`EventsOut::open`] before the scan, [`EventsOut::add`]
@@ -248,11 +255,11 @@ impl EventsOut {
             Target::S3Prefix { bucket, prefix } => {
                 Out::S3 { bucket: Bucket::connect(aws, bucket, prefix, "the events")?, prefix: prefix.clone() }
             }
+            Target::File(path) if PendingFile::in_place(path) => single_file(spool()?, Some(Then::Copy(path.clone())))?,
             Target::File(path) => single_file(PendingFile::create(path)?, None)?,
             Target::S3File { bucket, key } => {
                 let bucket = Bucket::connect(aws, bucket, key, "the events")?;
-                let spool = std::env::temp_dir().join(format!("denytrail-events-{}.parquet", std::process::id()));
-                single_file(PendingFile::create(&spool)?, Some((bucket, key.clone())))?
+                single_file(spool()?, Some(Then::Upload(bucket, key.clone())))?
             }
         };
         let run = Utc::now().format("%Y%m%dT%H%M%S%6fZ");
@@ -363,7 +370,7 @@ impl EventsOut {
         let partitions: HashSet<&Partition> =
             self.written.iter().filter(|(_, _, present)| *present).map(|(_, p, _)| p).collect();
         summary.partitions = partitions.len() as u64;
-        if let Out::File { writer, file, upload } = self.out {
+        if let Out::File { writer, file, then } = self.out {
             writer.finish().with_context(|| format!("cannot write {}", self.target.name()))?;
             drop(writer);
             let file = Arc::try_unwrap(file.0).map_err(|_| anyhow!("the Parquet writer still holds the file"))?;
@@ -373,11 +380,16 @@ impl EventsOut {
                     .with_context(|| format!("cannot write {}", self.target.name()))?;
                 summary.rows -= rows.len() as u64;
             }
-            match upload {
+            match then {
                 None => file.commit()?,
-                Some((bucket, key)) => {
+                Some(Then::Upload(bucket, key)) => {
                     file.sync()?;
                     bucket.put(&key, Body::File(file.written_at()), PARQUET)?;
+                }
+                Some(Then::Copy(to)) => {
+                    file.sync()?;
+                    let mut from = File::open(file.written_at())?;
+                    write_file(&to, |w| Ok(std::io::copy(&mut from, w).map(drop)?))?;
                 }
             }
             summary.files = 1;
@@ -556,12 +568,17 @@ fn rewrite_single(file: &mut PendingFile, drop: &[u64], at_once: usize) -> Resul
     Ok(row_groups)
 }
 
+/// A file in the temporary directory for a single file that goes elsewhere once finished.
+fn spool() -> Result<PendingFile> {
+    PendingFile::create(&std::env::temp_dir().join(format!("denytrail-events-{}.parquet", std::process::id())))
+}
+
 /// A single file's writer, with the table's schema.
-fn single_file(file: PendingFile, upload: Option<(Bucket, String)>) -> Result<Out> {
+fn single_file(file: PendingFile, then: Option<Then>) -> Result<Out> {
     let file = Shared(Arc::new(Mutex::new(file)));
     let schema = events_frame(&[])?.schema().clone();
     let writer = ParquetWriter::new(file.clone()).batched(&schema).context("cannot start the Parquet file")?;
-    Ok(Out::File { writer: Box::new(writer), file, upload })
+    Ok(Out::File { writer: Box::new(writer), file, then })
 }
 
 #[cfg(test)]
