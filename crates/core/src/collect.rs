@@ -281,7 +281,9 @@ impl Collector {
         // shard's partial carries them to the merge.
         let pending = tally::Pending::with_limit(self.seen_limit.unwrap_or(tally::PENDING_LIMIT));
         self.denials.pending_in(pending.clone());
-        let (idle, companions, tap) = (Mutex::new(Vec::new()), Mutex::default(), self.tap.clone());
+        let sessions = Sessions::with_limit(self.seen_limit.unwrap_or(SESSIONS_LIMIT));
+        let companions = Mutex::new(FoldedCompanions { kms: tally::Smallest::default(), sessions });
+        let (idle, tap) = (Mutex::new(Vec::new()), self.tap.clone());
         Some(Folder { seen, pending, idle, companions, tap })
     }
 
@@ -297,7 +299,10 @@ impl Collector {
         for (key, e) in companions.kms {
             tally::keep_smallest_owned(&mut self.kms, KMS_KEPT, key, e);
         }
-        for (key, session) in companions.sessions {
+        // A scan keeps the sessions its targets used; a shard every one (another shard's
+        // targets may use it).
+        let used = (!self.denials.keeps_ledger()).then_some(&self.used_keys);
+        for (key, session) in companions.sessions.settle(used)? {
             if replaces(self.sessions.get(&key), session.event_id()) {
                 self.sessions.insert(key, session);
             }
@@ -521,10 +526,114 @@ fn held_to_the_end(fate: Fate, e: &Event) -> bool {
 const TAPPED_BATCH: usize = 64;
 
 /// The KMS denials and sessions the workers folded, kept as the collector keeps them.
-#[derive(Default)]
 struct FoldedCompanions {
     kms: tally::Smallest,
-    sessions: HashMap<Box<str>, Session>,
+    sessions: Sessions,
+}
+
+/// Sessions held in memory by the workers before the rest wait on disk (~20 MB). Past it a
+/// session waits in a file by its key: only those a denied write used are read back into
+/// memory at the end (a shard's, all of them). A busy trail issues sessions by the thousand per
+/// hour; at 4 GiB of the outage trail ~80,000, of which a denied write used ~1,100.
+pub const SESSIONS_LIMIT: usize = 1 << 16;
+
+/// Sessions by the access key they issued: the smallest eventID of each key, in memory up to a
+/// limit, then in 64 files by the key's hash, each read back on its own ([`Sessions::settle`]).
+struct Sessions {
+    held: HashMap<Box<str>, Session>,
+    limit: usize,
+    parts: Vec<Option<std::io::BufWriter<std::fs::File>>>,
+}
+
+const SESSION_PARTS: usize = 64;
+
+impl Sessions {
+    fn with_limit(limit: usize) -> Sessions {
+        Sessions { held: HashMap::new(), limit, parts: Vec::new() }
+    }
+
+    /// Offers the session `e` issued (the key's smallest eventID is kept); whether it is one.
+    fn offer(&mut self, e: &EventRef) -> bool {
+        let Some(key) = issued_key(e) else { return false };
+        if let Some(kept) = self.held.get(key) {
+            if replaces(Some(kept), e.event_id.as_bytes()) {
+                self.held.insert(key.into(), Session::of(e));
+            }
+        } else if self.held.len() < self.limit || self.spill(key, &Session::of(e)).is_err() {
+            // Below the limit, or no room on disk: held after all.
+            self.held.insert(key.into(), Session::of(e));
+        }
+        true
+    }
+
+    fn spill(&mut self, key: &str, s: &Session) -> std::io::Result<()> {
+        use std::io::Write;
+        if self.parts.is_empty() {
+            self.parts.resize_with(SESSION_PARTS, || None);
+        }
+        let part = &mut self.parts[xxhash_rust::xxh3::xxh3_64(key.as_bytes()) as usize % SESSION_PARTS];
+        let w = match part {
+            Some(w) => w,
+            None => part.insert(std::io::BufWriter::new(tempfile::tempfile()?)),
+        };
+        w.write_all(&(key.len() as u32).to_le_bytes())?;
+        w.write_all(key.as_bytes())?;
+        w.write_all(&[u8::from(s.event_time_ms.is_some())])?;
+        w.write_all(&s.event_time_ms.unwrap_or(0).to_le_bytes())?;
+        w.write_all(&(s.packed.len() as u32).to_le_bytes())?;
+        w.write_all(&s.packed)
+    }
+
+    /// Every session kept, or only those of the `used` keys: the held ones, and the spilled
+    /// ones read back a file at a time. An error is a file failing to read back.
+    fn settle(self, used: Option<&HashSet<Box<str>>>) -> std::io::Result<Vec<(Box<str>, Session)>> {
+        use std::io::{Read, Seek};
+        let wanted = |key: &str| used.is_none_or(|u| u.contains(key));
+        let mut held = self.held;
+        let mut out = Vec::new();
+        for part in self.parts.into_iter().flatten() {
+            let mut file = part.into_inner().map_err(std::io::IntoInnerError::into_error)?;
+            let bytes = file.stream_position()?;
+            file.rewind()?;
+            let mut r = std::io::BufReader::new(file.take(bytes));
+            let mut found: HashMap<Box<str>, Session> = HashMap::new();
+            let u32_of = |r: &mut dyn Read| -> std::io::Result<u32> {
+                let mut b = [0u8; 4];
+                r.read_exact(&mut b)?;
+                Ok(u32::from_le_bytes(b))
+            };
+            loop {
+                let len = match u32_of(&mut r) {
+                    Ok(len) => len as usize,
+                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+                    Err(e) => return Err(e),
+                };
+                let mut key = vec![0u8; len];
+                r.read_exact(&mut key)?;
+                let mut time = [0u8; 9];
+                r.read_exact(&mut time)?;
+                let mut packed = vec![0u8; u32_of(&mut r)? as usize];
+                r.read_exact(&mut packed)?;
+                let key = String::from_utf8_lossy(&key);
+                if !wanted(&key) {
+                    continue;
+                }
+                let event_time_ms = (time[0] == 1).then(|| i64::from_le_bytes(time[1..].try_into().expect("8 bytes")));
+                let session = Session { event_time_ms, packed: packed.into_boxed_slice() };
+                if replaces(found.get(key.as_ref()), session.event_id()) {
+                    found.insert(key.into(), session);
+                }
+            }
+            for (key, session) in found {
+                match held.remove(&key) {
+                    Some(kept) if !replaces(Some(&kept), session.event_id()) => out.push((key, kept)),
+                    _ => out.push((key, session)),
+                }
+            }
+        }
+        out.extend(held.into_iter().filter(|(key, _)| wanted(key)));
+        Ok(out)
+    }
 }
 
 /// Whether the workers fold this companion ([`Held::fold`]) rather than hand it to the
@@ -569,7 +678,7 @@ impl Held<'_> {
         if target.role == Some(EventRole::Companion) {
             debug_assert!(folded_by_workers(target), "a companion the collector keeps whole");
             let mut companions = lock(&self.folder.companions);
-            if !offer_session(&mut companions.sessions, target) {
+            if !companions.sessions.offer(target) {
                 let key = tally::sample_key(keys.pair, keys.identity);
                 tally::keep_smallest(&mut companions.kms, KMS_KEPT, key, &mut tally::SharedCopy::of(target));
             }
@@ -750,6 +859,49 @@ mod tests {
         let merged = out.iter().find(|e| e.shared_event_id.is_some()).unwrap();
         assert_eq!(merged.event_id, "b", "the caller's copy names the caller best");
         assert_eq!(merged.bucket_owner.as_deref(), Some("444455556666"), "owner learned from the other copy");
+    }
+
+    /// Sessions past the limit wait on disk by key: each key's smallest eventID comes back,
+    /// whether it was held or spilled (or both, a key first held by one store and spilled by
+    /// another), all of them or only the used ones, as when every session is held.
+    #[test]
+    fn spilled_sessions_come_back_as_held_ones_do() {
+        let event = |i: usize, key: usize| Event {
+            event_id: format!("e{:04}", (i * 7919) % 3001),
+            event_source: "sts.amazonaws.com".into(),
+            event_name: "AssumeRole".into(),
+            issued_access_key_id: Some(format!("ASIA{key:06}")),
+            session_policy: i.is_multiple_of(3).then(|| format!("policy {i}")),
+            principal: "arn:aws:iam::111122223333:role/r".into(),
+            event_time_ms: (!i.is_multiple_of(5)).then_some(i as i64),
+            role: Some(EventRole::Companion),
+            ..Event::default()
+        };
+        // 3,000 sessions over 700 keys, a key issued up to five times, in a shuffled order.
+        let events: Vec<Event> = (0..3_000).map(|i| event(i, (i * 31) % 700)).collect();
+        let used: HashSet<Box<str>> = (0..700).step_by(3).map(|k| format!("ASIA{k:06}").into()).collect();
+        let settled = |limit: usize, used: Option<&HashSet<Box<str>>>| {
+            let (mut a, mut b) = (Sessions::with_limit(limit), Sessions::with_limit(limit));
+            for (i, e) in events.iter().enumerate() {
+                assert!(if i % 4 == 0 { &mut b } else { &mut a }.offer(&e.view()));
+            }
+            let mut all: HashMap<Box<str>, Session> = HashMap::new();
+            for (key, session) in a.settle(used).unwrap().into_iter().chain(b.settle(used).unwrap()) {
+                if replaces(all.get(&key), session.event_id()) {
+                    all.insert(key, session);
+                }
+            }
+            let mut out: Vec<(Box<str>, Event)> = all.into_iter().map(|(k, s)| (k, s.to_event())).collect();
+            out.sort_by(|x, y| x.0.cmp(&y.0));
+            out
+        };
+        for used in [None, Some(&used)] {
+            let held = settled(usize::MAX, used);
+            assert_eq!(held.len(), if used.is_some() { 234 } else { 700 });
+            for limit in [0, 1, 100] {
+                assert!(settled(limit, used) == held, "limit {limit}, used only: {}", used.is_some());
+            }
+        }
     }
 
     #[test]
