@@ -534,7 +534,7 @@ struct FoldedCompanions {
 /// Sessions held in memory by the workers before the rest wait on disk (~20 MB). Past it a
 /// session waits in a file by its key: only those a denied write used are read back into
 /// memory at the end (a shard's, all of them). A busy trail issues sessions by the thousand per
-/// hour; at 4 GiB of the outage trail ~80,000, of which a denied write used ~1,100.
+/// hour: 26,151 `AssumeRole` calls at 4 GiB of the outage trail, of which denied writes used ~1,100.
 pub const SESSIONS_LIMIT: usize = 1 << 16;
 
 /// Sessions by the access key they issued: the smallest eventID of each key, in memory up to a
