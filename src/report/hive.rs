@@ -35,7 +35,7 @@ use crate::aws::AwsOptions;
 use crate::event::Event;
 use crate::shard::Shard;
 use crate::sink::{Body, Bucket, PendingFile, write_file};
-use denytrail_core::tally::Identity;
+use denytrail_core::tally::{Identity, rewound, spill_file};
 
 /// The directory name Hive, Spark, Athena and DuckDB use for a missing value.
 pub const DEFAULT_PARTITION: &str = "__HIVE_DEFAULT_PARTITION__";
@@ -405,9 +405,7 @@ impl EventsOut {
         if repeated.is_empty() {
             return Ok(out);
         }
-        let mut log = log.into_inner().map_err(std::io::IntoInnerError::into_error)?;
-        let bytes = log.stream_position()?;
-        log.rewind()?;
+        let (log, bytes) = rewound(log)?;
         let mut r = BufReader::with_capacity(1 << 16, log);
         let mut once: HashSet<Identity> = HashSet::new();
         let mut b = [0u8; ROW_RECORD];
@@ -429,10 +427,7 @@ impl EventsOut {
             if !ids.is_empty() {
                 let log = match &mut self.rows_of {
                     Some(log) => log,
-                    None => self.rows_of.insert(BufWriter::with_capacity(
-                        1 << 16,
-                        tempfile::tempfile().context("cannot make a temporary file for --events-out")?,
-                    )),
+                    None => self.rows_of.insert(spill_file().context("cannot make a temporary file for --events-out")?),
                 };
                 for (i, id) in ids.iter().enumerate() {
                     let mut b = [0u8; ROW_RECORD];

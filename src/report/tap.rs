@@ -8,11 +8,11 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Seek, Write};
+use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
-use denytrail_core::tally::{Identity, LearnedOwners};
+use denytrail_core::tally::{Identity, LearnedOwners, rewound, spill_file};
 
 use super::escape::display;
 use super::hive::EventsOut;
@@ -111,9 +111,7 @@ impl crate::collect::Tap for Stream {
             let part = &mut s.spill[(identity >> 124) as usize % PARTS];
             let w = match part {
                 Some(w) => w,
-                None => part.insert(BufWriter::new(
-                    tempfile::tempfile().context("cannot make a temporary file for --events-out")?,
-                )),
+                None => part.insert(spill_file().context("cannot make a temporary file for --events-out")?),
             };
             write!(w, "{identity:032x} ")?;
             serde_json::to_writer(&mut *w, event)?;
@@ -134,8 +132,7 @@ impl crate::collect::Tap for Stream {
                 }
             };
             for part in std::mem::take(&mut s.spill).into_iter().flatten() {
-                let mut file = part.into_inner().map_err(|e| e.into_error())?;
-                file.rewind()?;
+                let (file, _) = rewound(part)?;
                 let mut stands: HashSet<Identity> = HashSet::new();
                 for line in BufReader::new(file).lines() {
                     let line = line?;

@@ -574,7 +574,7 @@ impl Sessions {
         let part = &mut self.parts[xxhash_rust::xxh3::xxh3_64(key.as_bytes()) as usize % SESSION_PARTS];
         let w = match part {
             Some(w) => w,
-            None => part.insert(std::io::BufWriter::new(tempfile::tempfile()?)),
+            None => part.insert(tally::spill_file()?),
         };
         w.write_all(&(key.len() as u32).to_le_bytes())?;
         w.write_all(key.as_bytes())?;
@@ -587,14 +587,12 @@ impl Sessions {
     /// Every session kept, or only those of the `used` keys: the held ones, and the spilled
     /// ones read back a file at a time. An error is a file failing to read back.
     fn settle(self, used: Option<&HashSet<Box<str>>>) -> std::io::Result<Vec<(Box<str>, Session)>> {
-        use std::io::{Read, Seek};
+        use std::io::Read;
         let wanted = |key: &str| used.is_none_or(|u| u.contains(key));
         let mut held = self.held;
         let mut out = Vec::new();
         for part in self.parts.into_iter().flatten() {
-            let mut file = part.into_inner().map_err(std::io::IntoInnerError::into_error)?;
-            let bytes = file.stream_position()?;
-            file.rewind()?;
+            let (file, bytes) = tally::rewound(part)?;
             let mut r = std::io::BufReader::new(file.take(bytes));
             let mut found: HashMap<Box<str>, Session> = HashMap::new();
             let u32_of = |r: &mut dyn Read| -> std::io::Result<u32> {

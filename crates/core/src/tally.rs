@@ -61,7 +61,7 @@ mod seen;
 pub use pending::{PENDING_LIMIT, Pending, Spilled};
 use pending::{SpilledCopy, Waiting};
 use seen::Sighting;
-pub use seen::{Ledger, SEEN_LIMIT, Seen, Unchecked};
+pub use seen::{Ledger, SEEN_LIMIT, Seen, Unchecked, rewound, spill_file};
 
 /// Hashing for values that are already hashes (the sketch's input).
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]

@@ -260,12 +260,12 @@ impl Shard {
 }
 
 /// A new anonymous temporary file to spill to, buffered.
-pub(super) fn spill_file() -> std::io::Result<BufWriter<File>> {
+pub fn spill_file() -> std::io::Result<BufWriter<File>> {
     Ok(BufWriter::with_capacity(1 << 16, tempfile::tempfile()?))
 }
 
 /// A spill file written to the end, flushed and rewound to be read back, with its length.
-pub(super) fn rewound(spill: BufWriter<File>) -> std::io::Result<(File, u64)> {
+pub fn rewound(spill: BufWriter<File>) -> std::io::Result<(File, u64)> {
     let mut file = spill.into_inner().map_err(std::io::IntoInnerError::into_error)?;
     let bytes = file.stream_position()?;
     file.rewind()?;
