@@ -116,12 +116,13 @@ pub struct PendingFile {
 
 impl PendingFile {
     pub fn create(path: &Path) -> Result<PendingFile> {
-        if Self::in_place(path) {
+        let descriptor = Self::descriptor(path);
+        if descriptor || Self::device(path) {
             // A descriptor's file may hold what was written before (`>>`, or the report on
             // stdout): appended to, never written over from its start.
             let f = std::fs::OpenOptions::new()
                 .write(true)
-                .append(Self::descriptor(path))
+                .append(descriptor)
                 .open(path)
                 .with_context(|| format!("cannot open {}", path.display()))?;
             return Ok(PendingFile { path: path.to_path_buf(), tmp: None, out: BufWriter::new(f) });
@@ -147,7 +148,12 @@ impl PendingFile {
     /// descriptor (`/dev/stdout`, `/dev/fd/N`, `/proc/self/fd/N`), even one redirected to a
     /// regular file (renaming a file over that link would replace the link, not fill the file).
     pub fn in_place(path: &Path) -> bool {
-        Self::descriptor(path) || std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+        Self::descriptor(path) || Self::device(path)
+    }
+
+    /// Whether `path` is a device or FIFO.
+    fn device(path: &Path) -> bool {
+        std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
     }
 
     /// Whether `path` names an open descriptor: a link into `/proc` (`/dev/stdout`), or a path
