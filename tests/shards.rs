@@ -96,8 +96,9 @@ fn a_merge_that_spills_its_identities_drops_the_same_repeats() {
 }
 
 /// An outage at a deep prefix: thousands of small groups, whose evidence quotes the session
-/// (`AssumeRole`) that issued the denied caller's key. A merge sees no target, so it must keep
-/// every session the shards pass on (it once dropped them all, and with them that evidence).
+/// (`AssumeRole`) that issued the denied caller's key. A merge sees no target: it keeps the
+/// sessions whose keys the shards' targets used, whichever shard read them (it once dropped
+/// them all, and with them that evidence).
 #[test]
 fn shards_of_an_outage_of_small_groups_merge_into_one_scan() {
     let dir = tempfile::tempdir().unwrap();

@@ -67,6 +67,7 @@ pub fn run(args: &MergeArgs) -> Result<Exit> {
         // The companions a batch at a time, then the ledger a record at a time: a partial is
         // never held whole.
         collector.absorb(header.stats, denials);
+        collector.note_used_keys(std::mem::take(&mut body.used_keys));
         let mut batch = Vec::new();
         while let Some(e) = body.next_companion().map_err(|e| cannot(&e))? {
             batch.push(e);

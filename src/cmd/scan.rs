@@ -153,7 +153,7 @@ fn write_partial(
     out: PartialOutput,
     quiet: bool,
 ) -> Result<Exit> {
-    let PartialOutput { stats, denials, waiting, ledger, companions } = out;
+    let PartialOutput { stats, denials, waiting, ledger, companions, used_keys } = out;
     let header = crate::partial::Header {
         format: crate::partial::FORMAT.into(),
         version: env!("CARGO_PKG_VERSION").into(),
@@ -165,7 +165,7 @@ fn write_partial(
         ledger: ledger.records(),
     };
     to.deliver(aws, "application/gzip", |w| {
-        Ok(crate::partial::write(w, &header, &denials, companions.iter(), waiting, ledger)?)
+        Ok(crate::partial::write(w, &header, &denials, &used_keys, companions.iter(), waiting, ledger)?)
     })?;
     if !quiet {
         let s = &header.stats;

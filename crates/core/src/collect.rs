@@ -67,6 +67,8 @@ pub struct PartialOutput {
     pub waiting: tally::Spilled,
     pub ledger: tally::Ledger,
     pub companions: Companions,
+    /// The access keys its targets used, sorted: the sessions the merge keeps (of any shard).
+    pub used_keys: Vec<Box<str>>,
 }
 
 /// A shard's companions: the events kept whole, and the sessions, which stay compact until
@@ -103,8 +105,9 @@ pub struct Collector {
     /// an `Event` is large, and one growing `Vec` would hold two copies at each doubling.
     targets: Option<Vec<Vec<Event>>>,
     companions: Vec<Vec<Event>>,
-    /// Session-issuing events by the access key they issued, compact until the targets are known.
-    sessions: HashMap<Box<str>, Session>,
+    /// Session-issuing events by the access key they issued, compact until the targets are
+    /// known, spilled past a limit ([`Sessions`]), and settled before [`Collector::finish`].
+    sessions: Sessions,
     /// KMS denials: one per denied write when a key refuses S3, so as many as the denials in
     /// a KMS outage; the [`KMS_KEPT`] with the smallest sample keys are kept.
     kms: tally::Smallest,
@@ -226,13 +229,20 @@ impl Collector {
     /// A merge's collector: the partials' identities are held up to about `limit` and spilled
     /// past it, instead of a ledger of every one; [`Collector::settle_merged`] before finishing.
     pub fn for_merge(limit: usize) -> Collector {
-        Collector { denials: Denials::merging(limit), ..Collector::default() }
+        Collector { denials: Denials::merging(limit), sessions: Sessions::with_limit(limit), ..Collector::default() }
     }
 
-    /// Takes back the repeats among the identities a merge spilled (an error is the spill
-    /// failing to read back).
+    /// Takes back the repeats among the identities a merge spilled, and reads back the
+    /// sessions the partials' targets used ([`Collector::note_used_keys`]); an error is a spill
+    /// failing to read back.
     pub fn settle_merged(&mut self) -> std::io::Result<()> {
-        self.denials.settle_merged()
+        self.denials.settle_merged()?;
+        self.sessions.settle_in_place(Some(&self.used_keys))
+    }
+
+    /// Notes the access keys a shard's targets used: a merge keeps the sessions of those alone.
+    pub fn note_used_keys(&mut self, keys: impl IntoIterator<Item = Box<str>>) {
+        self.used_keys.extend(keys);
     }
 
     /// A shard's collector: its tallies record where each denial was counted, for the merge,
@@ -258,6 +268,7 @@ impl Collector {
     /// ([`tally::Pending`]); [`tally::SEEN_LIMIT`] and [`tally::PENDING_LIMIT`] unless set.
     pub fn with_seen_limit(mut self, limit: usize) -> Collector {
         self.seen_limit = Some(limit);
+        self.sessions.limit = limit;
         self
     }
 
@@ -301,12 +312,9 @@ impl Collector {
         }
         // A scan keeps the sessions its targets used; a shard every one (another shard's
         // targets may use it).
+        self.sessions.absorb(companions.sessions)?;
         let used = (!self.denials.keeps_ledger()).then_some(&self.used_keys);
-        for (key, session) in companions.sessions.settle(used)? {
-            if replaces(self.sessions.get(&key), session.event_id()) {
-                self.sessions.insert(key, session);
-            }
-        }
+        self.sessions.settle_in_place(used)?;
         if self.denials.keeps_ledger() {
             // A shard's repeats are taken back as its ledger settles ([`Collector::finish_partial`]).
             return Ok(());
@@ -376,7 +384,7 @@ impl Collector {
         for (e, keys) in events.into_iter().zip(keys) {
             match e.role {
                 Some(EventRole::Companion) => {
-                    if !offer_session(&mut self.sessions, &e.view()) {
+                    if !self.sessions.offer(&e.view()) {
                         if crate::diagnose::is_kms_denial(&e) {
                             self.keep_kms(e, &keys);
                         } else {
@@ -425,10 +433,10 @@ impl Collector {
         tally::keep_smallest_owned(&mut self.kms, KMS_KEPT, key, e);
     }
 
-    /// The settled result, with only the sessions a target used. A merge sees no target, so it
-    /// cannot tell the used sessions from the others, and keeps them all, as the shards did.
+    /// The settled result, with only the sessions a target used (a merge's: a target of any
+    /// of the shards).
     pub fn finish(mut self) -> ScanOutput {
-        let companions = self.companions(self.denials.is_merge());
+        let companions = self.companions();
         let tally::Settled { groups, duplicates, withdrawn, owners, repeated } =
             std::mem::take(&mut self.denials).settle();
         if let Some(tap) = &self.tap {
@@ -453,8 +461,11 @@ impl Collector {
     pub fn finish_partial(mut self) -> std::io::Result<PartialOutput> {
         let ledger = self.denials.settle_ledger()?;
         let waiting = self.denials.take_spilled()?;
-        let sessions = std::mem::take(&mut self.sessions).into_values().collect();
-        let companions = Companions { events: self.companions(false), sessions };
+        debug_assert!(!self.sessions.spilled(), "absorb_folded first");
+        let sessions = std::mem::take(&mut self.sessions.held).into_values().collect();
+        let companions = Companions { events: self.companions(), sessions };
+        let mut used_keys: Vec<Box<str>> = std::mem::take(&mut self.used_keys).into_iter().collect();
+        used_keys.sort_unstable();
         if let Some(tap) = &self.tap {
             let mut tap = lock(tap);
             // A shard cannot know the other shards' callers: its provisional copies stand,
@@ -470,15 +481,16 @@ impl Collector {
         }
         self.stats.failed.sort_by(|a, b| a.path.cmp(&b.path));
         let denials = std::mem::take(&mut self.denials);
-        Ok(PartialOutput { stats: self.stats, denials, waiting, ledger, companions })
+        Ok(PartialOutput { stats: self.stats, denials, waiting, ledger, companions, used_keys })
     }
 
-    fn companions(&mut self, all_sessions: bool) -> Vec<Event> {
+    fn companions(&mut self) -> Vec<Event> {
+        debug_assert!(!self.sessions.spilled(), "absorb_folded or settle_merged first");
         self.companions
             .push(std::mem::take(&mut self.kms).into_values().map(std::sync::Arc::unwrap_or_clone).collect());
-        for (key, session) in std::mem::take(&mut self.sessions) {
+        for (key, session) in std::mem::take(&mut self.sessions.held) {
             // Only the keys a target used are needed; the rest are dropped unread.
-            if all_sessions || self.used_keys.contains(&key) {
+            if self.used_keys.contains(&key) {
                 self.companions.push(vec![session.to_event()]);
             }
         }
@@ -547,35 +559,94 @@ struct Sessions {
 
 const SESSION_PARTS: usize = 64;
 
+impl Default for Sessions {
+    fn default() -> Sessions {
+        Sessions::with_limit(SESSIONS_LIMIT)
+    }
+}
+
 impl Sessions {
     fn with_limit(limit: usize) -> Sessions {
         Sessions { held: HashMap::new(), limit, parts: Vec::new() }
     }
 
-    /// Offers the session `e` issued (the key's smallest eventID is kept); whether it is one.
+    /// Offers the session `e` issued; whether it is one. Copies of one event issue one key,
+    /// and the smallest eventID wins, in any order.
     fn offer(&mut self, e: &EventRef) -> bool {
         let Some(key) = issued_key(e) else { return false };
-        if let Some(kept) = self.held.get(key) {
-            if replaces(Some(kept), e.event_id.as_bytes()) {
-                self.held.insert(key.into(), Session::of(e));
-            }
-        } else if self.held.len() < self.limit || self.spill(key, &Session::of(e)).is_err() {
-            // Below the limit, or no room on disk: held after all.
-            self.held.insert(key.into(), Session::of(e));
-        }
+        self.put(key, e.event_id.as_bytes(), || Session::of(e));
         true
+    }
+
+    /// Keeps `session` of `key`, as [`Sessions::offer`] would the event it was made of.
+    fn keep(&mut self, key: &str, session: Session) {
+        let id = session.event_id().to_vec();
+        self.put(key, &id, || session);
+    }
+
+    fn put(&mut self, key: &str, event_id: &[u8], session: impl FnOnce() -> Session) {
+        if let Some(kept) = self.held.get(key) {
+            if replaces(Some(kept), event_id) {
+                self.held.insert(key.into(), session());
+            }
+            return;
+        }
+        let session = session();
+        if self.held.len() < self.limit || self.spill(key, &session).is_err() {
+            // Below the limit, or no room on disk: held after all.
+            self.held.insert(key.into(), session);
+        }
+    }
+
+    /// Adds another store's sessions: its held ones as if offered here, its spilled ones
+    /// appended to the file of the same part (a key's part is the same in every store).
+    fn absorb(&mut self, other: Sessions) -> std::io::Result<()> {
+        for (key, session) in other.held {
+            self.keep(&key, session);
+        }
+        for (k, part) in other.parts.into_iter().enumerate() {
+            let Some(part) = part else { continue };
+            let (file, bytes) = tally::rewound(part)?;
+            let w = self.part(k)?;
+            std::io::copy(&mut std::io::Read::take(file, bytes), w)?;
+        }
+        Ok(())
+    }
+
+    /// The sessions held in memory.
+    fn len(&self) -> usize {
+        self.held.len()
+    }
+
+    /// Reads the spilled sessions back, keeping only those of the `used` keys (all of them
+    /// when `None`), so that every one left is held ([`Sessions::settle`]).
+    fn settle_in_place(&mut self, used: Option<&HashSet<Box<str>>>) -> std::io::Result<()> {
+        let limit = self.limit;
+        let settled = std::mem::take(self).settle(used)?;
+        *self = Sessions { held: settled.into_iter().collect(), limit, parts: Vec::new() };
+        Ok(())
+    }
+
+    /// Whether some sessions wait on disk.
+    fn spilled(&self) -> bool {
+        self.parts.iter().any(Option::is_some)
+    }
+
+    /// The file of part `k`, made when first needed.
+    fn part(&mut self, k: usize) -> std::io::Result<&mut std::io::BufWriter<std::fs::File>> {
+        if self.parts.is_empty() {
+            self.parts.resize_with(SESSION_PARTS, || None);
+        }
+        let part = &mut self.parts[k];
+        Ok(match part {
+            Some(w) => w,
+            None => part.insert(tally::spill_file()?),
+        })
     }
 
     fn spill(&mut self, key: &str, s: &Session) -> std::io::Result<()> {
         use std::io::Write;
-        if self.parts.is_empty() {
-            self.parts.resize_with(SESSION_PARTS, || None);
-        }
-        let part = &mut self.parts[xxhash_rust::xxh3::xxh3_64(key.as_bytes()) as usize % SESSION_PARTS];
-        let w = match part {
-            Some(w) => w,
-            None => part.insert(tally::spill_file()?),
-        };
+        let w = self.part(xxhash_rust::xxh3::xxh3_64(key.as_bytes()) as usize % SESSION_PARTS)?;
         w.write_all(&(key.len() as u32).to_le_bytes())?;
         w.write_all(key.as_bytes())?;
         w.write_all(&[u8::from(s.event_time_ms.is_some())])?;
@@ -722,16 +793,6 @@ impl Drop for Held<'_> {
             lock(&self.folder.idle).push(folded);
         }
     }
-}
-
-/// Keeps a session-issuing companion by the access key it issued (false if it issued none):
-/// copies of one event issue one key, and the smallest eventID wins, in any order.
-fn offer_session(sessions: &mut HashMap<Box<str>, Session>, e: &EventRef) -> bool {
-    let Some(key) = issued_key(e) else { return false };
-    if replaces(sessions.get(key), e.event_id.as_bytes()) {
-        sessions.insert(key.into(), Session::of(e));
-    }
-    true
 }
 
 /// Whether a session of `event_id` replaces the one `kept` for its key: the smallest eventID wins.
@@ -883,13 +944,10 @@ mod tests {
             for (i, e) in events.iter().enumerate() {
                 assert!(if i % 4 == 0 { &mut b } else { &mut a }.offer(&e.view()));
             }
-            let mut all: HashMap<Box<str>, Session> = HashMap::new();
-            for (key, session) in a.settle(used).unwrap().into_iter().chain(b.settle(used).unwrap()) {
-                if replaces(all.get(&key), session.event_id()) {
-                    all.insert(key, session);
-                }
-            }
-            let mut out: Vec<(Box<str>, Event)> = all.into_iter().map(|(k, s)| (k, s.to_event())).collect();
+            // As the workers' store joins the collector's.
+            a.absorb(b).unwrap();
+            let settled = a.settle(used).unwrap();
+            let mut out: Vec<(Box<str>, Event)> = settled.into_iter().map(|(k, s)| (k, s.to_event())).collect();
             out.sort_by(|x, y| x.0.cmp(&y.0));
             out
         };
@@ -899,6 +957,39 @@ mod tests {
             for limit in [0, 1, 100] {
                 assert!(settled(limit, used) == held, "limit {limit}, used only: {}", used.is_some());
             }
+        }
+    }
+
+    /// A merge sees no target: it keeps the sessions whose keys some shard's targets used,
+    /// whichever shard issued them, held or spilled, and no other.
+    #[test]
+    fn a_merge_keeps_the_sessions_of_the_keys_the_shards_targets_used() {
+        let session = |id: &str, key: &str| Event {
+            event_id: id.into(),
+            event_source: "sts.amazonaws.com".into(),
+            event_name: "AssumeRole".into(),
+            issued_access_key_id: Some(key.into()),
+            principal: "arn:aws:iam::111122223333:role/r".into(),
+            role: Some(EventRole::Companion),
+            ..Event::default()
+        };
+        for limit in [0, 1, 100] {
+            let mut m = Collector::for_merge(limit);
+            // Shard 0 issued three sessions and used none; shard 1 used two keys, one of them
+            // issued by shard 0, and issued that key again (a larger eventID).
+            m.note_used_keys(Vec::new());
+            m.add_companions(vec![session("s2", "ASIAUSED"), session("s3", "ASIAIDLE"), session("s5", "ASIAALSO")]);
+            m.note_used_keys(vec!["ASIAUSED".into(), "ASIAALSO".into()]);
+            m.add_companions(vec![session("s4", "ASIAUSED")]);
+            m.settle_merged().unwrap();
+            let out = m.finish();
+            let mut kept: Vec<(&str, &str)> = out
+                .companions
+                .iter()
+                .map(|e| (e.event_id.as_str(), e.issued_access_key_id.as_deref().unwrap()))
+                .collect();
+            kept.sort_unstable();
+            assert_eq!(kept, [("s2", "ASIAUSED"), ("s5", "ASIAALSO")], "limit {limit}");
         }
     }
 

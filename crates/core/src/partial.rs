@@ -2,8 +2,9 @@
 //!
 //! The file is gzip'd: JSON lines of a header (format, denytrail version, the filter it was
 //! made with, the shard, and the shard's whole accounting), the shard's unsettled denial
-//! tallies ([`crate::tally::Denials`]) and one companion event each (sessions included, since a
-//! session may serve another shard's targets); then the bucket owners' copies of cross-account
+//! tallies ([`crate::tally::Denials`]), the access keys its targets used, and one companion
+//! event each (every session included, since a session may serve another shard's targets: the
+//! merge keeps those whose key some shard's targets used); then the bucket owners' copies of cross-account
 //! requests (and callers' copies) that waited on disk past the limit, as they were written; then
 //! the shard's ledger, one 49-byte record per denial it counted (its identity and where it was
 //! counted), so denials two shards both read are counted once. Its size follows the groups, the
@@ -25,8 +26,8 @@ use crate::stats::Stats;
 use crate::tally::{Denials, Ledger, Spilled, Unchecked};
 
 /// Changes whenever what a partial holds changes meaning (4: the ledger follows the companions,
-/// in binary records).
-pub const FORMAT: &str = "denytrail-partial/4";
+/// in binary records; 5: the access keys the targets used follow the tallies).
+pub const FORMAT: &str = "denytrail-partial/5";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Header {
@@ -45,12 +46,13 @@ pub struct Header {
     pub ledger: u64,
 }
 
-/// Writes a partial: the header, the tallies, each companion, the waiting copies written out,
-/// then the ledger (whose sizes the header must give).
+/// Writes a partial: the header, the tallies, the access keys used, each companion, the
+/// waiting copies written out, then the ledger (whose sizes the header must give).
 pub fn write(
     out: impl Write,
     header: &Header,
     denials: &Denials,
+    used_keys: &[Box<str>],
     events: impl Iterator<Item = impl std::borrow::Borrow<Event>>,
     waiting: Spilled,
     ledger: Ledger,
@@ -59,6 +61,8 @@ pub fn write(
     serde_json::to_writer(&mut gz, header)?;
     gz.write_all(b"\n")?;
     serde_json::to_writer(&mut gz, denials)?;
+    gz.write_all(b"\n")?;
+    serde_json::to_writer(&mut gz, used_keys)?;
     gz.write_all(b"\n")?;
     for e in events {
         serde_json::to_writer(&mut gz, e.borrow())?;
@@ -72,6 +76,8 @@ pub fn write(
 /// The rest of a partial after its tallies: its companions, then its ledger, each read as it
 /// is asked for.
 pub struct Body<R: Read> {
+    /// The access keys the shard's targets used.
+    pub used_keys: Vec<Box<str>>,
     r: BufReader<MultiGzDecoder<R>>,
     line: String,
     events: u64,
@@ -83,7 +89,7 @@ pub struct Body<R: Read> {
 /// Reads a partial's header and tallies; any defect is an error saying what is wrong with it.
 pub fn read<R: Read>(input: R) -> Result<(Header, Denials, Body<R>), String> {
     let r = BufReader::new(MultiGzDecoder::new(input));
-    let mut body = Body { r, line: String::new(), events: 0, read: 0, waiting: 0, ledger: 0 };
+    let mut body = Body { used_keys: Vec::new(), r, line: String::new(), events: 0, read: 0, waiting: 0, ledger: 0 };
     let first = body.next_line().map_err(|e| format!("not a gzip'd partial ({e})"))?.ok_or("it is empty")?;
     let header: Header = serde_json::from_str(first).map_err(|e| format!("no partial header ({e})"))?;
     if header.format.starts_with("denytrail-partial") && header.format != FORMAT {
@@ -96,6 +102,8 @@ pub fn read<R: Read>(input: R) -> Result<(Header, Denials, Body<R>), String> {
         body.next_line().map_err(|e| format!("cut short in its tallies ({e})"))?.ok_or("it has no tallies")?;
     let mut denials: Denials = serde_json::from_str(tallies).map_err(|e| format!("its tallies are not valid ({e})"))?;
     denials.reindex();
+    let used = body.next_line().map_err(|e| format!("cut short in its keys ({e})"))?.ok_or("it has no keys used")?;
+    body.used_keys = serde_json::from_str(used).map_err(|e| format!("its keys used are not valid ({e})"))?;
     (body.events, body.waiting, body.ledger) = (header.events, header.waiting, header.ledger);
     Ok((header, denials, body))
 }
@@ -200,7 +208,7 @@ mod tests {
     fn written(h: &Header, events: &[Event]) -> Vec<u8> {
         let (denials, ledger) = counted();
         let mut bytes = Vec::new();
-        write(&mut bytes, h, &denials, events.iter(), Spilled::none(), ledger).unwrap();
+        write(&mut bytes, h, &denials, &["ASIAUSED".into()], events.iter(), Spilled::none(), ledger).unwrap();
         bytes
     }
 
@@ -216,6 +224,7 @@ mod tests {
         let (h, d, mut body) = read(&bytes[..]).unwrap();
         assert_eq!(h, header(2, 2));
         assert_eq!(d.counted(), 2);
+        assert_eq!(body.used_keys, vec![Box::<str>::from("ASIAUSED")]);
         let mut back = Vec::new();
         while let Some(e) = body.next_companion().unwrap() {
             back.push(e);
@@ -252,7 +261,7 @@ mod tests {
         let mut other = header(0, 2);
         other.format = "something-else".into();
         assert!(read(&written(&other, &[])[..]).err().unwrap().contains("not a denytrail partial"));
-        other.format = "denytrail-partial/3".into();
+        other.format = "denytrail-partial/4".into();
         assert!(read(&written(&other, &[])[..]).err().unwrap().contains("older denytrail"));
         // The ledger after companions left unread: they are read past.
         let (_, _, body) = read(&bytes[..]).unwrap();

@@ -720,11 +720,6 @@ impl Denials {
         self.settle_pending()
     }
 
-    /// Whether these are a merge's tallies ([`Denials::merging`]).
-    pub fn is_merge(&self) -> bool {
-        self.merged.is_some()
-    }
-
     /// Whether this is a shard's (it records where each denial was counted).
     pub fn keeps_ledger(&self) -> bool {
         self.shared.as_ref().is_some_and(|s| s.is_ledger())
