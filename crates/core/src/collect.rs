@@ -7,7 +7,7 @@
 //! whatever order the objects arrived in.
 //! `explain` and `query`, which show single events, also keep the targets whole.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::event::{Event, EventRef, EventRole};
@@ -108,16 +108,45 @@ pub struct Collector {
     /// Session-issuing events by the access key they issued, compact until the targets are
     /// known, spilled past a limit ([`Sessions`]), and settled before [`Collector::finish`].
     sessions: Sessions,
-    /// KMS denials: one per denied write when a key refuses S3, so as many as the denials in
-    /// a KMS outage; the [`KMS_KEPT`] with the smallest sample keys are kept.
-    kms: tally::Smallest,
+    /// KMS and VPC endpoint denials: one per denied write when a key or an endpoint's policy
+    /// refuses S3, so as many as the denials in such an outage; of each kind the
+    /// [`SAMPLED_KEPT`] with the smallest sample keys are kept ([`Sampled`]).
+    sampled: [tally::Smallest; Sampled::KINDS],
     /// [`Collector::with_seen_limit`].
     seen_limit: Option<usize>,
 }
 
-/// KMS denials kept past which the ones whose objects hash highest are dropped: the same order
-/// tallies pick their exemplars in, so the writes the diagnosis reads keep their KMS calls.
-pub const KMS_KEPT: usize = 8_192;
+/// Companions of each [`Sampled`] kind kept past which the ones whose objects hash highest are
+/// dropped: the same order tallies pick their exemplars in, so the writes the diagnosis reads
+/// keep their KMS calls and VPC endpoint events.
+pub const SAMPLED_KEPT: usize = 8_192;
+
+/// The companions an outage brings one per denied write, kept as a sample by object hash
+/// ([`SAMPLED_KEPT`] of each kind): the KMS denial S3 ran into for an SSE-KMS write, and the
+/// VPC endpoint's network activity event of a write its policy denied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sampled {
+    Kms = 0,
+    Vpce = 1,
+}
+
+impl Sampled {
+    const KINDS: usize = 2;
+
+    /// The kind of a sampled companion; `None` for a target or another companion.
+    pub fn of(e: &EventRef) -> Option<Sampled> {
+        if e.role != Some(EventRole::Companion) {
+            return None;
+        }
+        if crate::diagnose::kms_denial(&e.event_source, &e.event_name, e.error_code.as_deref()) {
+            Some(Sampled::Kms)
+        } else if crate::diagnose::vpce_denial(e.error_code.as_deref()) {
+            Some(Sampled::Vpce)
+        } else {
+            None
+        }
+    }
+}
 
 /// An `AssumeRole*`/`GetFederationToken` companion in the fields the diagnosis reads, packed
 /// into one allocation. Busy accounts issue sessions by the thousand per hour and only those a
@@ -254,12 +283,12 @@ impl Collector {
     /// What the collector holds, counted (for memory benchmarks).
     pub fn footprint(&self) -> String {
         format!(
-            "{} | used keys {} | sessions {} | companions {} | kms {}",
+            "{} | used keys {} | sessions {} | companions {} | sampled {}",
             self.denials.footprint(),
             self.used_keys.len(),
             self.sessions.len(),
             self.companions.iter().map(Vec::len).sum::<usize>(),
-            self.kms.len()
+            self.sampled.iter().map(BTreeMap::len).sum::<usize>()
         )
     }
 
@@ -293,7 +322,7 @@ impl Collector {
         let pending = tally::Pending::with_limit(self.seen_limit.unwrap_or(tally::PENDING_LIMIT));
         self.denials.pending_in(pending.clone());
         let sessions = Sessions::with_limit(self.seen_limit.unwrap_or(SESSIONS_LIMIT));
-        let companions = Mutex::new(FoldedCompanions { kms: tally::Smallest::default(), sessions });
+        let companions = Mutex::new(FoldedCompanions { sampled: Default::default(), sessions });
         let (idle, tap) = (Mutex::new(Vec::new()), self.tap.clone());
         Some(Folder { seen, pending, idle, companions, tap })
     }
@@ -307,8 +336,10 @@ impl Collector {
             self.used_keys.extend(folded.used_keys);
         }
         let companions = folder.companions.into_inner().unwrap_or_else(PoisonError::into_inner);
-        for (key, e) in companions.kms {
-            tally::keep_smallest_owned(&mut self.kms, KMS_KEPT, key, e);
+        for (kind, sample) in companions.sampled.into_iter().enumerate() {
+            for (key, e) in sample {
+                tally::keep_smallest_owned(&mut self.sampled[kind], SAMPLED_KEPT, key, e);
+            }
         }
         // A scan keeps the sessions its targets used; a shard every one (another shard's
         // targets may use it).
@@ -385,10 +416,9 @@ impl Collector {
             match e.role {
                 Some(EventRole::Companion) => {
                     if !self.sessions.offer(&e.view()) {
-                        if crate::diagnose::is_kms_denial(&e) {
-                            self.keep_kms(e, &keys);
-                        } else {
-                            companions.push(e);
+                        match Sampled::of(&e.view()) {
+                            Some(kind) => self.keep_sampled(kind, e, &keys),
+                            None => companions.push(e),
                         }
                     }
                 }
@@ -428,9 +458,9 @@ impl Collector {
         }
     }
 
-    fn keep_kms(&mut self, e: Event, keys: &tally::Keys) {
+    fn keep_sampled(&mut self, kind: Sampled, e: Event, keys: &tally::Keys) {
         let key = tally::sample_key(keys.pair, keys.identity);
-        tally::keep_smallest_owned(&mut self.kms, KMS_KEPT, key, e);
+        tally::keep_smallest_owned(&mut self.sampled[kind as usize], SAMPLED_KEPT, key, e);
     }
 
     /// The settled result, with only the sessions a target used (a merge's: a target of any
@@ -486,8 +516,9 @@ impl Collector {
 
     fn companions(&mut self) -> Vec<Event> {
         debug_assert!(!self.sessions.spilled(), "absorb_folded or settle_merged first");
-        self.companions
-            .push(std::mem::take(&mut self.kms).into_values().map(std::sync::Arc::unwrap_or_clone).collect());
+        for sample in std::mem::take(&mut self.sampled) {
+            self.companions.push(sample.into_values().map(std::sync::Arc::unwrap_or_clone).collect());
+        }
         for (key, session) in std::mem::take(&mut self.sessions.held) {
             // Only the keys a target used are needed; the rest are dropped unread.
             if self.used_keys.contains(&key) {
@@ -537,9 +568,9 @@ fn held_to_the_end(fate: Fate, e: &Event) -> bool {
 /// allocator reuses its memory rather than taking fresh pages from the system for each.
 const TAPPED_BATCH: usize = 64;
 
-/// The KMS denials and sessions the workers folded, kept as the collector keeps them.
+/// The sampled companions and sessions the workers folded, kept as the collector keeps them.
 struct FoldedCompanions {
-    kms: tally::Smallest,
+    sampled: [tally::Smallest; Sampled::KINDS],
     sessions: Sessions,
 }
 
@@ -708,9 +739,7 @@ impl Sessions {
 /// Whether the workers fold this companion ([`Held::fold`]) rather than hand it to the
 /// collector whole.
 pub fn folded_by_workers(e: &EventRef) -> bool {
-    e.role == Some(EventRole::Companion)
-        && (crate::diagnose::kms_denial(&e.event_source, &e.event_name, e.error_code.as_deref())
-            || issued_key(e).is_some())
+    e.role == Some(EventRole::Companion) && (Sampled::of(e).is_some() || issued_key(e).is_some())
 }
 
 struct Folded {
@@ -748,8 +777,14 @@ impl Held<'_> {
             debug_assert!(folded_by_workers(target), "a companion the collector keeps whole");
             let mut companions = lock(&self.folder.companions);
             if !companions.sessions.offer(target) {
+                let kind = Sampled::of(target).expect("a session or a sampled companion") as usize;
                 let key = tally::sample_key(keys.pair, keys.identity);
-                tally::keep_smallest(&mut companions.kms, KMS_KEPT, key, &mut tally::SharedCopy::of(target));
+                tally::keep_smallest(
+                    &mut companions.sampled[kind],
+                    SAMPLED_KEPT,
+                    key,
+                    &mut tally::SharedCopy::of(target),
+                );
             }
             return;
         }
@@ -1045,11 +1080,18 @@ mod tests {
         assert_eq!((out.len(), dropped), (2, 0));
     }
 
-    /// A KMS outage: every denied write comes with the KMS denial S3 ran into. Past the budget
-    /// only some KMS denials are kept, and they are those of the writes the tally samples.
+    /// A KMS outage: every denied write comes with the KMS denial S3 ran into; a VPC endpoint
+    /// outage, with the endpoint's network activity event. Past the budget only some of them
+    /// are kept, and they are those of the writes the tally samples.
     #[test]
-    fn kms_denials_are_bounded_and_follow_the_sampled_writes() {
-        let n = KMS_KEPT * 3;
+    fn sampled_companions_are_bounded_and_follow_the_sampled_writes() {
+        for kind in [Sampled::Kms, Sampled::Vpce] {
+            companions_of_a_kind_are_bounded_and_follow_the_sampled_writes(kind);
+        }
+    }
+
+    fn companions_of_a_kind_are_bounded_and_follow_the_sampled_writes(kind: Sampled) {
+        let n = SAMPLED_KEPT * 3;
         let mut c = Collector::new();
         let mut events = Vec::with_capacity(2 * n);
         for i in 0..n {
@@ -1067,32 +1109,50 @@ mod tests {
                 role: Some(EventRole::Target),
                 ..Event::default()
             });
-            events.push(Event {
-                event_id: format!("k{i}"),
-                event_source: "kms.amazonaws.com".into(),
-                event_name: "GenerateDataKey".into(),
-                error_code: Some("AccessDenied".into()),
-                kms_s3_arn: Some(format!("arn:aws:s3:::b/{key}")),
-                event_time_ms: Some(i as i64 * 1000),
-                role: Some(EventRole::Companion),
-                ..Event::default()
+            events.push(match kind {
+                Sampled::Kms => Event {
+                    event_id: format!("k{i}"),
+                    event_source: "kms.amazonaws.com".into(),
+                    event_name: "GenerateDataKey".into(),
+                    error_code: Some("AccessDenied".into()),
+                    kms_s3_arn: Some(format!("arn:aws:s3:::b/{key}")),
+                    event_time_ms: Some(i as i64 * 1000),
+                    role: Some(EventRole::Companion),
+                    ..Event::default()
+                },
+                Sampled::Vpce => Event {
+                    event_id: format!("v{i}"),
+                    event_source: "s3.amazonaws.com".into(),
+                    event_name: "PutObject".into(),
+                    error_code: Some("VpceAccessDenied".into()),
+                    vpc_endpoint_id: Some("vpce-1".into()),
+                    bucket: Some("b".into()),
+                    key: Some(key.clone()),
+                    event_time_ms: Some(i as i64 * 1000),
+                    role: Some(EventRole::Companion),
+                    ..Event::default()
+                },
             });
         }
         c.merge(ObjectReport { events, ..ObjectReport::failed("x", crate::stats::ObjectError::RecordTooLarge) });
         let out = c.finish();
-        assert_eq!(out.companions.len(), KMS_KEPT);
-        let kept: HashSet<&str> = out.companions.iter().filter_map(|k| k.kms_s3_arn.as_deref()).collect();
+        assert_eq!(out.companions.len(), SAMPLED_KEPT, "{kind:?}");
+        let object = |k: &Event| match kind {
+            Sampled::Kms => k.kms_s3_arn.clone(),
+            Sampled::Vpce => k.object_arn(),
+        };
+        let kept: HashSet<String> = out.companions.iter().filter_map(object).collect();
         let group = &out.groups[0];
         assert_eq!(group.denied, n as u64);
         let exemplars = group.exemplars();
         let paired = exemplars.iter().filter(|(e, _)| kept.contains(e.object_arn().unwrap().as_str())).count();
-        // Every sampled write keeps its KMS call; only the earliest one, kept for its time, may not.
-        assert!(paired + 1 >= exemplars.len(), "{paired} of {} exemplars keep their KMS call", exemplars.len());
+        // Every sampled write keeps its companion; only the earliest one, kept for its time, may not.
+        assert!(paired + 1 >= exemplars.len(), "{kind:?}: {paired} of {} exemplars keep theirs", exemplars.len());
     }
 
-    /// The companions the workers fold (KMS denials past the bound, sessions issued twice, one
-    /// with a secret in its policy) come out as they do when every companion crosses to the
-    /// collector whole; the others (a KMS error) still cross.
+    /// The companions the workers fold (KMS and VPC endpoint denials past the bound, sessions
+    /// issued twice, one with a secret in its policy) come out as they do when every companion
+    /// crosses to the collector whole; the others (a KMS error) still cross.
     #[test]
     fn companions_folded_on_the_workers_are_the_ones_the_collector_keeps() {
         let secret = "X-Amz-Signature=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -1107,10 +1167,15 @@ mod tests {
                                      "arn": "arn:aws:sts::1:assumed-role/app/s"},
                     "requestParameters": {"bucketName": "b", "key": key}
                 }),
-                1 | 2 => serde_json::json!({
+                1 => serde_json::json!({
                     "eventSource": "kms.amazonaws.com", "eventName": "GenerateDataKey", "eventTime": time,
                     "errorCode": "AccessDenied", "eventID": format!("k{i}"),
                     "requestParameters": {"encryptionContext": {"aws:s3:arn": format!("arn:aws:s3:::b/{key}")}}
+                }),
+                2 => serde_json::json!({
+                    "eventSource": "s3.amazonaws.com", "eventName": "PutObject", "eventTime": time,
+                    "eventCategory": "NetworkActivity", "errorCode": "VpceAccessDenied", "eventID": format!("v{i}"),
+                    "vpcEndpointId": "vpce-1", "requestParameters": {"bucketName": "b", "key": key}
                 }),
                 _ if i % 8 == 3 => serde_json::json!({
                     "eventSource": "sts.amazonaws.com", "eventName": "AssumeRole", "eventTime": time,
@@ -1126,7 +1191,7 @@ mod tests {
                 }),
             }
         };
-        let n = KMS_KEPT * 2 + 400;
+        let n = SAMPLED_KEPT * 4 + 800;
         let objects: Vec<Vec<u8>> = (0..2)
             .map(|o| {
                 serde_json::to_vec(&serde_json::json!({"Records": (o..n).step_by(2).map(record).collect::<Vec<_>>()}))
@@ -1138,6 +1203,7 @@ mod tests {
             let c = read_objects(c, folding, &objects, |report| {
                 if folding {
                     assert!(report.events.iter().all(|e| !folded_by_workers(&e.view())), "folded, not reported");
+                    assert!(report.events.iter().all(|e| Sampled::of(&e.view()).is_none()), "sampled on the workers");
                 }
             });
             let mut out = c.finish();
@@ -1148,7 +1214,8 @@ mod tests {
         let (whole, counted_whole) = companions(false);
         assert_eq!(counted, counted_whole);
         let kinds = |events: &[Event], prefix: &str| events.iter().filter(|e| e.event_id.starts_with(prefix)).count();
-        assert_eq!(kinds(&whole, "k"), KMS_KEPT, "the KMS denials are past the bound");
+        assert_eq!(kinds(&whole, "k"), SAMPLED_KEPT, "the KMS denials are past the bound");
+        assert_eq!(kinds(&whole, "v"), SAMPLED_KEPT, "the VPC endpoint denials are past the bound");
         assert!(kinds(&whole, "s") > 0 && kinds(&whole, "s") < 48, "sessions: one per issued key a target used");
         assert!(kinds(&whole, "e") > 0, "other companions cross whole");
         let policies: Vec<&str> = whole.iter().filter_map(|e| e.session_policy.as_deref()).collect();

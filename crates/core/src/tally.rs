@@ -1432,10 +1432,11 @@ pub struct Keys {
 }
 
 impl Keys {
-    /// The keys of a target or a KMS denial; none for other companions.
+    /// The keys of a target or a sampled companion (a KMS or VPC endpoint denial); none for
+    /// other companions.
     pub fn wanted(e: &Event) -> Keys {
-        let kms = e.role == Some(crate::event::EventRole::Companion) && crate::diagnose::is_kms_denial(e);
-        if e.role == Some(crate::event::EventRole::Companion) && !kms { Keys::default() } else { Keys::of(e) }
+        let companion = e.role == Some(crate::event::EventRole::Companion);
+        if companion && crate::collect::Sampled::of(&e.view()).is_none() { Keys::default() } else { Keys::of(e) }
     }
 
     pub fn of(e: &Event) -> Keys {
@@ -1458,7 +1459,11 @@ impl Keys {
     }
 
     fn screening(e: &EventRef, screen: bool) -> (Keys, bool) {
-        let pair = if e.role == Some(crate::event::EventRole::Companion) {
+        // A KMS call names the object in its encryption context; a VPC endpoint's event, like
+        // a target, in its request.
+        let pair = if e.role == Some(crate::event::EventRole::Companion)
+            && !crate::diagnose::vpce_denial(e.error_code.as_deref())
+        {
             pair_hash(e.kms_s3_arn.as_deref())
         } else {
             object_pair_hash(e)

@@ -413,7 +413,12 @@ pub fn kms_denial(event_source: &str, event_name: &str, error_code: Option<&str>
 }
 
 fn is_vpce_denial(ev: &Event) -> bool {
-    ev.error_code.as_deref() == Some("VpceAccessDenied")
+    vpce_denial(ev.error_code.as_deref())
+}
+
+/// A VPC endpoint's network activity event of a request its policy denied, by error code.
+pub fn vpce_denial(error_code: Option<&str>) -> bool {
+    error_code == Some("VpceAccessDenied")
 }
 
 /// An STS call that issues session credentials (`AssumeRole*`, `GetFederationToken`).

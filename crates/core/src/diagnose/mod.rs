@@ -35,7 +35,7 @@ use serde::Serialize;
 use crate::event::Event;
 
 pub use correlate::Companions;
-pub use correlate::{is_kms_denial, is_session_issuer, kms_denial, session_issuer};
+pub use correlate::{is_kms_denial, is_session_issuer, kms_denial, session_issuer, vpce_denial};
 pub use explain::{Denied, corrective_policy, explain_denied, explain_group};
 pub use remedy::{Remedy, RemedyPlace};
 pub(crate) use rules::text_marks;
