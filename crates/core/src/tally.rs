@@ -662,7 +662,7 @@ pub struct Denials {
     #[serde(skip)]
     learned: HashMap<u128, u32, Prehashed>,
     /// `sharedEventID` hashes of the copies that name their caller, with their group.
-    callers: HashMap<u128, u32>,
+    callers: HashMap<u128, u32, Prehashed>,
     /// Repeats dropped.
     pub duplicates: u64,
     /// Groups by [`group_key_hash`], for [`Denials::retract_repeat`].
@@ -1026,20 +1026,22 @@ impl Denials {
 
     /// Adds another worker's tallies (sharing this one's identities, so none was counted twice).
     pub fn absorb(&mut self, other: Denials) {
+        let within = |n: usize| self.pending.as_ref().is_none_or(|p| n <= p.limit());
+        let empty = self.groups.is_empty() && self.callers.is_empty() && self.provisional.is_empty();
+        let empty = empty && within(other.callers.len()) && within(other.provisional.len());
         let mut moved = Vec::with_capacity(other.groups.len());
         for t in other.groups {
             let g = self.group(t.key.clone());
             moved.push(g);
             self.groups[g as usize].absorb(t);
         }
-        for (s, g) in other.callers {
-            self.caller(s, moved[g as usize]);
-        }
-        let owners = other.owners;
-        for (s, mut p) in other.provisional {
-            p.group = moved[p.group as usize];
-            p.owner = p.owner.map(|o| self.owner_index(&owners[o as usize]));
-            self.provide(s, p);
+        if empty && self.owners.is_empty() && moved.iter().enumerate().all(|(i, &g)| g as usize == i) {
+            // Into empty tallies the groups keep their numbers: the waiting copies are taken as
+            // they are, not copied one by one. At the end of an outage each map is full (the
+            // limit), and the copy was a third such map alive at once with the two workers'.
+            (self.callers, self.provisional, self.owners) = (other.callers, other.provisional, other.owners);
+        } else {
+            self.absorb_waiting(other.callers, other.provisional, other.owners, &moved);
         }
         self.duplicates += other.duplicates;
         // A worker's own withdrawals, for its tap.
@@ -1047,6 +1049,24 @@ impl Denials {
         self.withdrawn.append(&mut withdrawn);
         let mut repeated = other.repeated;
         self.repeated.append(&mut repeated);
+    }
+
+    /// [`Denials::absorb`] of another tally's waiting copies, its groups numbered here `moved`.
+    fn absorb_waiting(
+        &mut self,
+        callers: HashMap<u128, u32, Prehashed>,
+        provisional: HashMap<u128, Provisional, Prehashed>,
+        owners: Vec<String>,
+        moved: &[u32],
+    ) {
+        for (s, g) in callers {
+            self.caller(s, moved[g as usize]);
+        }
+        for (s, mut p) in provisional {
+            p.group = moved[p.group as usize];
+            p.owner = p.owner.map(|o| self.owner_index(&owners[o as usize]));
+            self.provide(s, p);
+        }
     }
 
     /// Takes a shard's ledger (a merge's, after [`Denials::absorb`] of the shard's tallies): a
