@@ -71,26 +71,59 @@ pub struct PartialOutput {
     pub used_keys: Vec<Box<str>>,
 }
 
-/// A shard's companions: the events kept whole, and the sessions, which stay compact until
-/// each is written (a shard keeps every one, as many as the trail's `AssumeRole` calls).
+/// A shard's companions: the events kept whole, and the sessions, each key's once, in a
+/// temporary file until each is written (a shard keeps every one, as many as the trail's
+/// `AssumeRole` calls; holding them would make a shard's memory grow with its input).
 pub struct Companions {
     events: Vec<Event>,
-    sessions: Vec<Session>,
+    sessions: SessionsFile,
+}
+
+/// Settled sessions written out ([`Session::write_to`] records).
+struct SessionsFile {
+    file: Option<std::fs::File>,
+    bytes: u64,
+    count: usize,
 }
 
 impl Companions {
     pub fn len(&self) -> usize {
-        self.events.len() + self.sessions.len()
+        self.events.len() + self.sessions.count
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// Each companion, a session made an event only when its turn comes.
-    pub fn iter(&self) -> impl Iterator<Item = std::borrow::Cow<'_, Event>> {
-        let whole = self.events.iter().map(std::borrow::Cow::Borrowed);
-        whole.chain(self.sessions.iter().map(|s| std::borrow::Cow::Owned(s.to_event())))
+    /// Each companion, a session read back and made an event only when its turn comes (an
+    /// error is the sessions' file failing to read back). One at a time: each starts over.
+    pub fn iter(&self) -> impl Iterator<Item = std::io::Result<std::borrow::Cow<'_, Event>>> {
+        let whole = self.events.iter().map(|e| Ok(std::borrow::Cow::Borrowed(e)));
+        whole.chain(self.sessions().map(|e| e.map(std::borrow::Cow::Owned)))
+    }
+
+    /// The sessions, read back from the start of their file.
+    fn sessions(&self) -> impl Iterator<Item = std::io::Result<Event>> + '_ {
+        use std::io::{Read, Seek};
+        let mut reader = self.sessions.file.as_ref().map(|mut f| {
+            f.seek(std::io::SeekFrom::Start(0)).map(|_| std::io::BufReader::new(f.take(self.sessions.bytes)))
+        });
+        let mut left = self.sessions.count;
+        std::iter::from_fn(move || {
+            if left == 0 {
+                return None;
+            }
+            left -= 1;
+            let r = match reader.as_mut()? {
+                Ok(r) => r,
+                Err(e) => return Some(Err(std::io::Error::new(e.kind(), e.to_string()))),
+            };
+            Some(match Session::read_from(r) {
+                Ok(Some((_, session))) => Ok(session.to_event()),
+                Ok(None) => Err(std::io::Error::other("the sessions' file is cut short")),
+                Err(e) => Err(e),
+            })
+        })
     }
 }
 
@@ -242,6 +275,36 @@ impl Session {
         let len = u32::from_le_bytes(self.packed[..4].try_into().expect("4 bytes")) as usize;
         &self.packed[4..4 + len]
     }
+
+    /// Writes the session of `key` as one record of a spill file.
+    fn write_to(&self, w: &mut impl std::io::Write, key: &str) -> std::io::Result<()> {
+        w.write_all(&(key.len() as u32).to_le_bytes())?;
+        w.write_all(key.as_bytes())?;
+        w.write_all(&[u8::from(self.event_time_ms.is_some())])?;
+        w.write_all(&self.event_time_ms.unwrap_or(0).to_le_bytes())?;
+        w.write_all(&(self.packed.len() as u32).to_le_bytes())?;
+        w.write_all(&self.packed)
+    }
+
+    /// The next record [`Session::write_to`] wrote, with its key; `None` at the end.
+    fn read_from(r: &mut impl std::io::Read) -> std::io::Result<Option<(Box<str>, Session)>> {
+        let mut b = [0u8; 4];
+        match r.read_exact(&mut b) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+            Err(e) => return Err(e),
+        }
+        let mut key = vec![0u8; u32::from_le_bytes(b) as usize];
+        r.read_exact(&mut key)?;
+        let mut time = [0u8; 9];
+        r.read_exact(&mut time)?;
+        r.read_exact(&mut b)?;
+        let mut packed = vec![0u8; u32::from_le_bytes(b) as usize];
+        r.read_exact(&mut packed)?;
+        let event_time_ms = (time[0] == 1).then(|| i64::from_le_bytes(time[1..].try_into().expect("8 bytes")));
+        let key = String::from_utf8_lossy(&key).into();
+        Ok(Some((key, Session { event_time_ms, packed: packed.into_boxed_slice() })))
+    }
 }
 
 impl Collector {
@@ -342,10 +405,11 @@ impl Collector {
             }
         }
         // A scan keeps the sessions its targets used; a shard every one (another shard's
-        // targets may use it).
+        // targets may use it), settled as its partial is written.
         self.sessions.absorb(companions.sessions)?;
-        let used = (!self.denials.keeps_ledger()).then_some(&self.used_keys);
-        self.sessions.settle_in_place(used)?;
+        if !self.denials.keeps_ledger() {
+            self.sessions.settle_in_place(Some(&self.used_keys))?;
+        }
         if self.denials.keeps_ledger() {
             // A shard's repeats are taken back as its ledger settles ([`Collector::finish_partial`]).
             return Ok(());
@@ -491,8 +555,23 @@ impl Collector {
     pub fn finish_partial(mut self) -> std::io::Result<PartialOutput> {
         let ledger = self.denials.settle_ledger()?;
         let waiting = self.denials.take_spilled()?;
-        debug_assert!(!self.sessions.spilled(), "absorb_folded first");
-        let sessions = std::mem::take(&mut self.sessions.held).into_values().collect();
+        // Every session, settled into one file: none is held past the store's limit.
+        let (mut file, mut count) = (None, 0);
+        std::mem::take(&mut self.sessions).settle_each(None, |key, session| {
+            let w = match &mut file {
+                Some(w) => w,
+                None => file.insert(tally::spill_file()?),
+            };
+            count += 1;
+            session.write_to(w, &key)
+        })?;
+        let sessions = match file {
+            Some(w) => {
+                let (file, bytes) = tally::rewound(w)?;
+                SessionsFile { file: Some(file), bytes, count }
+            }
+            None => SessionsFile { file: None, bytes: 0, count: 0 },
+        };
         let companions = Companions { events: self.companions(), sessions };
         let mut used_keys: Vec<Box<str>> = std::mem::take(&mut self.used_keys).into_iter().collect();
         used_keys.sort_unstable();
@@ -504,10 +583,14 @@ impl Collector {
             let repeated = self.denials.take_repeated().into_iter().collect();
             tap.settle(&withdrawn, &tally::LearnedOwners::default(), &repeated);
             tap.kept(&companions.events.iter().collect::<Vec<_>>());
-            for batch in companions.sessions.chunks(TAPPED_BATCH) {
-                let events: Vec<Event> = batch.iter().map(Session::to_event).collect();
-                tap.kept_owned(events);
+            let mut batch = Vec::with_capacity(TAPPED_BATCH);
+            for session in companions.sessions() {
+                batch.push(session?);
+                if batch.len() == TAPPED_BATCH {
+                    tap.kept_owned(std::mem::take(&mut batch));
+                }
             }
+            tap.kept_owned(batch);
         }
         self.stats.failed.sort_by(|a, b| a.path.cmp(&b.path));
         let denials = std::mem::take(&mut self.denials);
@@ -676,63 +759,54 @@ impl Sessions {
     }
 
     fn spill(&mut self, key: &str, s: &Session) -> std::io::Result<()> {
-        use std::io::Write;
         let w = self.part(xxhash_rust::xxh3::xxh3_64(key.as_bytes()) as usize % SESSION_PARTS)?;
-        w.write_all(&(key.len() as u32).to_le_bytes())?;
-        w.write_all(key.as_bytes())?;
-        w.write_all(&[u8::from(s.event_time_ms.is_some())])?;
-        w.write_all(&s.event_time_ms.unwrap_or(0).to_le_bytes())?;
-        w.write_all(&(s.packed.len() as u32).to_le_bytes())?;
-        w.write_all(&s.packed)
+        s.write_to(w, key)
     }
 
     /// Every session kept, or only those of the `used` keys: the held ones, and the spilled
     /// ones read back a file at a time. An error is a file failing to read back.
     fn settle(self, used: Option<&HashSet<Box<str>>>) -> std::io::Result<Vec<(Box<str>, Session)>> {
+        let mut out = Vec::new();
+        self.settle_each(used, |key, session| {
+            out.push((key, session));
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// [`Sessions::settle`], each session handed to `emit` as it is settled: what is in memory
+    /// at once is the held sessions and one file's. An error is a file failing to read back, or
+    /// `emit`'s.
+    fn settle_each(
+        self,
+        used: Option<&HashSet<Box<str>>>,
+        mut emit: impl FnMut(Box<str>, Session) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
         use std::io::Read;
         let wanted = |key: &str| used.is_none_or(|u| u.contains(key));
         let mut held = self.held;
-        let mut out = Vec::new();
         for part in self.parts.into_iter().flatten() {
             let (file, bytes) = tally::rewound(part)?;
             let mut r = std::io::BufReader::new(file.take(bytes));
             let mut found: HashMap<Box<str>, Session> = HashMap::new();
-            let u32_of = |r: &mut dyn Read| -> std::io::Result<u32> {
-                let mut b = [0u8; 4];
-                r.read_exact(&mut b)?;
-                Ok(u32::from_le_bytes(b))
-            };
-            loop {
-                let len = match u32_of(&mut r) {
-                    Ok(len) => len as usize,
-                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-                    Err(e) => return Err(e),
-                };
-                let mut key = vec![0u8; len];
-                r.read_exact(&mut key)?;
-                let mut time = [0u8; 9];
-                r.read_exact(&mut time)?;
-                let mut packed = vec![0u8; u32_of(&mut r)? as usize];
-                r.read_exact(&mut packed)?;
-                let key = String::from_utf8_lossy(&key);
-                if !wanted(&key) {
-                    continue;
-                }
-                let event_time_ms = (time[0] == 1).then(|| i64::from_le_bytes(time[1..].try_into().expect("8 bytes")));
-                let session = Session { event_time_ms, packed: packed.into_boxed_slice() };
-                if replaces(found.get(key.as_ref()), session.event_id()) {
-                    found.insert(key.into(), session);
+            while let Some((key, session)) = Session::read_from(&mut r)? {
+                if wanted(&key) && replaces(found.get(&key), session.event_id()) {
+                    found.insert(key, session);
                 }
             }
             for (key, session) in found {
                 match held.remove(&key) {
-                    Some(kept) if !replaces(Some(&kept), session.event_id()) => out.push((key, kept)),
-                    _ => out.push((key, session)),
+                    Some(kept) if !replaces(Some(&kept), session.event_id()) => emit(key, kept)?,
+                    _ => emit(key, session)?,
                 }
             }
         }
-        out.extend(held.into_iter().filter(|(key, _)| wanted(key)));
-        Ok(out)
+        for (key, session) in held {
+            if wanted(&key) {
+                emit(key, session)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -992,6 +1066,51 @@ mod tests {
             for limit in [0, 1, 100] {
                 assert!(settled(limit, used) == held, "limit {limit}, used only: {}", used.is_some());
             }
+        }
+    }
+
+    /// A shard passes on every session, each key's smallest eventID once, whether held or
+    /// settled from disk into the file its partial is written from; read twice, the same.
+    #[test]
+    fn a_shard_passes_on_every_session_from_disk() {
+        let record = |i: usize| {
+            serde_json::json!({
+                "eventSource": "sts.amazonaws.com", "eventName": "AssumeRole",
+                "eventTime": format!("2026-11-01T00:{:02}:{:02}Z", i / 60 % 60, i % 60),
+                "eventID": format!("s{:05}", (i * 7919) % 10_007),
+                "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::1:user/ci"},
+                "requestParameters": {"roleArn": "arn:aws:iam::1:role/app"},
+                "responseElements": {"credentials": {"accessKeyId": format!("ASIA{:04}", i % 300)}}
+            })
+        };
+        let objects: Vec<Vec<u8>> = (0..2)
+            .map(|o| {
+                let records: Vec<serde_json::Value> = (o..1_000).step_by(2).map(record).collect();
+                serde_json::to_vec(&serde_json::json!({ "Records": records })).unwrap()
+            })
+            .collect();
+        let sessions = |limit: usize| {
+            let c = read_objects(Collector::for_partial().with_seen_limit(limit), true, &objects, |_| {});
+            let out = c.finish_partial().unwrap();
+            let read = || -> Vec<(String, String)> {
+                let mut v: Vec<(String, String)> = out
+                    .companions
+                    .iter()
+                    .map(|e| e.unwrap())
+                    .map(|e| (e.issued_access_key_id.clone().unwrap(), e.event_id.clone()))
+                    .collect();
+                v.sort();
+                v
+            };
+            let once = read();
+            assert!(once == read(), "read twice, limit {limit}");
+            assert_eq!(out.companions.len(), once.len());
+            once
+        };
+        let held = sessions(usize::MAX);
+        assert_eq!(held.len(), 300, "one per key");
+        for limit in [0, 1, 100] {
+            assert!(sessions(limit) == held, "limit {limit}");
         }
     }
 

@@ -53,7 +53,7 @@ pub fn write(
     header: &Header,
     denials: &Denials,
     used_keys: &[Box<str>],
-    events: impl Iterator<Item = impl std::borrow::Borrow<Event>>,
+    events: impl Iterator<Item = std::io::Result<impl std::borrow::Borrow<Event>>>,
     waiting: Spilled,
     ledger: Ledger,
 ) -> std::io::Result<()> {
@@ -65,7 +65,7 @@ pub fn write(
     serde_json::to_writer(&mut gz, used_keys)?;
     gz.write_all(b"\n")?;
     for e in events {
-        serde_json::to_writer(&mut gz, e.borrow())?;
+        serde_json::to_writer(&mut gz, e?.borrow())?;
         gz.write_all(b"\n")?;
     }
     waiting.copy_to(&mut gz)?;
@@ -208,7 +208,7 @@ mod tests {
     fn written(h: &Header, events: &[Event]) -> Vec<u8> {
         let (denials, ledger) = counted();
         let mut bytes = Vec::new();
-        write(&mut bytes, h, &denials, &["ASIAUSED".into()], events.iter(), Spilled::none(), ledger).unwrap();
+        write(&mut bytes, h, &denials, &["ASIAUSED".into()], events.iter().map(Ok), Spilled::none(), ledger).unwrap();
         bytes
     }
 
