@@ -156,15 +156,17 @@ pub const SAMPLED_KEPT: usize = 8_192;
 
 /// The companions an outage brings one per denied write, kept as a sample by object hash
 /// ([`SAMPLED_KEPT`] of each kind): the KMS denial S3 ran into for an SSE-KMS write, and the
-/// VPC endpoint's network activity event of a write its policy denied.
+/// VPC endpoint's network activity event of a write its policy denied; and a KMS call's other
+/// errors (`KMS.*`), which no rule reads but `--events-out` writes, bounded for the same reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sampled {
     Kms = 0,
     Vpce = 1,
+    KmsError = 2,
 }
 
 impl Sampled {
-    const KINDS: usize = 2;
+    const KINDS: usize = 3;
 
     /// The kind of a sampled companion; `None` for a target or another companion.
     pub fn of(e: &EventRef) -> Option<Sampled> {
@@ -175,6 +177,10 @@ impl Sampled {
             Some(Sampled::Kms)
         } else if crate::diagnose::vpce_denial(e.error_code.as_deref()) {
             Some(Sampled::Vpce)
+        } else if e.event_source == "kms.amazonaws.com"
+            && e.error_code.as_deref().is_some_and(|c| c.starts_with("KMS."))
+        {
+            Some(Sampled::KmsError)
         } else {
             None
         }
@@ -1204,7 +1210,7 @@ mod tests {
     /// are kept, and they are those of the writes the tally samples.
     #[test]
     fn sampled_companions_are_bounded_and_follow_the_sampled_writes() {
-        for kind in [Sampled::Kms, Sampled::Vpce] {
+        for kind in [Sampled::Kms, Sampled::Vpce, Sampled::KmsError] {
             companions_of_a_kind_are_bounded_and_follow_the_sampled_writes(kind);
         }
     }
@@ -1239,6 +1245,16 @@ mod tests {
                     role: Some(EventRole::Companion),
                     ..Event::default()
                 },
+                Sampled::KmsError => Event {
+                    event_id: format!("x{i}"),
+                    event_source: "kms.amazonaws.com".into(),
+                    event_name: "GenerateDataKey".into(),
+                    error_code: Some("KMS.DisabledException".into()),
+                    kms_s3_arn: Some(format!("arn:aws:s3:::b/{key}")),
+                    event_time_ms: Some(i as i64 * 1000),
+                    role: Some(EventRole::Companion),
+                    ..Event::default()
+                },
                 Sampled::Vpce => Event {
                     event_id: format!("v{i}"),
                     event_source: "s3.amazonaws.com".into(),
@@ -1257,7 +1273,7 @@ mod tests {
         let out = c.finish();
         assert_eq!(out.companions.len(), SAMPLED_KEPT, "{kind:?}");
         let object = |k: &Event| match kind {
-            Sampled::Kms => k.kms_s3_arn.clone(),
+            Sampled::Kms | Sampled::KmsError => k.kms_s3_arn.clone(),
             Sampled::Vpce => k.object_arn(),
         };
         let kept: HashSet<String> = out.companions.iter().filter_map(object).collect();
@@ -1269,9 +1285,9 @@ mod tests {
         assert!(paired + 1 >= exemplars.len(), "{kind:?}: {paired} of {} exemplars keep theirs", exemplars.len());
     }
 
-    /// The companions the workers fold (KMS and VPC endpoint denials past the bound, sessions
-    /// issued twice, one with a secret in its policy) come out as they do when every companion
-    /// crosses to the collector whole; the others (a KMS error) still cross.
+    /// The companions the workers fold (KMS and VPC endpoint denials past the bound, KMS
+    /// errors, sessions issued twice, one with a secret in its policy) come out as they do when
+    /// every companion crosses to the collector whole; the others (policy changes) still cross.
     #[test]
     fn companions_folded_on_the_workers_are_the_ones_the_collector_keeps() {
         let secret = "X-Amz-Signature=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -1304,9 +1320,13 @@ mod tests {
                                           "policy": if i % 48 == 3 { secret } else { "{}" }},
                     "responseElements": {"credentials": {"accessKeyId": format!("ASIA{}", i % 48)}}
                 }),
-                _ => serde_json::json!({
+                _ if i % 16 == 7 => serde_json::json!({
                     "eventSource": "kms.amazonaws.com", "eventName": "Encrypt", "eventTime": time,
                     "errorCode": "KMS.DisabledException", "eventID": format!("e{i}")
+                }),
+                _ => serde_json::json!({
+                    "eventSource": "s3.amazonaws.com", "eventName": "PutBucketPolicy", "eventTime": time,
+                    "eventID": format!("p{i}"), "requestParameters": {"bucketName": "b"}
                 }),
             }
         };
@@ -1336,7 +1356,8 @@ mod tests {
         assert_eq!(kinds(&whole, "k"), SAMPLED_KEPT, "the KMS denials are past the bound");
         assert_eq!(kinds(&whole, "v"), SAMPLED_KEPT, "the VPC endpoint denials are past the bound");
         assert!(kinds(&whole, "s") > 0 && kinds(&whole, "s") < 48, "sessions: one per issued key a target used");
-        assert!(kinds(&whole, "e") > 0, "other companions cross whole");
+        assert!(kinds(&whole, "e") > 0, "KMS errors are kept");
+        assert!(kinds(&whole, "p") > 0, "other companions cross whole");
         let policies: Vec<&str> = whole.iter().filter_map(|e| e.session_policy.as_deref()).collect();
         assert!(policies.iter().any(|p| p.contains("X-Amz-Signature")), "{policies:?}");
         assert!(policies.iter().all(|p| !p.contains("0123456789abcdef")), "{policies:?}");
