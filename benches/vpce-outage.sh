@@ -20,11 +20,7 @@ bench_setup "500000 1000000" "$@"
 
 # trail N: a trail of N denied writes and their N endpoint events, 2,500 pairs to a file.
 trail() {
-    local dir="${DENYTRAIL_BENCH_DIR:-$HOME/.cache/denytrail-bench}/vpce-outage-$1"
-    if [ ! -f "$dir.done" ]; then
-        echo "$(basename "$0"): generating $dir" >&2
-        rm -rf "$dir"
-        python3 - "$dir" "$1" <<'EOF'
+    python_trail vpce-outage "$1" <<'EOF'
 import gzip, os, random, sys, uuid
 root, n = sys.argv[1], int(sys.argv[2])
 rng = random.Random(1)
@@ -66,36 +62,8 @@ for f in range((n + per - 1) // per):
     with gzip.open(os.path.join(base, name), "wt", compresslevel=1) as out:
         out.write('{"Records":[' + ",".join(recs) + "]}")
 EOF
-        touch "$dir.done"
-    fi
-    echo "$dir"
 }
 
-# run BINARY TRAIL OUT: prints "wall_s rss_mib"; the report goes to OUT (JSON).
-run() {
-    local status=0
-    /usr/bin/time -f "%e %M" -o "$work/time" "$1" scan -q -f json "$2" > "$3" || status=$?
-    [ "$status" -eq 0 ] || [ "$status" -eq 3 ] || { echo "$1 exited $status" >&2; exit 1; }
-    awk '{ printf "%s %d", $1, $2 / 1024 }' "$work/time"
-}
+same_with_causes() { same_groups "$1" "$2" causes; }
 
-same() {
-    python3 -c "
-import json, sys
-a, b = (json.load(open(f)) for f in sys.argv[1:])
-key = lambda r: sorted((g['principal'], g['bucket'], g['prefix'], g['denied'], str(g.get('causes'))) for g in r['groups'])
-print('yes' if key(a) == key(b) and a['stats']['events_unique'] == b['stats']['events_unique'] else 'NO')" "$1" "$2"
-}
-
-printf '| denied writes | wall s | peak RSS MiB |%s\n' "${BASELINE:+ baseline wall s | baseline peak RSS MiB | same groups and causes |}"
-printf '|--:|--:|--:|%s\n' "${BASELINE:+--:|--:|---|}"
-for n in "${sizes[@]}"; do
-    t="$(trail "$n")"
-    read -r wall rss <<< "$(run "$DENYTRAIL" "$t" "$work/new.json")"
-    row="| $n | $wall | $rss |"
-    if [ -n "${BASELINE:-}" ]; then
-        read -r bwall brss <<< "$(run "$BASELINE" "$t" "$work/old.json")"
-        row="$row $bwall | $brss | $(same "$work/new.json" "$work/old.json") |"
-    fi
-    echo "$row"
-done
+against_baseline "denied writes,same groups and causes" trail same_with_causes
