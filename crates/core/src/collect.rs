@@ -141,9 +141,9 @@ pub struct Collector {
     /// Session-issuing events by the access key they issued, compact until the targets are
     /// known, spilled past a limit ([`Sessions`]), and settled before [`Collector::finish`].
     sessions: Sessions,
-    /// KMS and VPC endpoint denials: one per denied write when a key or an endpoint's policy
-    /// refuses S3, so as many as the denials in such an outage; of each kind the
-    /// [`SAMPLED_KEPT`] with the smallest sample keys are kept ([`Sampled`]).
+    /// The sampled companions ([`Sampled`]): KMS and VPC endpoint denials come one per denied
+    /// write when a key or an endpoint's policy refuses S3, so as many as the denials in such
+    /// an outage; of each kind the [`SAMPLED_KEPT`] with the smallest sample keys are kept.
     sampled: [tally::Smallest; Sampled::KINDS],
     /// [`Collector::with_seen_limit`].
     seen_limit: Option<usize>,
@@ -626,9 +626,9 @@ impl Collector {
 /// only adds up the accounting and the companions.
 ///
 /// The companions an outage brings by the tens of thousands are folded there too, into one
-/// shared sample and map ([`Held::fold`]): KMS denials (one per write a key
-/// refused) and sessions issued. Each crossed to the collector as a whole event before, only
-/// for most to be dropped there.
+/// shared samples and map ([`Held::fold`]): KMS and VPC endpoint denials (one per write a key
+/// or an endpoint's policy refused; [`Sampled`]) and sessions issued. Each crossed to the
+/// collector as a whole event before, only for most to be dropped there.
 pub struct Folder {
     seen: Arc<tally::Seen>,
     /// Where the cross-account copies past the limit wait.
