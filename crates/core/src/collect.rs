@@ -670,7 +670,7 @@ struct FoldedCompanions {
 pub const SESSIONS_LIMIT: usize = 1 << 16;
 
 /// Sessions by the access key they issued: the smallest eventID of each key, in memory up to a
-/// limit, then in 64 files by the key's hash, each read back on its own ([`Sessions::settle`]).
+/// limit, then in 64 files by the key's hash, each read back on its own ([`Sessions::settle_each`]).
 struct Sessions {
     held: HashMap<Box<str>, Session>,
     limit: usize,
@@ -739,11 +739,15 @@ impl Sessions {
     }
 
     /// Reads the spilled sessions back, keeping only those of the `used` keys (all of them
-    /// when `None`), so that every one left is held ([`Sessions::settle`]).
+    /// when `None`), so that every one left is held ([`Sessions::settle_each`]).
     fn settle_in_place(&mut self, used: Option<&HashSet<Box<str>>>) -> std::io::Result<()> {
+        let mut held = HashMap::new();
         let limit = self.limit;
-        let settled = std::mem::take(self).settle(used)?;
-        *self = Sessions { held: settled.into_iter().collect(), limit, parts: Vec::new() };
+        std::mem::take(self).settle_each(used, |key, session| {
+            held.insert(key, session);
+            Ok(())
+        })?;
+        *self = Sessions { held, limit, parts: Vec::new() };
         Ok(())
     }
 
@@ -769,20 +773,10 @@ impl Sessions {
         s.write_to(w, key)
     }
 
-    /// Every session kept, or only those of the `used` keys: the held ones, and the spilled
-    /// ones read back a file at a time. An error is a file failing to read back.
-    fn settle(self, used: Option<&HashSet<Box<str>>>) -> std::io::Result<Vec<(Box<str>, Session)>> {
-        let mut out = Vec::new();
-        self.settle_each(used, |key, session| {
-            out.push((key, session));
-            Ok(())
-        })?;
-        Ok(out)
-    }
-
-    /// [`Sessions::settle`], each session handed to `emit` as it is settled: what is in memory
-    /// at once is the held sessions and one file's. An error is a file failing to read back, or
-    /// `emit`'s.
+    /// Every session kept, or only those of the `used` keys, each handed to `emit` as it is
+    /// settled: the held ones, and the spilled ones read back a file at a time, so what is in
+    /// memory at once is the held sessions and one file's. An error is a file failing to read
+    /// back, or `emit`'s.
     fn settle_each(
         self,
         used: Option<&HashSet<Box<str>>>,
@@ -1061,8 +1055,9 @@ mod tests {
             }
             // As the workers' store joins the collector's.
             a.absorb(b).unwrap();
-            let settled = a.settle(used).unwrap();
-            let mut out: Vec<(Box<str>, Event)> = settled.into_iter().map(|(k, s)| (k, s.to_event())).collect();
+            a.settle_in_place(used).unwrap();
+            assert!(!a.spilled());
+            let mut out: Vec<(Box<str>, Event)> = a.held.into_iter().map(|(k, s)| (k, s.to_event())).collect();
             out.sort_by(|x, y| x.0.cmp(&y.0));
             out
         };
